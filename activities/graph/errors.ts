@@ -1,0 +1,125 @@
+/**
+ * Turns Graph / Teams admin / credential errors into ApplicationFailures with a stable type, an
+ * actionable message and, for throttling, the server's Retry-After as the next retry delay.
+ * Messages carry Microsoft's text and request id, never tokens or secrets.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import { ErrorType } from '../../lib/error-types';
+import type { ErrorTypeName } from '../../lib/error-types';
+
+/** The parts of an HTTP error every mapper needs, whatever client produced it. */
+export interface ServiceError {
+  status: number;
+  code: string;
+  message: string;
+  requestId?: string;
+  retryAfterMs?: number;
+}
+
+/** What the failing call was doing, for messages a person can act on. */
+export interface CallContext {
+  /** e.g. "assign the license to aa-main@contoso.com". */
+  action: string;
+  /** Permission(s) the call needs, named in 403 messages. */
+  permission: string;
+  /** Map a 400/404/409 to a domain error before the generic mapping; return undefined to fall through. */
+  classify?: (err: ServiceError) => ApplicationFailure | undefined;
+}
+
+export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds) && seconds >= 0) return Math.round(seconds * 1000);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+/** Normalises a GraphError (SDK), a fetch failure or a credential error to a ServiceError. */
+export function toServiceError(err: unknown): ServiceError {
+  const e = err as {
+    statusCode?: number;
+    status?: number;
+    code?: string | null;
+    name?: string;
+    message?: string;
+    requestId?: string | null;
+    headers?: { get(name: string): string | null };
+    body?: unknown;
+  };
+  const status = typeof e.statusCode === 'number' ? e.statusCode : typeof e.status === 'number' ? e.status : -1;
+  return {
+    status,
+    code: e.code ?? e.name ?? 'Error',
+    message: e.message ?? String(err),
+    requestId: e.requestId ?? e.headers?.get('request-id') ?? undefined,
+    retryAfterMs: parseRetryAfter(e.headers?.get('retry-after')),
+  };
+}
+
+function failure(type: ErrorTypeName, message: string, retryable: boolean, nextRetryDelayMs?: number): ApplicationFailure {
+  return ApplicationFailure.create({
+    type,
+    message,
+    nonRetryable: !retryable,
+    ...(nextRetryDelayMs !== undefined ? { nextRetryDelay: nextRetryDelayMs } : {}),
+  });
+}
+
+function isCredentialError(err: ServiceError): boolean {
+  return /AuthenticationError|CredentialUnavailableError|AuthenticationRequiredError/.test(err.code) || /AADSTS\d+/.test(err.message);
+}
+
+/** Maps any error from a Microsoft call to an ApplicationFailure. Already-mapped failures pass through. */
+export function toActivityFailure(err: unknown, ctx: CallContext): ApplicationFailure {
+  if (err instanceof ApplicationFailure) return err;
+  const e = toServiceError(err);
+  const ref = e.requestId ? ` (request-id ${e.requestId})` : '';
+  const said = `${e.code}: ${e.message}`;
+
+  if (isCredentialError(e)) {
+    return failure(
+      ErrorType.AuthenticationFailed,
+      `Could not get a token to ${ctx.action}: ${firstLine(e.message)}. Check the tenant id, client id and secret or certificate of the app registration.`,
+      false,
+    );
+  }
+  if (e.status === 429 || e.status === 503) {
+    return failure(ErrorType.Throttled, `Throttled while trying to ${ctx.action}: ${said}${ref}`, true, e.retryAfterMs);
+  }
+  if (e.status >= 500 || e.status === -1 || e.status === 0) {
+    return failure(ErrorType.TransientServiceError, `Service error while trying to ${ctx.action}: ${said}${ref}`, true, e.retryAfterMs);
+  }
+  const classified = ctx.classify?.(e);
+  if (classified) return classified;
+  if (e.status === 401) {
+    return failure(
+      ErrorType.AuthenticationFailed,
+      `The service rejected the app's token when trying to ${ctx.action}: ${said}${ref}. Check that the app registration belongs to this tenant.`,
+      false,
+    );
+  }
+  if (e.status === 403) {
+    return failure(
+      ErrorType.PermissionDenied,
+      `Permission denied when trying to ${ctx.action}: ${said}${ref}. Grant the app registration ${ctx.permission} (with admin consent) and retry.`,
+      false,
+    );
+  }
+  if (e.status === 409 && e.code === 'Directory_ConcurrencyViolation') {
+    return failure(ErrorType.TransientServiceError, `Directory concurrency conflict while trying to ${ctx.action}${ref}`, true);
+  }
+  return failure(ErrorType.InvalidRequest, `Could not ${ctx.action}: HTTP ${e.status} ${said}${ref}`, false);
+}
+
+function firstLine(text: string): string {
+  return text.split('\n')[0]?.trim() ?? text;
+}
+
+/** Runs one call and maps whatever it throws. */
+export async function call<T>(ctx: CallContext, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw toActivityFailure(err, ctx);
+  }
+}

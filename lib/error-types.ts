@@ -1,0 +1,63 @@
+/**
+ * Stable `ApplicationFailure.type` values that cross the activity → workflow → API boundary.
+ * Pure constants: the workflow lists the "a person must fix this" ones as non-retryable.
+ */
+export const ErrorType = {
+  /** The app registration lacks a Graph permission or directory role. */
+  PermissionDenied: 'PermissionDenied',
+  /** The tenant rejected the app's credentials (wrong secret, unknown app or tenant). */
+  AuthenticationFailed: 'AuthenticationFailed',
+  /** Not enough free Teams Phone Resource Account licenses; someone must buy (free) units. */
+  LicensesInsufficient: 'LicensesInsufficient',
+  /** The tenant has no Teams Phone Resource Account subscription at all. */
+  LicenseSkuMissing: 'LicenseSkuMissing',
+  /** The UPN belongs to an object that is not a resource account. */
+  UpnConflict: 'UpnConflict',
+  /** A resource account with this UPN exists but is of the other kind (auto attendant vs call queue). */
+  AccountKindConflict: 'AccountKindConflict',
+  /** The UPN's domain is not a verified domain of the tenant. */
+  DomainNotVerified: 'DomainNotVerified',
+  /** The usage location was refused. */
+  UsageLocationInvalid: 'UsageLocationInvalid',
+  /** The number is not in the tenant's inventory (or not of the requested type). */
+  NumberNotFound: 'NumberNotFound',
+  /** The number is assigned to another user or resource account. */
+  NumberAlreadyAssigned: 'NumberAlreadyAssigned',
+  /** The number is a subscriber (user) number; resource accounts need a service number. */
+  NumberNotServiceNumber: 'NumberNotServiceNumber',
+  /** Microsoft refused the request as malformed; a bug or an unexpected tenant state. */
+  InvalidRequest: 'InvalidRequest',
+  /** 429/503 with Retry-After: retried after the server's delay. */
+  Throttled: 'Throttled',
+  /** 5xx or network failure: retried with backoff. */
+  TransientServiceError: 'TransientServiceError',
+  /** A just-created object is not yet visible on the replica that answered (eventual consistency). */
+  NotYetVisible: 'NotYetVisible',
+  /** The license is assigned but has not finished provisioning; the wait step retries. */
+  LicenseNotYetProvisioned: 'LicenseNotYetProvisioned',
+  /** Teams does not yet see the account or its license, so the number cannot be assigned yet. */
+  AccountNotReadyForNumber: 'AccountNotReadyForNumber',
+  /** A step's deadline passed (e.g. the license never reached Teams within the propagation timeout). */
+  Timeout: 'Timeout',
+  /** A number assignment operation failed for a reason not recognised. */
+  NumberAssignmentFailed: 'NumberAssignmentFailed',
+} as const;
+
+export type ErrorTypeName = (typeof ErrorType)[keyof typeof ErrorType];
+
+/** Failures only a person can fix: retrying them unchanged cannot help. */
+export const NEEDS_PERSON_ERROR_TYPES: readonly ErrorTypeName[] = [
+  ErrorType.PermissionDenied,
+  ErrorType.AuthenticationFailed,
+  ErrorType.LicensesInsufficient,
+  ErrorType.LicenseSkuMissing,
+  ErrorType.UpnConflict,
+  ErrorType.AccountKindConflict,
+  ErrorType.DomainNotVerified,
+  ErrorType.UsageLocationInvalid,
+  ErrorType.NumberNotFound,
+  ErrorType.NumberAlreadyAssigned,
+  ErrorType.NumberNotServiceNumber,
+  ErrorType.InvalidRequest,
+  ErrorType.NumberAssignmentFailed,
+];

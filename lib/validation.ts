@@ -1,0 +1,113 @@
+/**
+ * Validation of the fields a caller gives for one resource account. Pure functions shared by the
+ * API (400 with the field named), the batch validator and the workflow (defence in depth).
+ */
+import { RESOURCE_ACCOUNT_KINDS } from './microsoft';
+
+export interface FieldError {
+  /** JSON path of the offending field, e.g. `upn` or `rows[3].phoneNumber`. */
+  field: string;
+  /** What is wrong and how to fix it. */
+  message: string;
+}
+
+// RFC 5322 local part is far wider than what Entra accepts; these are Entra's rules for UPNs:
+// letters, digits and . - _ ! # ^ ~ ' in the local part, no leading/trailing/double dots, a domain with a dot.
+const UPN_LOCAL = /^[A-Za-z0-9!#^~'_-]+(\.[A-Za-z0-9!#^~'_-]+)*$/;
+const DOMAIN = /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$/;
+
+export function validateUpn(value: unknown, field = 'upn'): FieldError | undefined {
+  if (typeof value !== 'string' || value.trim() === '') {
+    return { field, message: `${field} is required: give the resource account's user principal name, e.g. aa-main@contoso.onmicrosoft.com` };
+  }
+  if (value !== value.trim()) return { field, message: `${field} must not start or end with spaces` };
+  const at = value.lastIndexOf('@');
+  if (at <= 0 || value.indexOf('@') !== at) {
+    return { field, message: `${field} "${value}" is not a user principal name: use exactly one "@", as in aa-main@contoso.onmicrosoft.com` };
+  }
+  const local = value.slice(0, at);
+  const domain = value.slice(at + 1);
+  if (local.length > 64) return { field, message: `${field}: the part before "@" is ${local.length} characters; Entra allows at most 64` };
+  if (!UPN_LOCAL.test(local)) {
+    return { field, message: `${field}: the part before "@" ("${local}") may contain only letters, digits and . - _ ! # ^ ~ ', with no leading, trailing or double dots` };
+  }
+  if (!DOMAIN.test(domain)) {
+    return { field, message: `${field}: "${domain}" is not a domain name; use one of the tenant's verified domains, e.g. contoso.onmicrosoft.com` };
+  }
+  return undefined;
+}
+
+const E164 = /^\+[1-9]\d{6,14}$/;
+
+export function validateE164(value: unknown, field = 'phoneNumber'): FieldError | undefined {
+  if (typeof value !== 'string' || value === '') {
+    return { field, message: `${field} is required: give the service number in E.164 form, e.g. +12065550100` };
+  }
+  if (!E164.test(value)) {
+    return {
+      field,
+      message: `${field} "${value}" is not an E.164 number: write "+", the country code and the number with no spaces or punctuation (7 to 15 digits), e.g. +12065550100`,
+    };
+  }
+  return undefined;
+}
+
+/** ISO 3166-1 alpha-2 codes (officially assigned), the values Entra accepts for usageLocation. */
+const ISO_COUNTRIES = new Set(
+  ('AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ ' +
+    'CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR ' +
+    'GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO ' +
+    'JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR ' +
+    'MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO ' +
+    'RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV ' +
+    'TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW').split(' '),
+);
+
+export function isIsoCountryCode(value: string): boolean {
+  return ISO_COUNTRIES.has(value);
+}
+
+export function validateUsageLocation(value: unknown, field = 'usageLocation'): FieldError | undefined {
+  if (typeof value !== 'string' || value === '') {
+    return { field, message: `${field} is required: give the ISO 3166 two-letter country code where the account is used, e.g. US` };
+  }
+  if (!ISO_COUNTRIES.has(value)) {
+    const hint = ISO_COUNTRIES.has(value.toUpperCase()) ? `; write it in capitals: ${value.toUpperCase()}` : '';
+    return { field, message: `${field} "${value}" is not an ISO 3166 two-letter country code (e.g. US, GB, DE)${hint}` };
+  }
+  return undefined;
+}
+
+export function validateKind(value: unknown, field = 'kind'): FieldError | undefined {
+  if (typeof value !== 'string' || !(RESOURCE_ACCOUNT_KINDS as string[]).includes(value)) {
+    return { field, message: `${field} must be one of ${RESOURCE_ACCOUNT_KINDS.join(', ')} (got ${JSON.stringify(value ?? null)})` };
+  }
+  return undefined;
+}
+
+export function validateDisplayName(value: unknown, field = 'displayName'): FieldError | undefined {
+  if (typeof value !== 'string' || value.trim() === '') {
+    return { field, message: `${field} is required: a descriptive name such as "Main line auto attendant"` };
+  }
+  if (value.length > 256) return { field, message: `${field} is ${value.length} characters; Entra allows at most 256` };
+  return undefined;
+}
+
+export interface ResourceAccountRequestFields {
+  upn: unknown;
+  displayName: unknown;
+  kind: unknown;
+  usageLocation: unknown;
+  phoneNumber: unknown;
+}
+
+/** Validates one account request; `prefix` is prepended to field names (e.g. `rows[3].`). */
+export function validateResourceAccountRequest(fields: ResourceAccountRequestFields, prefix = ''): FieldError[] {
+  return [
+    validateUpn(fields.upn, `${prefix}upn`),
+    validateDisplayName(fields.displayName, `${prefix}displayName`),
+    validateKind(fields.kind, `${prefix}kind`),
+    validateUsageLocation(fields.usageLocation, `${prefix}usageLocation`),
+    validateE164(fields.phoneNumber, `${prefix}phoneNumber`),
+  ].filter((e): e is FieldError => e !== undefined);
+}

@@ -1,0 +1,54 @@
+/**
+ * Activities of the real `Activities` type with scripted behaviour, for workflow tests that need
+ * failure modes on cue (the simulator-backed tests cover the real activities end to end).
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import type { Activities } from '../../activities/types';
+import { RESOURCE_ACCOUNT_SKU_ID } from '../../lib/microsoft';
+
+export type Calls = Array<{ name: keyof Activities; input: unknown }>;
+
+export function scriptedActivities(overrides: Partial<Activities> = {}): { activities: Activities; calls: Calls } {
+  const calls: Calls = [];
+  const base: Activities = {
+    async checkLicenseAvailability() {
+      return { needed: 1, skuId: RESOURCE_ACCOUNT_SKU_ID, skuPartNumber: 'PHONESYSTEM_VIRTUALUSER', enabled: 25, consumed: 0, available: 25 };
+    },
+    async createResourceAccount() {
+      return { accountId: 'acc-1', adopted: false };
+    },
+    async assignLicense() {
+      return { usageLocationChanged: true, licenseAdded: true };
+    },
+    async waitForLicense() {
+      return { checks: 3 };
+    },
+    async assignPhoneNumber() {
+      return { assigned: true, alreadyAssigned: false, operationId: 'op-1', checks: 2 };
+    },
+    async unassignPhoneNumber() {
+      return { unassigned: true };
+    },
+    async removeLicense() {
+      return { removed: true };
+    },
+    async deleteResourceAccount() {
+      return { deleted: true };
+    },
+  };
+  const merged = { ...base, ...overrides };
+  const activities = Object.fromEntries(
+    Object.entries(merged).map(([name, fn]) => [
+      name,
+      async (input: unknown) => {
+        calls.push({ name: name as keyof Activities, input });
+        return (fn as (i: unknown) => Promise<unknown>)(input);
+      },
+    ]),
+  ) as unknown as Activities;
+  return { activities, calls };
+}
+
+export function personMustFix(type: string, message: string): ApplicationFailure {
+  return ApplicationFailure.create({ type, message, nonRetryable: true });
+}

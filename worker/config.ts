@@ -1,0 +1,87 @@
+/** The worker's whole configuration, validated at boot from environment variables. */
+import { DEFAULT_SIMULATOR_URL, EnvReader, readTemporalConfig, readTenantId } from '../lib/config';
+import type { Env, TemporalConfig, TenantMode } from '../lib/config';
+import { LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET } from '../lib/local-defaults';
+import type { PollingOptions } from '../activities/polling';
+import { TASK_QUEUE } from '../workflows/provision-resource-account/definitions';
+
+export type CredentialConfig =
+  | { kind: 'secret'; secret: string }
+  | { kind: 'certificate'; certificatePath: string; certificatePassword?: string }
+  | { kind: 'managedIdentity' };
+
+export interface TenantConfig {
+  mode: TenantMode;
+  tenantId: string;
+  clientId: string;
+  credential: CredentialConfig;
+  authorityHost: string;
+  graphBaseUrl: string;
+  teamsAdminBaseUrl: string;
+}
+
+export interface WorkerConfig {
+  temporal: TemporalConfig;
+  tenant: TenantConfig;
+  maxConcurrentActivities: number;
+  polling: PollingOptions;
+}
+
+/** The simulator compresses time, so the worker looks more often there. */
+const SIMULATOR_POLLING: PollingOptions = { initialIntervalMs: 200, maxIntervalMs: 2_000, budgetMs: 30_000 };
+
+export function loadWorkerConfig(env: Env): WorkerConfig {
+  const r = new EnvReader(env);
+  const temporal = readTemporalConfig(r, TASK_QUEUE);
+  const { mode, tenantId } = readTenantId(r);
+  let tenant: TenantConfig;
+  if (mode === 'simulator') {
+    const simulatorUrl = r.url('SIMULATOR_URL', DEFAULT_SIMULATOR_URL);
+    tenant = {
+      mode,
+      tenantId,
+      clientId: r.string('AZURE_CLIENT_ID', LOCAL_CLIENT_ID),
+      credential: { kind: 'secret', secret: r.secret('AZURE_CLIENT_SECRET') ?? LOCAL_CLIENT_SECRET },
+      authorityHost: simulatorUrl,
+      graphBaseUrl: simulatorUrl,
+      teamsAdminBaseUrl: simulatorUrl,
+    };
+  } else {
+    const clientId = r.required('AZURE_CLIENT_ID', 'set it to the application (client) id of the app registration');
+    const secret = r.secret('AZURE_CLIENT_SECRET');
+    const certificatePath = r.optional('AZURE_CLIENT_CERTIFICATE_PATH');
+    const managed = r.bool('DIALTONE_USE_MANAGED_IDENTITY', false);
+    const chosen = [secret !== undefined, certificatePath !== undefined, managed].filter(Boolean).length;
+    if (chosen !== 1) {
+      r.problems.push(
+        'choose exactly one credential for the app registration: AZURE_CLIENT_SECRET (or AZURE_CLIENT_SECRET_FILE), AZURE_CLIENT_CERTIFICATE_PATH, or DIALTONE_USE_MANAGED_IDENTITY=true',
+      );
+    }
+    const credential: CredentialConfig = managed
+      ? { kind: 'managedIdentity' }
+      : certificatePath !== undefined
+        ? { kind: 'certificate', certificatePath, certificatePassword: r.secret('AZURE_CLIENT_CERTIFICATE_PASSWORD') }
+        : { kind: 'secret', secret: secret ?? '' };
+    tenant = {
+      mode,
+      tenantId,
+      clientId,
+      credential,
+      authorityHost: r.url('AZURE_AUTHORITY_HOST', 'https://login.microsoftonline.com'),
+      graphBaseUrl: r.url('GRAPH_BASE_URL', 'https://graph.microsoft.com'),
+      teamsAdminBaseUrl: r.url('TEAMS_ADMIN_BASE_URL', 'https://api.interfaces.records.teams.microsoft.com'),
+    };
+  }
+  const maxConcurrentActivities = r.int('WORKER_MAX_CONCURRENT_ACTIVITIES', 50, 1, 1000);
+  r.done();
+  return { temporal, tenant, maxConcurrentActivities, polling: mode === 'simulator' ? SIMULATOR_POLLING : {} };
+}
+
+/** A copy safe to log: secrets replaced by their presence. */
+export function describeWorkerConfig(config: WorkerConfig): Record<string, unknown> {
+  return {
+    temporal: { ...config.temporal, apiKey: config.temporal.apiKey ? '(set)' : undefined },
+    tenant: { ...config.tenant, credential: config.tenant.credential.kind },
+    maxConcurrentActivities: config.maxConcurrentActivities,
+  };
+}

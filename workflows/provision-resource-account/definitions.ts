@@ -1,0 +1,151 @@
+/**
+ * Public contract of the provisionResourceAccount workflow: shared by the workflow, the worker and
+ * the API. Pure types and Temporal message definitions only (safe inside the workflow sandbox).
+ */
+import { defineSearchAttributeKey } from '@temporalio/common';
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { ResourceAccountKind } from '../../lib/microsoft';
+
+export type { ResourceAccountKind };
+
+export const TASK_QUEUE = 'dialtone-provisioning';
+
+export type PhoneNumberType = 'callingPlan';
+
+/** Tunables for one run; all optional, defaults below. */
+export interface ProvisionOptions {
+  /** How long the license may take to propagate to Teams before asking an operator, in ms. Default 48 h. */
+  propagationTimeoutMs?: number;
+  /** How long a needs-attention run waits for a decision before it gives up, in ms. Default 7 days. */
+  attentionTimeoutMs?: number;
+}
+
+export interface ProvisionResourceAccountInput {
+  /** Directory (tenant) id the account is created in; part of the workflow id. */
+  tenantId: string;
+  upn: string;
+  displayName: string;
+  kind: ResourceAccountKind;
+  /** ISO 3166 two-letter country code; should match the phone number's country. */
+  usageLocation: string;
+  /** Calling Plan service number in E.164. */
+  phoneNumber: string;
+  phoneNumberType?: PhoneNumberType;
+  /** Set when the run is a row of a batch. */
+  batchId?: string;
+  options?: ProvisionOptions;
+}
+
+export type StepName = 'checkLicenses' | 'createAccount' | 'assignLicense' | 'waitForLicense' | 'assignNumber';
+export const STEP_NAMES: readonly StepName[] = ['checkLicenses', 'createAccount', 'assignLicense', 'waitForLicense', 'assignNumber'];
+
+/** Human wording of each step, used in activity summaries and the status. */
+export const STEP_TITLES: Record<StepName, string> = {
+  checkLicenses: 'Check Teams Phone Resource Account licenses',
+  createAccount: 'Create resource account',
+  assignLicense: 'Set usage location and assign license',
+  waitForLicense: 'Wait for license to reach Teams',
+  assignNumber: 'Assign service number',
+};
+
+export type StepStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'undone';
+
+export interface StepProgress {
+  name: StepName;
+  title: string;
+  status: StepStatus;
+  startedAt?: string;
+  endedAt?: string;
+  /** Checks or tries the step took, where known (waits report how many times they looked). */
+  attempts?: number;
+  /** Last error seen by the step, type and message (never secrets). */
+  lastError?: StepError;
+  /** One line on what the step found or did. */
+  detail?: string;
+}
+
+export interface StepError {
+  type: string;
+  message: string;
+}
+
+export type ProvisioningState =
+  | 'running'
+  | 'needs-attention'
+  | 'rolling-back'
+  | 'completed'
+  | 'rolled-back'
+  | 'abandoned'
+  | 'cancelled';
+
+export const TERMINAL_STATES: readonly ProvisioningState[] = ['completed', 'rolled-back', 'abandoned', 'cancelled'];
+
+export interface ProvisionResourceAccountStatus {
+  workflowId: string;
+  state: ProvisioningState;
+  currentStep?: StepName;
+  steps: StepProgress[];
+  /** Entra object id of the resource account, once known. */
+  accountId?: string;
+  /** True when an existing account of the right type was adopted instead of created. */
+  adopted?: boolean;
+  request: ProvisionResourceAccountInput;
+  /** Set while state is needs-attention: what failed and what the operator can decide. */
+  attention?: {
+    step: StepName;
+    error: StepError;
+    since: string;
+    deadline: string;
+    allowedDecisions: Decision[];
+  };
+  /** Operator decisions taken so far, oldest first. */
+  decisions: Array<DecisionInput & { at: string; step: StepName }>;
+  startedAt: string;
+  endedAt?: string;
+}
+
+export type ProvisionResourceAccountOutput = ProvisionResourceAccountStatus;
+
+export type Decision = 'retry' | 'rollback' | 'abandon';
+export const DECISIONS: readonly Decision[] = ['retry', 'rollback', 'abandon'];
+
+export interface DecisionInput {
+  decision: Decision;
+  /** Who decided and why, kept in the status for the audit trail. */
+  reason?: string;
+}
+
+export interface DecisionOutput {
+  accepted: true;
+  state: ProvisioningState;
+}
+
+export const getStatusQuery = defineQuery<ProvisionResourceAccountStatus>('getStatus');
+export const decideUpdate = defineUpdate<DecisionOutput, [DecisionInput]>('decide');
+
+/** Custom search attributes, kept current so operators can filter in the Temporal Web UI. */
+export const searchAttributes = {
+  state: defineSearchAttributeKey('DialtoneState', 'KEYWORD'),
+  step: defineSearchAttributeKey('DialtoneStep', 'KEYWORD'),
+  upn: defineSearchAttributeKey('DialtoneUpn', 'KEYWORD'),
+  phoneNumber: defineSearchAttributeKey('DialtonePhoneNumber', 'KEYWORD'),
+  batchId: defineSearchAttributeKey('DialtoneBatchId', 'KEYWORD'),
+} as const;
+export const ALL_SEARCH_ATTRIBUTES = Object.values(searchAttributes);
+
+/** One run per tenant and account: a second request for the same UPN joins the existing run. */
+export function resourceAccountWorkflowId(tenantId: string, upn: string): string {
+  return `resource-account:${tenantId.toLowerCase()}:${upn.toLowerCase()}`;
+}
+
+/** The request fields that define the account; a second request that differs in any of them is a conflict. */
+export function sameAccountRequest(a: ProvisionResourceAccountInput, b: ProvisionResourceAccountInput): boolean {
+  return (
+    a.upn.toLowerCase() === b.upn.toLowerCase() &&
+    a.displayName === b.displayName &&
+    a.kind === b.kind &&
+    a.usageLocation === b.usageLocation &&
+    a.phoneNumber === b.phoneNumber &&
+    (a.phoneNumberType ?? 'callingPlan') === (b.phoneNumberType ?? 'callingPlan')
+  );
+}
