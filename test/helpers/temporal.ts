@@ -65,7 +65,7 @@ export async function startTimeSkippingTemporal(): Promise<TestWorkflowEnvironme
   // The test server has no --search-attribute flag; the workflow upserts ours, so register them.
   await env.connection.operatorService.addSearchAttributes({
     namespace: env.namespace ?? 'default',
-    searchAttributes: Object.fromEntries(ALL_SEARCH_ATTRIBUTES.map((key) => [key.name, encodeSearchAttributeIndexedValueType(key.type)])),
+    searchAttributes: Object.fromEntries(ALL_SEARCH_ATTRIBUTES.map((key) => [key.name, encodeSearchAttributeIndexedValueType(key.type) ?? 0])),
   });
   return env;
 }

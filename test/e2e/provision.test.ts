@@ -1,0 +1,108 @@
+/**
+ * The whole product path: workflow on a real Temporal server, real activities over HTTPS to the
+ * tenant simulator, which plays the tenant's replication lag, license propagation and the
+ * asynchronous number operation.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { LOCAL_TENANT_ID } from '../../lib/local-defaults';
+import { RESOURCE_ACCOUNT_SKU_ID } from '../../lib/microsoft';
+import type { provisionResourceAccount } from '../../workflows';
+import { decideUpdate, getStatusQuery, resourceAccountWorkflowId } from '../../workflows/provision-resource-account/definitions';
+import type { ProvisionResourceAccountInput, ProvisionResourceAccountStatus } from '../../workflows/provision-resource-account/definitions';
+import { startTestStack } from '../helpers/stack';
+import type { TestStack } from '../helpers/stack';
+
+interface SimState {
+  users: Array<{ id: string; userPrincipalName: string; usageLocation?: string | null; accountEnabled: boolean; assignedLicenses?: Array<{ skuId: string }> }>;
+  numbers: Array<{ telephoneNumber: string; assignmentTargetId?: string | null; assignmentStatus: string }>;
+}
+
+describe('provisioning against the tenant simulator', () => {
+  let stack: TestStack;
+  before(async () => {
+    stack = await startTestStack();
+  });
+  after(async () => {
+    await stack?.shutdown();
+  });
+
+  function input(overrides: Partial<ProvisionResourceAccountInput> = {}): ProvisionResourceAccountInput {
+    const id = randomUUID().slice(0, 8);
+    return {
+      tenantId: LOCAL_TENANT_ID,
+      upn: `cq-${id}@contoso.onmicrosoft.com`,
+      displayName: `Support queue ${id}`,
+      kind: 'callQueue',
+      usageLocation: 'GB',
+      phoneNumber: '+442079460003',
+      phoneNumberType: 'callingPlan',
+      ...overrides,
+    };
+  }
+
+  function start(request: ProvisionResourceAccountInput) {
+    return stack.temporal.client.workflow.start<typeof provisionResourceAccount>('provisionResourceAccount', {
+      taskQueue: stack.taskQueue,
+      workflowId: resourceAccountWorkflowId(request.tenantId, request.upn),
+      args: [request],
+    });
+  }
+
+  async function simState(): Promise<SimState> {
+    return (await stack.simulator.app.inject({ method: 'GET', url: '/_simulator/state' })).json();
+  }
+
+  test('all five steps run against the tenant and leave a licensed account with its number', async () => {
+    const request = input();
+    const handle = await start(request);
+    const result = await handle.result();
+    assert.equal(result.state, 'completed');
+    assert.ok(result.steps.every((s) => s.status === 'succeeded'), JSON.stringify(result.steps));
+    assert.equal(result.adopted, false);
+
+    const state = await simState();
+    const user = state.users.find((u) => u.id === result.accountId);
+    assert.ok(user, 'the account exists in the directory');
+    assert.equal(user.userPrincipalName.toLowerCase(), request.upn);
+    assert.equal(user.accountEnabled, false, 'resource accounts stay blocked for sign-in');
+    assert.equal(user.usageLocation, 'GB');
+    assert.ok(user.assignedLicenses?.some((l) => l.skuId === RESOURCE_ACCOUNT_SKU_ID));
+    const number = state.numbers.find((n) => n.telephoneNumber === request.phoneNumber);
+    assert.equal(number?.assignmentTargetId, result.accountId);
+    assert.equal(number?.assignmentStatus, 'voiceApplicationAssigned');
+  });
+
+  test('the same UPN cannot start a second run while the first is open', async () => {
+    const request = input({ phoneNumber: '+442079460004' });
+    const first = await start(request);
+    await assert.rejects(start(request), WorkflowExecutionAlreadyStartedError);
+    await first.result();
+    const state = await simState();
+    assert.equal(state.users.filter((u) => u.userPrincipalName.toLowerCase() === request.upn).length, 1, 'exactly one account');
+  });
+
+  test('a number held by another account waits for a decision; rollback removes what the run made', async () => {
+    const holder = await (await start(input({ phoneNumber: '+442079460005' }))).result();
+    const request = input({ phoneNumber: '+442079460005' });
+    const handle = await start(request);
+    let status: ProvisionResourceAccountStatus | undefined;
+    for (let i = 0; i < 300 && status?.state !== 'needs-attention'; i++) {
+      status = await handle.query(getStatusQuery);
+      if (status.state !== 'needs-attention') await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(status?.state, 'needs-attention');
+    assert.equal(status?.attention?.error.type, 'NumberAlreadyAssigned');
+    assert.match(status?.attention?.error.message ?? '', new RegExp(holder.accountId ?? 'missing'));
+
+    await handle.executeUpdate(decideUpdate, { args: [{ decision: 'rollback', reason: 'wrong number in the request' }] });
+    await assert.rejects(handle.result());
+    const final = await handle.query(getStatusQuery);
+    assert.equal(final.state, 'rolled-back');
+    const state = await simState();
+    assert.equal(state.users.find((u) => u.id === final.accountId), undefined, 'the account this run created is gone');
+    assert.equal(state.numbers.find((n) => n.telephoneNumber === request.phoneNumber)?.assignmentTargetId, holder.accountId, 'the other account keeps its number');
+  });
+});
