@@ -156,6 +156,7 @@ export async function startLocalStack(env: Env): Promise<number> {
       API_HOST: '127.0.0.1',
       API_PORT: String(ports.api),
       API_AUTH_DISABLED: 'true',
+      TEMPORAL_UI_URL: `http://127.0.0.1:${ports.temporalUi}`,
     });
     const apiUrl = `http://127.0.0.1:${ports.api}`;
     await waitFor('API', async () => (await fetch(`${apiUrl}/readyz`)).ok, 60_000, alive(api));

@@ -10,7 +10,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { LOCAL_TENANT_ID } from '../../lib/local-defaults';
 import { RESOURCE_ACCOUNT_SKU_ID } from '../../lib/microsoft';
 import type { provisionResourceAccount } from '../../workflows';
-import { decideUpdate, getStatusQuery, resourceAccountWorkflowId } from '../../workflows/provision-resource-account/definitions';
+import { PROVISION_WORKFLOW_TYPE, decideUpdate, getStatusQuery, resourceAccountWorkflowId } from '../../workflows/provision-resource-account/definitions';
 import type { ProvisionResourceAccountInput, ProvisionResourceAccountStatus } from '../../workflows/provision-resource-account/definitions';
 import { startTestStack } from '../helpers/stack';
 import type { TestStack } from '../helpers/stack';
@@ -44,7 +44,7 @@ describe('provisioning against the tenant simulator', () => {
   }
 
   function start(request: ProvisionResourceAccountInput) {
-    return stack.temporal.client.workflow.start<typeof provisionResourceAccount>('provisionResourceAccount', {
+    return stack.temporal.client.workflow.start<typeof provisionResourceAccount>(PROVISION_WORKFLOW_TYPE, {
       taskQueue: stack.taskQueue,
       workflowId: resourceAccountWorkflowId(request.tenantId, request.upn),
       args: [request],

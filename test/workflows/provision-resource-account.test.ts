@@ -7,6 +7,7 @@ import { Worker } from '@temporalio/worker';
 import type { Activities } from '../../activities/types';
 import { ErrorType } from '../../lib/error-types';
 import {
+  PROVISION_WORKFLOW_TYPE,
   getStatusQuery,
   decideUpdate,
   resourceAccountWorkflowId,
@@ -69,7 +70,7 @@ describe('provisionResourceAccount on a real Temporal dev server', () => {
   }
 
   function start(taskQueue: string, input: ProvisionResourceAccountInput) {
-    return temporal.client.workflow.start<typeof provisionResourceAccount>('provisionResourceAccount', {
+    return temporal.client.workflow.start<typeof provisionResourceAccount>(PROVISION_WORKFLOW_TYPE, {
       taskQueue,
       workflowId: resourceAccountWorkflowId(input.tenantId, input.upn),
       args: [input],
@@ -240,7 +241,7 @@ describe('provisionResourceAccount deadlines (time-skipping server)', () => {
       });
       const input = request();
       await worker.runUntil(async () => {
-        const handle = await env.client.workflow.start<typeof provisionResourceAccount>('provisionResourceAccount', {
+        const handle = await env.client.workflow.start<typeof provisionResourceAccount>(PROVISION_WORKFLOW_TYPE, {
           taskQueue,
           workflowId: resourceAccountWorkflowId(input.tenantId, input.upn),
           args: [input],

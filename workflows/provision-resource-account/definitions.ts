@@ -9,6 +9,8 @@ import type { ResourceAccountKind } from '../../lib/microsoft';
 export type { ResourceAccountKind };
 
 export const TASK_QUEUE = 'dialtone-provisioning';
+/** Workflow type name, as registered by the worker (the exported function's name). */
+export const PROVISION_WORKFLOW_TYPE = 'provisionResourceAccount';
 
 export type PhoneNumberType = 'callingPlan';
 
@@ -69,14 +71,16 @@ export interface StepError {
   message: string;
 }
 
-export type ProvisioningState =
-  | 'running'
-  | 'needs-attention'
-  | 'rolling-back'
-  | 'completed'
-  | 'rolled-back'
-  | 'abandoned'
-  | 'cancelled';
+export const PROVISIONING_STATES = [
+  'running',
+  'needs-attention',
+  'rolling-back',
+  'completed',
+  'rolled-back',
+  'abandoned',
+  'cancelled',
+] as const;
+export type ProvisioningState = (typeof PROVISIONING_STATES)[number];
 
 export const TERMINAL_STATES: readonly ProvisioningState[] = ['completed', 'rolled-back', 'abandoned', 'cancelled'];
 
@@ -138,14 +142,14 @@ export function resourceAccountWorkflowId(tenantId: string, upn: string): string
   return `resource-account:${tenantId.toLowerCase()}:${upn.toLowerCase()}`;
 }
 
-/** The request fields that define the account; a second request that differs in any of them is a conflict. */
-export function sameAccountRequest(a: ProvisionResourceAccountInput, b: ProvisionResourceAccountInput): boolean {
-  return (
-    a.upn.toLowerCase() === b.upn.toLowerCase() &&
-    a.displayName === b.displayName &&
-    a.kind === b.kind &&
-    a.usageLocation === b.usageLocation &&
-    a.phoneNumber === b.phoneNumber &&
-    (a.phoneNumberType ?? 'callingPlan') === (b.phoneNumberType ?? 'callingPlan')
-  );
+/** The request fields that define the account. */
+export const ACCOUNT_REQUEST_FIELDS = ['upn', 'displayName', 'kind', 'usageLocation', 'phoneNumber', 'phoneNumberType'] as const;
+
+/** The account-defining fields in which two requests differ; a second request that differs is a conflict. */
+export function differingRequestFields(a: ProvisionResourceAccountInput, b: ProvisionResourceAccountInput): Array<(typeof ACCOUNT_REQUEST_FIELDS)[number]> {
+  return ACCOUNT_REQUEST_FIELDS.filter((field) => {
+    if (field === 'upn') return a.upn.toLowerCase() !== b.upn.toLowerCase();
+    if (field === 'phoneNumberType') return (a.phoneNumberType ?? 'callingPlan') !== (b.phoneNumberType ?? 'callingPlan');
+    return a[field] !== b[field];
+  });
 }

@@ -1,0 +1,224 @@
+/**
+ * Request and response schemas of /v1/resource-accounts. The workflow contract (definitions.ts) is
+ * the source of the shapes; the type checks at the bottom fail the build when the two drift apart.
+ */
+import { Type } from '@fastify/type-provider-typebox';
+import type { Static, TObject, TProperties } from '@fastify/type-provider-typebox';
+import { RESOURCE_ACCOUNT_KINDS } from '../../lib/microsoft';
+import { DECISIONS, PROVISIONING_STATES, STEP_NAMES } from '../../workflows/provision-resource-account/definitions';
+import type {
+  ProvisionOptions,
+  ProvisionResourceAccountInput,
+  ProvisionResourceAccountStatus,
+  StepStatus,
+} from '../../workflows/provision-resource-account/definitions';
+import { StringEnum } from './common';
+
+const STEP_STATUSES = ['pending', 'running', 'succeeded', 'failed', 'skipped', 'undone'] as const satisfies readonly StepStatus[];
+const WORKFLOW_STATUSES = [
+  'RUNNING',
+  'COMPLETED',
+  'FAILED',
+  'CANCELLED',
+  'TERMINATED',
+  'CONTINUED_AS_NEW',
+  'TIMED_OUT',
+  'PAUSED',
+  'UNKNOWN',
+  'UNSPECIFIED',
+] as const;
+
+export const ProvisioningStateSchema = StringEnum(PROVISIONING_STATES, { description: 'Where provisioning stands' });
+export const WorkflowStatusSchema = StringEnum(WORKFLOW_STATUSES, { description: "Temporal's execution status of the run" });
+const Timestamp = Type.String({ format: 'date-time' });
+const Kind = StringEnum(RESOURCE_ACCOUNT_KINDS, { description: 'Auto attendant or call queue' });
+
+export const ResourceAccountParams = Type.Object({
+  id: Type.String({ minLength: 1, maxLength: 320, description: 'The account UPN (URL-encoded), case-insensitive' }),
+});
+
+const ProvisionOptionsSchema = Type.Object(
+  {
+    propagationTimeoutMs: Type.Optional(
+      Type.Integer({ minimum: 60_000, description: 'How long the license may take to reach Teams before an operator is asked, in ms (default 48 h)' }),
+    ),
+    attentionTimeoutMs: Type.Optional(
+      Type.Integer({ minimum: 60_000, description: 'How long a needs-attention run waits for a decision, in ms (default 7 days)' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+/**
+ * Field-level rules (UPN, E.164, country code, kind) are checked by lib/validation before this
+ * schema, so a caller gets one message per field saying how to fix it; the schema documents the
+ * shape and guards everything else.
+ */
+export const CreateResourceAccountBody = Type.Object(
+  {
+    upn: Type.String({ description: 'User principal name of the resource account', examples: ['aa-main@contoso.onmicrosoft.com'] }),
+    displayName: Type.String({ description: 'Name shown in Teams', examples: ['Main line auto attendant'] }),
+    kind: Kind,
+    usageLocation: Type.String({ description: 'ISO 3166 two-letter country code', examples: ['US'] }),
+    phoneNumber: Type.String({ description: 'Calling Plan service number in E.164', examples: ['+12065550100'] }),
+    options: Type.Optional(ProvisionOptionsSchema),
+  },
+  { additionalProperties: false },
+);
+export type CreateResourceAccountBody = Static<typeof CreateResourceAccountBody>;
+
+const RunLinks = {
+  id: Type.String({ description: 'The account id: its UPN in lower case' }),
+  workflowId: Type.String(),
+  runId: Type.String(),
+  statusUrl: Type.String({ description: 'Where to follow the run' }),
+  temporalUiUrl: Type.Optional(Type.String({ description: 'The run in the Temporal Web UI, when configured' })),
+};
+
+export const SubmitResponse = Type.Object({
+  ...RunLinks,
+  state: ProvisioningStateSchema,
+  existing: Type.Boolean({ description: 'True when the request joined a run already in progress or already completed' }),
+});
+export type SubmitResponse = Static<typeof SubmitResponse>;
+
+const StepErrorSchema = Type.Object({ type: Type.String(), message: Type.String() });
+const StepName = StringEnum(STEP_NAMES);
+const DecisionSchema = StringEnum(DECISIONS);
+
+const RequestSchema = Type.Object({
+  tenantId: Type.String(),
+  upn: Type.String(),
+  displayName: Type.String(),
+  kind: Kind,
+  usageLocation: Type.String(),
+  phoneNumber: Type.String(),
+  phoneNumberType: Type.Optional(Type.Literal('callingPlan')),
+  batchId: Type.Optional(Type.String()),
+  options: Type.Optional(ProvisionOptionsSchema),
+});
+
+const StatusProperties = {
+  workflowId: Type.String(),
+  state: ProvisioningStateSchema,
+  currentStep: Type.Optional(StepName),
+  steps: Type.Array(
+    Type.Object({
+      name: StepName,
+      title: Type.String(),
+      status: StringEnum(STEP_STATUSES),
+      startedAt: Type.Optional(Timestamp),
+      endedAt: Type.Optional(Timestamp),
+      attempts: Type.Optional(Type.Integer()),
+      lastError: Type.Optional(StepErrorSchema),
+      detail: Type.Optional(Type.String()),
+    }),
+  ),
+  accountId: Type.Optional(Type.String()),
+  adopted: Type.Optional(Type.Boolean()),
+  request: RequestSchema,
+  attention: Type.Optional(
+    Type.Object({
+      step: StepName,
+      error: StepErrorSchema,
+      since: Timestamp,
+      deadline: Timestamp,
+      allowedDecisions: Type.Array(DecisionSchema),
+    }),
+  ),
+  decisions: Type.Array(
+    Type.Object({ decision: DecisionSchema, reason: Type.Optional(Type.String()), at: Timestamp, step: StepName }),
+  ),
+  startedAt: Timestamp,
+  endedAt: Type.Optional(Timestamp),
+};
+
+export const PendingActivitySchema = Type.Object({
+  activityType: Type.String(),
+  state: Type.String({ description: 'scheduled, started, cancel-requested or paused' }),
+  attempt: Type.Integer({ description: 'The attempt running or about to run, starting at 1' }),
+  maximumAttempts: Type.Optional(Type.Integer({ description: 'Absent when unlimited' })),
+  lastFailure: Type.Optional(StepErrorSchema),
+  lastStartedAt: Type.Optional(Timestamp),
+  nextAttemptAt: Type.Optional(Timestamp),
+});
+export type PendingActivity = Static<typeof PendingActivitySchema>;
+
+export const AccountStatusResponse = Type.Object({
+  id: Type.String(),
+  runId: Type.String(),
+  ...StatusProperties,
+  workflowStatus: WorkflowStatusSchema,
+  pendingActivities: Type.Array(PendingActivitySchema, {
+    description: 'Activities scheduled or running now, with their retry attempt, last failure and next attempt time',
+  }),
+  source: StringEnum(['workflow', 'result', 'fallback'] as const, {
+    description:
+      'workflow: answered by the running workflow; result: the closed run\'s final status; fallback: no worker answered, so only the request and the last reported state are known',
+  }),
+  note: Type.Optional(Type.String({ description: 'Why the status is incomplete, when source is fallback' })),
+  temporalUiUrl: Type.Optional(Type.String()),
+});
+export type AccountStatusResponse = Static<typeof AccountStatusResponse>;
+
+export const DecisionBody = Type.Object(
+  {
+    decision: DecisionSchema,
+    reason: Type.Optional(Type.String({ maxLength: 1000, description: 'Who decided and why; kept in the audit trail' })),
+  },
+  { additionalProperties: false },
+);
+export type DecisionBody = Static<typeof DecisionBody>;
+
+export const DecisionResponse = Type.Object({
+  id: Type.String(),
+  workflowId: Type.String(),
+  accepted: Type.Literal(true),
+  state: ProvisioningStateSchema,
+  statusUrl: Type.String(),
+});
+export type DecisionResponse = Static<typeof DecisionResponse>;
+
+export const CancelResponse = Type.Object({
+  ...RunLinks,
+  cancelRequested: Type.Literal(true),
+});
+export type CancelResponse = Static<typeof CancelResponse>;
+
+export const ListQuery = Type.Object(
+  {
+    state: Type.Optional(ProvisioningStateSchema),
+    pageSize: Type.Integer({ minimum: 1, maximum: 1000, default: 50 }),
+    nextPageToken: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]*\\.[A-Za-z0-9_-]+$', maxLength: 4096, description: 'From the previous page' })),
+  },
+  { additionalProperties: false },
+);
+export type ListQuery = Static<typeof ListQuery>;
+
+export const ListItem = Type.Object({
+  id: Type.String(),
+  workflowId: Type.String(),
+  runId: Type.String(),
+  state: Type.Optional(ProvisioningStateSchema),
+  currentStep: Type.Optional(Type.String()),
+  phoneNumber: Type.Optional(Type.String()),
+  workflowStatus: WorkflowStatusSchema,
+  startedAt: Timestamp,
+  closedAt: Type.Optional(Timestamp),
+  statusUrl: Type.String(),
+});
+export type ListItem = Static<typeof ListItem>;
+
+export const ListResponse = Type.Object({
+  items: Type.Array(ListItem),
+  nextPageToken: Type.Optional(Type.String({ description: 'Pass it back to get the next page; absent on the last page' })),
+});
+export type ListResponse = Static<typeof ListResponse>;
+
+// Drift guards: the build fails when definitions.ts gains, loses or retypes a field these schemas mirror.
+type SameKeys<A, B> = [Exclude<keyof A, keyof B>, Exclude<keyof B, keyof A>] extends [never, never] ? true : never;
+type Mirrors<Contract, Schema extends TObject<TProperties>> = Contract extends Static<Schema> ? SameKeys<Contract, Static<Schema>> : never;
+const statusGuard: Mirrors<ProvisionResourceAccountStatus, TObject<typeof StatusProperties>> = true;
+const requestGuard: Mirrors<ProvisionResourceAccountInput, typeof RequestSchema> = true;
+const optionsGuard: Mirrors<ProvisionOptions, typeof ProvisionOptionsSchema> = true;
+void [statusGuard, requestGuard, optionsGuard];

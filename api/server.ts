@@ -1,0 +1,43 @@
+/** Entry point: reads the environment, listens, and closes cleanly on SIGINT/SIGTERM. */
+import { ConfigError } from '../lib/config';
+import { buildApp } from './app';
+import { loadApiConfig } from './config';
+import type { ApiConfig } from './config';
+
+function loadConfigOrExit(): ApiConfig {
+  try {
+    return loadApiConfig(process.env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    console.error(`dialtone api: ${err.message}`);
+    process.exit(1);
+  }
+}
+
+async function main(): Promise<void> {
+  const config = loadConfigOrExit();
+  const app = await buildApp(config);
+  const url = await app.listen({ host: config.host, port: config.port });
+  app.log.info(`Dialtone API on ${url} (OpenAPI at ${url}/openapi.json, Temporal ${config.temporal.address}, namespace ${config.temporal.namespace})`);
+
+  let closing = false;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (closing) return;
+    closing = true;
+    app.log.info(`${signal}: closing`);
+    app.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        app.log.error({ err }, 'error while closing');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+}
+
+main().catch((err: unknown) => {
+  console.error('dialtone api failed to start:', err);
+  process.exit(1);
+});

@@ -1,0 +1,403 @@
+/**
+ * Resource-account runs as the API sees them: submit, read, decide, cancel and list, each over the
+ * Temporal client. Routes translate HTTP to these verbs; this is the only place that knows how a
+ * request maps onto workflow ids, start policies and search attributes.
+ */
+import { createHash } from 'node:crypto';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+  isGrpcCancelledError,
+  isGrpcDeadlineError,
+} from '@temporalio/client';
+import type { Client, WorkflowExecutionDescription, WorkflowExecutionInfo, WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
+import { optionalTsToDate } from '@temporalio/common/lib/time';
+import { executionInfoFromRaw } from '@temporalio/client/lib/helpers';
+import type { FieldError } from '../../lib/validation';
+import type { provisionResourceAccount } from '../../workflows';
+import {
+  decideUpdate,
+  getStatusQuery,
+  resourceAccountWorkflowId,
+  PROVISIONING_STATES,
+  PROVISION_WORKFLOW_TYPE,
+  differingRequestFields,
+  searchAttributes,
+} from '../../workflows/provision-resource-account/definitions';
+import type {
+  DecisionInput,
+  ProvisionResourceAccountInput,
+  ProvisionResourceAccountStatus,
+  ProvisioningState,
+} from '../../workflows/provision-resource-account/definitions';
+import { ApiError } from '../errors';
+import type {
+  AccountStatusResponse,
+  CancelResponse,
+  CreateResourceAccountBody,
+  DecisionResponse,
+  ListQuery,
+  ListResponse,
+  PendingActivity,
+  SubmitResponse,
+} from '../schemas/resource-accounts';
+
+/** The registered workflow type; the workflow itself is imported as a type only. */
+export { PROVISION_WORKFLOW_TYPE };
+
+export interface ResourceAccountServiceOptions {
+  client: Client;
+  tenantId: string;
+  taskQueue: string;
+  /** How long to wait for a worker to answer a query or an update, in ms. */
+  workerTimeoutMs: number;
+  temporalUiUrl?: string;
+}
+
+export interface SubmitResult {
+  /** 202 when the request started or joined a run in progress; 200 when the account was already provisioned. */
+  httpStatus: 200 | 202;
+  body: SubmitResponse;
+}
+
+
+/** The account id in URLs is its UPN, compared case-insensitively as Entra does. */
+export function resourceAccountId(upn: string): string {
+  return upn.toLowerCase();
+}
+
+export function statusUrl(id: string): string {
+  return `/v1/resource-accounts/${encodeURIComponent(id)}`;
+}
+
+export class ResourceAccountService {
+  private readonly client: Client;
+
+  constructor(private readonly options: ResourceAccountServiceOptions) {
+    this.client = options.client;
+  }
+
+  /**
+   * Starts provisioning, or joins the run already in progress for the same account. A completed
+   * account is reported, not provisioned again; a failed, cancelled or terminated one runs afresh.
+   */
+  async submit(body: CreateResourceAccountBody): Promise<SubmitResult> {
+    const id = resourceAccountId(body.upn);
+    const workflowId = this.workflowId(id);
+    const input: ProvisionResourceAccountInput = {
+      tenantId: this.options.tenantId,
+      upn: body.upn,
+      displayName: body.displayName,
+      kind: body.kind,
+      usageLocation: body.usageLocation,
+      phoneNumber: body.phoneNumber,
+      phoneNumberType: 'callingPlan',
+      ...(body.options ? { options: body.options } : {}),
+    };
+    // Start's answer does not say whether it joined a run, so look first: the same run id before
+    // and after means this request joined it.
+    const before = await this.describeIfExists(workflowId);
+    let runId: string;
+    try {
+      const handle = await this.client.workflow.start<typeof provisionResourceAccount>(PROVISION_WORKFLOW_TYPE, {
+        workflowId,
+        taskQueue: this.options.taskQueue,
+        args: [input],
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+        typedSearchAttributes: [
+          { key: searchAttributes.upn, value: id },
+          { key: searchAttributes.phoneNumber, value: body.phoneNumber },
+          { key: searchAttributes.state, value: 'running' },
+        ],
+        staticSummary: `Provision ${body.kind} ${id} with ${body.phoneNumber}`,
+      });
+      runId = handle.firstExecutionRunId;
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      // Only a completed run refuses a new one under ALLOW_DUPLICATE_FAILED_ONLY.
+      const done = await this.client.workflow.getHandle(workflowId).describe();
+      await this.refuseIfDifferent(workflowId, done.runId, input, 'already provisioned');
+      return { httpStatus: 200, body: this.submitBody(id, workflowId, done.runId, reportedState(done) ?? 'completed', true) };
+    }
+    const joined = before?.status.name === 'RUNNING' && before.runId === runId;
+    // Always compare with the run's own input: a concurrent request may have started it just now.
+    await this.refuseIfDifferent(workflowId, runId, input, 'in progress');
+    const state = joined && before ? (reportedState(before) ?? 'running') : 'running';
+    return { httpStatus: 202, body: this.submitBody(id, workflowId, runId, state, joined) };
+  }
+
+  /** The run's status from the workflow itself, enriched with what Temporal knows about its activities. */
+  async status(upn: string): Promise<AccountStatusResponse> {
+    const id = resourceAccountId(upn);
+    const workflowId = this.workflowId(id);
+    const description = await this.client.workflow.getHandle(workflowId).describe();
+    const handle = this.client.workflow.getHandle<typeof provisionResourceAccount>(workflowId, description.runId);
+    const found = await this.readStatus(handle, description);
+    return {
+      ...found.status,
+      id,
+      runId: description.runId,
+      workflowStatus: description.status.name,
+      pendingActivities: pendingActivities(description),
+      source: found.source,
+      ...(found.note ? { note: found.note } : {}),
+      ...this.uiLink(workflowId, description.runId),
+    };
+  }
+
+  async decide(upn: string, decision: DecisionInput): Promise<DecisionResponse> {
+    const id = resourceAccountId(upn);
+    const workflowId = this.workflowId(id);
+    const handle = this.client.workflow.getHandle(workflowId);
+    try {
+      const output = await this.client.withDeadline(Date.now() + this.options.workerTimeoutMs, () =>
+        handle.executeUpdate(decideUpdate, { args: [decision] }),
+      );
+      return { id, workflowId, accepted: true, state: output.state, statusUrl: statusUrl(id) };
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) {
+        // The workflow's validator refused: its message says why (e.g. no decision is pending).
+        throw new ApiError(409, 'invalid_state', `decision refused: ${err.cause?.message ?? err.message}`);
+      }
+      if (err instanceof WorkflowNotFoundError) {
+        // Either no such run (describe throws, a 404) or it has finished and takes no more decisions.
+        const description = await handle.describe();
+        throw new ApiError(409, 'invalid_state', `decision refused: the run has finished (${description.status.name}); no decision is pending`);
+      }
+      if (timedOut(err)) throw workerUnavailable(this.options.workerTimeoutMs, 'take the decision');
+      throw err;
+    }
+  }
+
+  async cancel(upn: string): Promise<CancelResponse> {
+    const id = resourceAccountId(upn);
+    const workflowId = this.workflowId(id);
+    const description = await this.client.workflow.getHandle(workflowId).describe();
+    if (description.status.name !== 'RUNNING') {
+      // Temporal accepts a cancel of a closed run silently; say plainly that nothing will happen.
+      throw new ApiError(409, 'invalid_state', `the run has already finished (${description.status.name}); there is nothing to cancel`);
+    }
+    await this.client.workflow.getHandle(workflowId, description.runId).cancel();
+    return { ...this.links(id, workflowId, description.runId), cancelRequested: true };
+  }
+
+  /** Runs of this workflow type, newest first, from Temporal's visibility store (eventually consistent). */
+  async list(query: ListQuery): Promise<ListResponse> {
+    const filters = [`WorkflowType = '${PROVISION_WORKFLOW_TYPE}'`];
+    if (query.state) filters.push(`${searchAttributes.state.name} = '${query.state}'`);
+    const visibilityQuery = filters.join(' AND ');
+    const response = await this.client.workflowService.listWorkflowExecutions({
+      namespace: this.client.options.namespace,
+      query: visibilityQuery,
+      pageSize: query.pageSize,
+      nextPageToken: query.nextPageToken === undefined ? undefined : openPageToken(query.nextPageToken, visibilityQuery),
+    });
+    const items = await Promise.all(
+      response.executions.map(async (raw) => {
+        const info = await executionInfoFromRaw(raw, this.client.options.loadedDataConverter, raw, this.client.options.namespace);
+        return this.listItem(info);
+      }),
+    );
+    const token = response.nextPageToken;
+    return { items, ...(token && token.length > 0 ? { nextPageToken: sealPageToken(token, visibilityQuery) } : {}) };
+  }
+
+  private workflowId(id: string): string {
+    return resourceAccountWorkflowId(this.options.tenantId, id);
+  }
+
+  private async describeIfExists(workflowId: string): Promise<WorkflowExecutionDescription | undefined> {
+    try {
+      return await this.client.workflow.getHandle(workflowId).describe();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  /** The input a run was started with, from the first event of its history (no worker needed). */
+  private async runInput(workflowId: string, runId: string): Promise<ProvisionResourceAccountInput> {
+    const { history } = await this.client.workflowService.getWorkflowExecutionHistory({
+      namespace: this.client.options.namespace,
+      execution: { workflowId, runId },
+      maximumPageSize: 1,
+    });
+    const payloads = history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads;
+    return decodeFromPayloadsAtIndex<ProvisionResourceAccountInput>(this.client.options.loadedDataConverter, 0, payloads);
+  }
+
+  private async refuseIfDifferent(workflowId: string, runId: string, input: ProvisionResourceAccountInput, what: string): Promise<void> {
+    const existing = await this.runInput(workflowId, runId);
+    const differing = differingRequestFields(existing, input);
+    if (differing.length === 0) return;
+    const details: FieldError[] = differing.map((field) => ({
+      field,
+      message: `the existing run has ${field} ${JSON.stringify(existing[field] ?? null)}; this request has ${JSON.stringify(input[field] ?? null)}`,
+    }));
+    throw new ApiError(
+      409,
+      'conflict',
+      `${input.upn} is ${what} with different values (${details.map((d) => d.field).join(', ')}); ` +
+        'send the same values to follow that run, or cancel it first if it is still running',
+      details,
+    );
+  }
+
+  private async readStatus(
+    handle: WorkflowHandle<typeof provisionResourceAccount>,
+    description: WorkflowExecutionDescription,
+  ): Promise<{ status: ProvisionResourceAccountStatus; source: AccountStatusResponse['source']; note?: string }> {
+    const workflowStatus = description.status.name;
+    // A closed run's final status is in its history: no worker needed.
+    if (workflowStatus === 'COMPLETED') return { status: await handle.result(), source: 'result' };
+    if (workflowStatus === 'FAILED') {
+      const final = await handle.result().then(
+        () => undefined,
+        (err: unknown) => statusFromFailure(err),
+      );
+      if (final) return { status: final, source: 'result' };
+    }
+    try {
+      const status = await this.client.withDeadline(Date.now() + this.options.workerTimeoutMs, () => handle.query(getStatusQuery));
+      return { status, source: 'workflow' };
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw err;
+      const note = timedOut(err)
+        ? `no worker answered the status query within ${this.options.workerTimeoutMs} ms: is the Dialtone worker running on task queue ${description.taskQueue}?`
+        : `the workflow could not answer the status query: ${err instanceof Error ? err.message : String(err)}`;
+      return { status: await this.fallbackStatus(description), source: 'fallback', note };
+    }
+  }
+
+  /** What is known without the workflow: its request, the state it last reported, its times. */
+  private async fallbackStatus(description: WorkflowExecutionDescription): Promise<ProvisionResourceAccountStatus> {
+    const request = await this.runInput(description.workflowId, description.runId);
+    return {
+      workflowId: description.workflowId,
+      state: reportedState(description) ?? 'running',
+      steps: [],
+      request,
+      decisions: [],
+      startedAt: description.startTime.toISOString(),
+      ...(description.closeTime ? { endedAt: description.closeTime.toISOString() } : {}),
+    };
+  }
+
+  private listItem(info: WorkflowExecutionInfo): ListResponse['items'][number] {
+    const upn = info.typedSearchAttributes.get(searchAttributes.upn);
+    const id = upn ?? info.workflowId.slice(info.workflowId.lastIndexOf(':') + 1);
+    const state = reportedState(info);
+    const step = info.typedSearchAttributes.get(searchAttributes.step);
+    const phoneNumber = info.typedSearchAttributes.get(searchAttributes.phoneNumber);
+    return {
+      id,
+      workflowId: info.workflowId,
+      runId: info.runId,
+      ...(state ? { state } : {}),
+      ...(step ? { currentStep: step } : {}),
+      ...(phoneNumber ? { phoneNumber } : {}),
+      workflowStatus: info.status.name,
+      startedAt: info.startTime.toISOString(),
+      ...(info.closeTime ? { closedAt: info.closeTime.toISOString() } : {}),
+      statusUrl: statusUrl(id),
+    };
+  }
+
+  private submitBody(id: string, workflowId: string, runId: string, state: ProvisioningState, existing: boolean): SubmitResponse {
+    return { ...this.links(id, workflowId, runId), state, existing };
+  }
+
+  private links(id: string, workflowId: string, runId: string) {
+    return { id, workflowId, runId, statusUrl: statusUrl(id), ...this.uiLink(workflowId, runId) };
+  }
+
+  private uiLink(workflowId: string, runId: string): { temporalUiUrl?: string } {
+    const base = this.options.temporalUiUrl;
+    if (!base) return {};
+    const namespace = encodeURIComponent(this.client.options.namespace);
+    return { temporalUiUrl: `${base}/namespaces/${namespace}/workflows/${encodeURIComponent(workflowId)}/${runId}/history` };
+  }
+}
+
+
+/** The state the workflow last wrote to its search attribute, when it is one we know. */
+function reportedState(info: WorkflowExecutionInfo | WorkflowExecutionDescription): ProvisioningState | undefined {
+  const value = info.typedSearchAttributes.get(searchAttributes.state);
+  return (PROVISIONING_STATES as readonly string[]).includes(value ?? '') ? (value as ProvisioningState) : undefined;
+}
+
+/** A rolled-back or abandoned run fails with its final status as the failure's first detail. */
+function statusFromFailure(err: unknown): ProvisionResourceAccountStatus | undefined {
+  if (!(err instanceof WorkflowFailedError) || !(err.cause instanceof ApplicationFailure)) return undefined;
+  const detail: unknown = err.cause.details?.[0];
+  if (typeof detail !== 'object' || detail === null) return undefined;
+  return 'workflowId' in detail && 'state' in detail && 'steps' in detail && 'request' in detail
+    ? (detail as ProvisionResourceAccountStatus)
+    : undefined;
+}
+
+const ACTIVITY_STATES: Record<number, string> = { 1: 'scheduled', 2: 'started', 3: 'cancel-requested', 4: 'paused', 5: 'pause-requested' };
+
+function pendingActivities(description: WorkflowExecutionDescription): PendingActivity[] {
+  return (description.raw.pendingActivities ?? []).map((a) => {
+    const lastStartedAt = optionalTsToDate(a.lastStartedTime);
+    const nextAttemptAt = optionalTsToDate(a.nextAttemptScheduleTime);
+    const failure = a.lastFailure;
+    return {
+      activityType: a.activityType?.name ?? 'unknown',
+      state: ACTIVITY_STATES[a.state ?? 0] ?? 'unknown',
+      attempt: a.attempt ?? 1,
+      ...(a.maximumAttempts ? { maximumAttempts: a.maximumAttempts } : {}),
+      ...(failure?.message
+        ? { lastFailure: { type: failure.applicationFailureInfo?.type || 'Error', message: failure.message } }
+        : {}),
+      ...(lastStartedAt ? { lastStartedAt: lastStartedAt.toISOString() } : {}),
+      ...(nextAttemptAt ? { nextAttemptAt: nextAttemptAt.toISOString() } : {}),
+    };
+  });
+}
+
+/**
+ * Temporal's page token, with a checksum over it and the filter: a corrupted token, or one from a
+ * list with another filter, is a 400 here instead of an opaque failure (which the client would retry).
+ */
+function pageTokenChecksum(token: Uint8Array, visibilityQuery: string): string {
+  return createHash('sha256').update(visibilityQuery).update('\n').update(token).digest().subarray(0, 12).toString('base64url');
+}
+
+function sealPageToken(token: Uint8Array, visibilityQuery: string): string {
+  return `${Buffer.from(token).toString('base64url')}.${pageTokenChecksum(token, visibilityQuery)}`;
+}
+
+function openPageToken(sealed: string, visibilityQuery: string): Buffer {
+  const [data = '', checksum] = sealed.split('.');
+  const token = Buffer.from(data, 'base64url');
+  if (checksum !== pageTokenChecksum(token, visibilityQuery)) {
+    throw new ApiError(400, 'invalid_request', 'nextPageToken is not valid for this list', [
+      { field: 'nextPageToken', message: 'pass the nextPageToken of the previous page unchanged, with the same state filter, or leave it out for the first page' },
+    ]);
+  }
+  return token;
+}
+
+/**
+ * Our own deadline passed. gRPC reports it as DEADLINE_EXCEEDED or, when it fires between the calls
+ * of an update, as CANCELLED; this API never cancels calls otherwise.
+ */
+function timedOut(err: unknown): boolean {
+  return err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isGrpcDeadlineError(err) || isGrpcCancelledError(err);
+}
+
+function workerUnavailable(timeoutMs: number, what: string): ApiError {
+  return new ApiError(
+    503,
+    'worker_unavailable',
+    `no worker answered within ${timeoutMs} ms to ${what}: check that the Dialtone worker is running, then look at the status before retrying`,
+  );
+}

@@ -1,0 +1,48 @@
+/** Shared pieces of the API tests: a config built by the real loader, request bodies, polling. */
+import { randomUUID } from 'node:crypto';
+import type { ApiConfig } from '../../api/config';
+import { loadApiConfig } from '../../api/config';
+
+export const TOKEN = 'test-token-0123456789abcdef';
+export const AUTH = { authorization: `Bearer ${TOKEN}` };
+
+export function testConfig(env: Record<string, string> = {}): ApiConfig {
+  return loadApiConfig({ API_AUTH_TOKENS: TOKEN, LOG_LEVEL: 'silent', TEMPORAL_TASK_QUEUE: `api-test-${randomUUID()}`, ...env });
+}
+
+export interface AccountBody {
+  upn: string;
+  displayName: string;
+  kind: 'autoAttendant' | 'callQueue';
+  usageLocation: string;
+  phoneNumber: string;
+  options?: Record<string, unknown>;
+}
+
+/** A valid request for a fresh account; `prefix` lets a test's fake activities pick a behaviour by UPN. */
+export function accountBody(prefix = 'aa', overrides: Partial<AccountBody> = {}): AccountBody {
+  const id = randomUUID().slice(0, 8);
+  return {
+    upn: `${prefix}-${id}@contoso.onmicrosoft.com`,
+    displayName: `Auto attendant ${id}`,
+    kind: 'autoAttendant',
+    usageLocation: 'US',
+    phoneNumber: '+12065550100',
+    ...overrides,
+  };
+}
+
+export function statusPath(upn: string): string {
+  return `/v1/resource-accounts/${encodeURIComponent(upn.toLowerCase())}`;
+}
+
+/** Polls until `done` holds, for things that happen asynchronously (a worker's progress, visibility). */
+export async function eventually<T>(get: () => Promise<T>, done: (value: T) => boolean, what: string, attempts = 300): Promise<T> {
+  let last: T | undefined;
+  for (let i = 0; i < attempts; i++) {
+    last = await get();
+    if (done(last)) return last;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${what} did not happen; last value: ${JSON.stringify(last)}`);
+}

@@ -1,0 +1,321 @@
+/**
+ * /v1/resource-accounts through app.inject, on a real Temporal dev server. These cases need no
+ * worker: validation, auth, starting and joining runs, conflicts, listing, not-found.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { buildApp } from '../../api/app';
+import type { ApiApp } from '../../api/app';
+import type { ApiConfig } from '../../api/config';
+import { resourceAccountWorkflowId, searchAttributes } from '../../workflows/provision-resource-account/definitions';
+import type { ProvisionResourceAccountInput } from '../../workflows/provision-resource-account/definitions';
+import { startTestTemporal } from '../helpers/temporal';
+import type { TestTemporal } from '../helpers/temporal';
+import { AUTH, TOKEN, accountBody, eventually, statusPath, testConfig } from './helpers';
+
+interface ErrorJson {
+  error: { code: string; message: string; details?: Array<{ field: string; message: string }> };
+}
+
+describe('/v1/resource-accounts on a real Temporal dev server (no worker)', () => {
+  let temporal: TestTemporal;
+  let config: ApiConfig;
+  let app: ApiApp;
+
+  before(async () => {
+    temporal = await startTestTemporal();
+    // A short worker timeout: nothing polls this task queue, and the fallback is what is tested.
+    config = testConfig({ API_WORKER_TIMEOUT_MS: '300', TEMPORAL_UI_URL: 'http://localhost:8233', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent' });
+    app = await buildApp(config, { temporalClient: temporal.client });
+  });
+  after(async () => {
+    await app?.close();
+    await temporal?.teardown();
+  });
+
+  function post(payload: unknown, headers: Record<string, string> = AUTH) {
+    return app.inject({ method: 'POST', url: '/v1/resource-accounts', headers, payload: payload as Record<string, unknown> });
+  }
+
+  describe('validation', () => {
+    async function detailsOf(payload: unknown): Promise<Array<{ field: string; message: string }>> {
+      const res = await post(payload);
+      assert.equal(res.statusCode, 400, res.body);
+      const body = res.json<ErrorJson>();
+      assert.equal(body.error.code, 'invalid_request');
+      assert.ok(body.error.details, 'details are given');
+      return body.error.details;
+    }
+
+    test('a bad UPN is named with how to fix it', async () => {
+      const details = await detailsOf(accountBody('aa', { upn: 'not-an-upn' }));
+      assert.deepEqual(details.map((d) => d.field), ['upn']);
+      assert.match(details[0]?.message ?? '', /use exactly one "@", as in aa-main@contoso\.onmicrosoft\.com/);
+    });
+
+    test('a number that is not E.164 is named with the expected form', async () => {
+      const details = await detailsOf(accountBody('aa', { phoneNumber: '(206) 555-0100' }));
+      assert.deepEqual(details.map((d) => d.field), ['phoneNumber']);
+      assert.match(details[0]?.message ?? '', /is not an E\.164 number: write "\+", the country code/);
+    });
+
+    test('an unknown kind lists the accepted kinds', async () => {
+      const details = await detailsOf({ ...accountBody(), kind: 'voicemail' });
+      assert.deepEqual(details.map((d) => d.field), ['kind']);
+      assert.match(details[0]?.message ?? '', /kind must be one of autoAttendant, callQueue \(got "voicemail"\)/);
+    });
+
+    test('a usage location in lower case is refused with the capitalised code', async () => {
+      const details = await detailsOf(accountBody('aa', { usageLocation: 'us' }));
+      assert.deepEqual(details.map((d) => d.field), ['usageLocation']);
+      assert.match(details[0]?.message ?? '', /write it in capitals: US/);
+    });
+
+    test('an unknown field is refused by name, listing the accepted fields', async () => {
+      const details = await detailsOf({ ...accountBody(), tenantId: 'other-tenant' });
+      assert.deepEqual(details.map((d) => d.field), ['tenantId']);
+      assert.match(details[0]?.message ?? '', /unknown field "tenantId": remove it \(accepted fields: upn, displayName, kind, usageLocation, phoneNumber, options\)/);
+    });
+
+    test('every problem is reported at once, missing fields included', async () => {
+      const details = await detailsOf({ upn: 'x@y', kind: 'queue', color: 'blue' });
+      assert.deepEqual(details.map((d) => d.field).sort(), ['color', 'displayName', 'kind', 'phoneNumber', 'upn', 'usageLocation']);
+      assert.match(details.find((d) => d.field === 'displayName')?.message ?? '', /displayName is required/);
+    });
+
+    test('options are checked by the schema, naming the nested field', async () => {
+      const details = await detailsOf(accountBody('aa', { options: { propagationTimeoutMs: 'soon', retries: 3 } }));
+      const fields = details.map((d) => d.field).sort();
+      assert.deepEqual(fields, ['options.propagationTimeoutMs', 'options.retries']);
+      assert.match(details.find((d) => d.field === 'options.retries')?.message ?? '', /unknown field "options\.retries": remove it \(accepted fields: propagationTimeoutMs, attentionTimeoutMs\)/);
+    });
+
+    test('a body that is not a JSON object is refused', async () => {
+      const res = await app.inject({ method: 'POST', url: '/v1/resource-accounts', headers: { ...AUTH, 'content-type': 'application/json' }, payload: '[1,2]' });
+      assert.equal(res.statusCode, 400);
+      assert.equal(res.json<ErrorJson>().error.details?.[0]?.field, '(body)');
+    });
+
+    test('malformed JSON is a 400 in the error format', async () => {
+      const res = await app.inject({ method: 'POST', url: '/v1/resource-accounts', headers: { ...AUTH, 'content-type': 'application/json' }, payload: '{"upn":' });
+      assert.equal(res.statusCode, 400);
+      assert.equal(res.json<ErrorJson>().error.code, 'invalid_request');
+    });
+
+    test('an id that is not a UPN is a 400 naming id', async () => {
+      const res = await app.inject({ method: 'GET', url: '/v1/resource-accounts/nobody', headers: AUTH });
+      assert.equal(res.statusCode, 400);
+      assert.equal(res.json<ErrorJson>().error.details?.[0]?.field, 'id');
+    });
+
+    test('a bad list filter is a 400 naming each parameter', async () => {
+      const res = await app.inject({ method: 'GET', url: '/v1/resource-accounts?state=done&pageSize=0&sort=asc', headers: AUTH });
+      assert.equal(res.statusCode, 400, res.body);
+      const details = res.json<ErrorJson>().error.details ?? [];
+      assert.deepEqual(details.map((d) => d.field).sort(), ['pageSize', 'sort', 'state']);
+      assert.match(details.find((d) => d.field === 'state')?.message ?? '', /^state must be one of running, needs-attention, .*cancelled$/);
+      assert.match(details.find((d) => d.field === 'sort')?.message ?? '', /^unknown field "sort": remove it \(accepted fields: state, pageSize, nextPageToken\)$/);
+    });
+  });
+
+  describe('authentication', () => {
+    test('no token: 401 with a Bearer challenge, and nothing is started', async () => {
+      const body = accountBody();
+      const res = await post(body, {});
+      assert.equal(res.statusCode, 401);
+      assert.match(String(res.headers['www-authenticate']), /^Bearer realm="dialtone"$/);
+      assert.equal(res.json<ErrorJson>().error.code, 'unauthorized');
+      await assert.rejects(
+        temporal.client.workflow.getHandle(resourceAccountWorkflowId(config.tenantId, body.upn)).describe(),
+        { name: 'WorkflowNotFoundError' },
+      );
+    });
+
+    test('a wrong token: 401 invalid_token', async () => {
+      const res = await app.inject({ method: 'GET', url: statusPath('x@contoso.com'), headers: { authorization: `Bearer ${TOKEN}x` } });
+      assert.equal(res.statusCode, 401);
+      assert.match(String(res.headers['www-authenticate']), /error="invalid_token"/);
+    });
+
+    test('another scheme is not accepted', async () => {
+      const res = await app.inject({ method: 'GET', url: '/v1/resource-accounts', headers: { authorization: `Basic ${TOKEN}` } });
+      assert.equal(res.statusCode, 401);
+    });
+
+    test('unknown /v1 paths need a token too', async () => {
+      const res = await app.inject({ method: 'GET', url: '/v1/nothing-here' });
+      assert.equal(res.statusCode, 401);
+    });
+
+    test('with auth disabled, /v1 answers without a token', async () => {
+      const open = await buildApp(testConfig({ API_AUTH_TOKENS: '', API_AUTH_DISABLED: 'true' }), { temporalClient: temporal.client });
+      try {
+        const res = await open.inject({ method: 'GET', url: statusPath('nobody-here@contoso.com') });
+        assert.equal(res.statusCode, 404, res.body);
+      } finally {
+        await open.close();
+      }
+    });
+  });
+
+  describe('submitting', () => {
+    test('202 with Location, run id and status URL; the run carries the request and search attributes', async () => {
+      const body = accountBody('AA-Main');
+      const res = await post(body);
+      assert.equal(res.statusCode, 202, res.body);
+      const json = res.json<{ id: string; workflowId: string; runId: string; state: string; existing: boolean; statusUrl: string; temporalUiUrl: string }>();
+      const id = body.upn.toLowerCase();
+      assert.equal(json.id, id);
+      assert.equal(json.workflowId, resourceAccountWorkflowId(config.tenantId, body.upn));
+      assert.equal(json.state, 'running');
+      assert.equal(json.existing, false);
+      assert.equal(json.statusUrl, `/v1/resource-accounts/${encodeURIComponent(id)}`);
+      assert.equal(res.headers.location, json.statusUrl);
+      assert.equal(
+        json.temporalUiUrl,
+        `http://localhost:8233/namespaces/default/workflows/${encodeURIComponent(json.workflowId)}/${json.runId}/history`,
+      );
+
+      const description = await temporal.client.workflow.getHandle(json.workflowId).describe();
+      assert.equal(description.runId, json.runId);
+      assert.equal(description.type, 'provisionResourceAccount');
+      assert.equal(description.taskQueue, config.temporal.taskQueue);
+      assert.equal(description.typedSearchAttributes.get(searchAttributes.upn), id);
+      assert.equal(description.typedSearchAttributes.get(searchAttributes.phoneNumber), body.phoneNumber);
+      assert.equal(description.typedSearchAttributes.get(searchAttributes.state), 'running');
+    });
+
+    test('the same request again joins the run: same run id, existing: true', async () => {
+      const body = accountBody();
+      const first = await post(body);
+      assert.equal(first.statusCode, 202);
+      const second = await post({ ...body, upn: body.upn.toUpperCase() });
+      assert.equal(second.statusCode, 202, second.body);
+      assert.equal(second.json<{ runId: string }>().runId, first.json<{ runId: string }>().runId);
+      assert.equal(second.json<{ existing: boolean }>().existing, true);
+    });
+
+    test('a different request for the same UPN is a 409 naming the differing fields, and the run is untouched', async () => {
+      const body = accountBody();
+      const first = await post(body);
+      assert.equal(first.statusCode, 202);
+      const res = await post({ ...body, displayName: 'Something else', phoneNumber: '+12065550199' });
+      assert.equal(res.statusCode, 409, res.body);
+      const json = res.json<ErrorJson>();
+      assert.equal(json.error.code, 'conflict');
+      assert.deepEqual(json.error.details?.map((d) => d.field), ['displayName', 'phoneNumber']);
+      assert.match(json.error.details?.[1]?.message ?? '', /the existing run has phoneNumber "\+12065550100"; this request has "\+12065550199"/);
+
+      const handle = temporal.client.workflow.getHandle(first.json<{ workflowId: string }>().workflowId);
+      const description = await handle.describe();
+      assert.equal(description.runId, first.json<{ runId: string }>().runId);
+      assert.equal(description.status.name, 'RUNNING');
+    });
+
+    test('the options are passed to the workflow', async () => {
+      const body = accountBody('aa', { options: { propagationTimeoutMs: 3_600_000 } });
+      const res = await post(body);
+      assert.equal(res.statusCode, 202, res.body);
+      const status = await app.inject({ method: 'GET', url: statusPath(body.upn), headers: AUTH });
+      const request = status.json<{ request: ProvisionResourceAccountInput }>().request;
+      assert.deepEqual(request, {
+        tenantId: config.tenantId,
+        upn: body.upn,
+        displayName: body.displayName,
+        kind: body.kind,
+        usageLocation: body.usageLocation,
+        phoneNumber: body.phoneNumber,
+        phoneNumberType: 'callingPlan',
+        options: { propagationTimeoutMs: 3_600_000 },
+      });
+    });
+  });
+
+  describe('reading', () => {
+    test('unknown account: 404 not_found', async () => {
+      const res = await app.inject({ method: 'GET', url: statusPath(accountBody().upn), headers: AUTH });
+      assert.equal(res.statusCode, 404);
+      assert.equal(res.json<ErrorJson>().error.code, 'not_found');
+    });
+
+    test('decision and cancel for an unknown account: 404', async () => {
+      const url = statusPath(accountBody().upn);
+      const decision = await app.inject({ method: 'POST', url: `${url}/decision`, headers: AUTH, payload: { decision: 'retry' } });
+      assert.equal(decision.statusCode, 404, decision.body);
+      const cancel = await app.inject({ method: 'POST', url: `${url}/cancel`, headers: AUTH });
+      assert.equal(cancel.statusCode, 404, cancel.body);
+    });
+
+    test('with no worker answering, the status falls back to the request and the reported state, and says why', async () => {
+      const body = accountBody();
+      const started = await post(body);
+      assert.equal(started.statusCode, 202);
+      const res = await app.inject({ method: 'GET', url: statusPath(body.upn), headers: AUTH });
+      assert.equal(res.statusCode, 200, res.body);
+      const json = res.json<{ id: string; runId: string; state: string; workflowStatus: string; source: string; note: string; request: { upn: string } }>();
+      assert.equal(json.id, body.upn.toLowerCase());
+      assert.equal(json.runId, started.json<{ runId: string }>().runId);
+      assert.equal(json.workflowStatus, 'RUNNING');
+      assert.equal(json.state, 'running');
+      assert.equal(json.source, 'fallback');
+      assert.match(json.note, /no worker answered the status query .* is the Dialtone worker running on task queue/);
+      assert.equal(json.request.upn, body.upn);
+    });
+
+    test('a decision with no worker to take it: 503 worker_unavailable', async () => {
+      const body = accountBody();
+      assert.equal((await post(body)).statusCode, 202);
+      const res = await app.inject({ method: 'POST', url: `${statusPath(body.upn)}/decision`, headers: AUTH, payload: { decision: 'retry' } });
+      assert.equal(res.statusCode, 503, res.body);
+      assert.equal(res.json<ErrorJson>().error.code, 'worker_unavailable');
+    });
+
+    test('an unknown decision is a 400 listing the accepted ones', async () => {
+      const res = await app.inject({ method: 'POST', url: `${statusPath('a@contoso.com')}/decision`, headers: AUTH, payload: { decision: 'ignore' } });
+      assert.equal(res.statusCode, 400);
+      assert.match(res.json<ErrorJson>().error.details?.[0]?.message ?? '', /decision must be one of retry, rollback, abandon/);
+    });
+
+    test('the list shows runs with their state, filters by state, and pages', async () => {
+      const bodies = [accountBody('list'), accountBody('list')];
+      for (const body of bodies) assert.equal((await post(body)).statusCode, 202);
+      const ids = bodies.map((b) => b.upn.toLowerCase());
+
+      type Page = { items: Array<{ id: string; runId: string; state?: string; workflowStatus: string; startedAt: string; statusUrl: string }>; nextPageToken?: string };
+      const all = await eventually(
+        async () => (await app.inject({ method: 'GET', url: '/v1/resource-accounts?state=running&pageSize=1000', headers: AUTH })).json<Page>(),
+        (page) => ids.every((id) => page.items.some((item) => item.id === id)),
+        'both runs listed as running',
+      );
+      const item = all.items.find((i) => i.id === ids[0]);
+      assert.equal(item?.state, 'running');
+      assert.equal(item?.workflowStatus, 'RUNNING');
+      assert.equal(item?.statusUrl, statusPath(ids[0] ?? ''));
+      assert.ok(!Number.isNaN(Date.parse(item?.startedAt ?? '')));
+
+      const completed = await app.inject({ method: 'GET', url: '/v1/resource-accounts?state=completed', headers: AUTH });
+      assert.equal(completed.statusCode, 200);
+      assert.ok(!completed.json<Page>().items.some((i) => ids.includes(i.id)), 'running runs are not listed as completed');
+
+      const first = (await app.inject({ method: 'GET', url: '/v1/resource-accounts?pageSize=1', headers: AUTH })).json<Page>();
+      assert.equal(first.items.length, 1);
+      assert.ok(first.nextPageToken, 'a next page token is given');
+      const second = (
+        await app.inject({ method: 'GET', url: `/v1/resource-accounts?pageSize=1&nextPageToken=${first.nextPageToken}`, headers: AUTH })
+      ).json<Page>();
+      assert.equal(second.items.length, 1);
+      assert.notEqual(second.items[0]?.runId, first.items[0]?.runId, 'the second page holds another run');
+
+      const otherFilter = await app.inject({ method: 'GET', url: `/v1/resource-accounts?pageSize=1&state=running&nextPageToken=${first.nextPageToken}`, headers: AUTH });
+      assert.equal(otherFilter.statusCode, 400, 'a token is bound to the filter it was issued for');
+    });
+
+    test('a forged page token is a 400 naming nextPageToken', async () => {
+      for (const token of ['Zm9yZ2Vk', 'Zm9yZ2Vk.AAAAAAAAAAAAAAAA']) {
+        const res = await app.inject({ method: 'GET', url: `/v1/resource-accounts?nextPageToken=${token}`, headers: AUTH });
+        assert.equal(res.statusCode, 400, res.body);
+        assert.equal(res.json<ErrorJson>().error.details?.[0]?.field, 'nextPageToken');
+      }
+    });
+  });
+});
