@@ -5,7 +5,8 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import https from 'node:https';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { EnvReader } from '../lib/config';
@@ -57,6 +58,17 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: n
     await new Promise((r) => setTimeout(r, 300));
   }
   throw new Error(`${what} did not become ready within ${timeoutMs / 1000} s`);
+}
+
+function httpsOk(url: string, ca: Buffer): Promise<boolean> {
+  return new Promise((resolve) => {
+    const request = https.get(url, { ca, timeout: 2000 }, (response) => {
+      response.resume();
+      resolve((response.statusCode ?? 500) < 300);
+    });
+    request.on('error', () => resolve(false));
+    request.on('timeout', () => request.destroy());
+  });
 }
 
 export async function startLocalStack(env: Env): Promise<number> {
@@ -146,7 +158,9 @@ export async function startLocalStack(env: Env): Promise<number> {
       SIMULATOR_TLS_DIR: DEFAULT_SIMULATOR_TLS_DIR,
       NODE_EXTRA_CA_CERTS: tls.caPath,
     });
-    await waitFor('tenant simulator', async () => (await fetch(`${simulatorUrl}/_simulator/healthz`)).ok, 30_000, alive(simulator));
+    // This process was not started with NODE_EXTRA_CA_CERTS, so it names the simulator's CA itself.
+    const ca = readFileSync(tls.caPath);
+    await waitFor('tenant simulator', () => httpsOk(`${simulatorUrl}/_simulator/healthz`, ca), 30_000, alive(simulator));
 
     const common = { TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_NAMESPACE: 'default', DIALTONE_TENANT_MODE: 'simulator', NODE_EXTRA_CA_CERTS: tls.caPath };
     startService('worker', process.execPath, [...tsx, 'worker/main.ts'], { ...common, SIMULATOR_URL: simulatorUrl });

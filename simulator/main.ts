@@ -1,0 +1,130 @@
+/**
+ * Entry point of the tenant simulator (`npm run simulator`). The only module of the simulator that
+ * reads the environment; every variable is validated before anything starts.
+ */
+import { LOCAL_SIMULATOR_PORT } from '../lib/local-defaults';
+import { buildSimulator } from './app';
+import type { LicenseSeed } from './catalog';
+import { DEFAULT_LICENSES, catalogSku } from './catalog';
+import type { SimulatorProfile } from './options';
+import { SIMULATOR_PROFILES, SimulatorConfigError } from './options';
+import { ensureSimulatorTls } from './tls';
+
+interface MainConfig {
+  host: string;
+  port: number;
+  tlsDir: string;
+  profile: SimulatorProfile;
+  timeScale?: number;
+  faultRate?: number;
+  seed?: number;
+  licenses: LicenseSeed[];
+}
+
+function readConfig(env: NodeJS.ProcessEnv): MainConfig {
+  const problems: string[] = [];
+  const read = (name: string): string | undefined => {
+    const value = env[name]?.trim();
+    return value === undefined || value === '' ? undefined : value;
+  };
+  const number = (name: string, accept: (value: number) => boolean, expectation: string): number | undefined => {
+    const raw = read(name);
+    if (raw === undefined) return undefined;
+    const value = Number(raw);
+    if (!Number.isFinite(value) || !accept(value)) {
+      problems.push(`${name} must be ${expectation} (got "${raw}")`);
+      return undefined;
+    }
+    return value;
+  };
+
+  const port = number('SIMULATOR_PORT', (v) => Number.isInteger(v) && v >= 0 && v <= 65535, 'a port number from 0 to 65535') ?? LOCAL_SIMULATOR_PORT;
+  const profile = read('SIMULATOR_PROFILE') ?? 'fast';
+  if (!(SIMULATOR_PROFILES as readonly string[]).includes(profile)) {
+    problems.push(`SIMULATOR_PROFILE must be one of ${SIMULATOR_PROFILES.join(', ')} (got "${profile}")`);
+  }
+  const timeScale = number('SIMULATOR_TIME_SCALE', (v) => v > 0, 'a number greater than 0, e.g. 0.001 to run an hour in 3.6 s');
+  const faultRate = number('SIMULATOR_FAULT_RATE', (v) => v >= 0 && v <= 1, 'a probability from 0 to 1, e.g. 0.05');
+  const seed = number('SIMULATOR_SEED', Number.isSafeInteger, 'an integer');
+  const licenses = parseLicenses(read('SIMULATOR_LICENSES'), problems);
+
+  if (problems.length > 0) throw new SimulatorConfigError(`Invalid tenant simulator configuration:\n  - ${problems.join('\n  - ')}`);
+  return {
+    host: read('SIMULATOR_HOST') ?? '127.0.0.1',
+    port,
+    tlsDir: read('SIMULATOR_TLS_DIR') ?? '.data/simulator-tls',
+    profile: profile as SimulatorProfile,
+    timeScale,
+    faultRate,
+    seed,
+    licenses,
+  };
+}
+
+/**
+ * `SIMULATOR_LICENSES` sets the units of SKUs the tenant owns at start: `PHONESYSTEM_VIRTUALUSER=5,MCOEV=10`,
+ * or a bare number for the resource-account SKU. SKUs not named keep their default.
+ */
+function parseLicenses(raw: string | undefined, problems: string[]): LicenseSeed[] {
+  const licenses = DEFAULT_LICENSES.map((license) => ({ ...license }));
+  if (raw === undefined) return licenses;
+  const entries = /^\d+$/.test(raw) ? [`PHONESYSTEM_VIRTUALUSER=${raw}`] : raw.split(',').map((entry) => entry.trim());
+  for (const entry of entries) {
+    const match = /^([A-Za-z0-9_]+)=(\d+)$/.exec(entry);
+    const sku = match?.[1] === undefined ? undefined : catalogSku(match[1]);
+    if (!match || !sku) {
+      problems.push(`SIMULATOR_LICENSES must look like PHONESYSTEM_VIRTUALUSER=25,ENTERPRISEPACK=10 with SKUs from ` +
+        `PHONESYSTEM_VIRTUALUSER, ENTERPRISEPACK, MCOEV (got "${entry}")`);
+      continue;
+    }
+    const units = Number(match[2]);
+    const existing = licenses.find((license) => license.skuPartNumber === sku.skuPartNumber);
+    if (existing) existing.units = units;
+    else licenses.push({ skuPartNumber: sku.skuPartNumber, units });
+  }
+  return licenses;
+}
+
+async function main(): Promise<void> {
+  const config = readConfig(process.env);
+  const tls = await ensureSimulatorTls(config.tlsDir);
+  const app = await buildSimulator({
+    tls,
+    profile: config.profile,
+    timeScale: config.timeScale,
+    faultRate: config.faultRate,
+    seed: config.seed,
+    licenses: config.licenses,
+    logger: { level: 'info' },
+  });
+
+  let closing = false;
+  const close = (signal: NodeJS.Signals): void => {
+    if (closing) return;
+    closing = true;
+    app.log.info(`${signal} received, closing the tenant simulator`);
+    app.close().then(() => process.exit(0), (error: unknown) => {
+      app.log.error({ err: error }, 'tenant simulator did not close cleanly');
+      process.exit(1);
+    });
+  };
+  process.once('SIGINT', close);
+  process.once('SIGTERM', close);
+
+  await app.listen({ host: config.host, port: config.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : config.port;
+  app.log.info(
+    `Tenant simulator listening on https://localhost:${port} (bound to ${config.host}; profile ${config.profile}). ` +
+    `Clients must trust its CA: NODE_EXTRA_CA_CERTS=${tls.caPath}. ` +
+    `Control API (no authentication): https://localhost:${port}/_simulator/state`);
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof SimulatorConfigError) {
+    console.error(error.message);
+  } else {
+    console.error('Tenant simulator failed to start:', error);
+  }
+  process.exit(1);
+});

@@ -1,0 +1,345 @@
+/**
+ * Options of the tenant simulator, the two behaviour profiles, and their validation. Validation
+ * messages name the option (or control-API field) so that `main.ts` and `PUT /_simulator/config`
+ * can pass them straight to the person who set it.
+ */
+import { randomInt } from 'node:crypto';
+import { LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, LOCAL_TENANT_DOMAIN, LOCAL_TENANT_ID } from '../lib/local-defaults';
+import { isIsoCountryCode, validateUpn } from '../lib/validation';
+import type { LicenseSeed, NumberSeed, UserSeed } from './catalog';
+import { DEFAULT_LICENSES, DEFAULT_NUMBERS, NUMBER_CAPABILITIES, NUMBER_TYPES, catalogSku, defaultUsers } from './catalog';
+import { isGuid } from './ids';
+
+/** A duration in milliseconds, fixed or drawn uniformly (from the seeded PRNG) between two bounds. */
+export type Delay = number | { readonly minMs: number; readonly maxMs: number };
+
+/** How long the simulated cloud takes to do things in the background. Every value is multiplied by `timeScale`. */
+export interface SimulatorDelays {
+  /** Eventual-consistency window: how long a new directory user 404s on Graph and is unknown to Teams. */
+  replication: Delay;
+  /** From assignLicense until the license's plans are provisioned (`provisionedPlans` → Success). */
+  licensePropagation: Delay;
+  /** From provisioning until Teams sees the license (`featureTypes`, number assignment allowed). */
+  teamsSync: Delay;
+  /** Run time of a number assign/unassign operation, from acceptance until it succeeds or fails. */
+  numberOperation: Delay;
+}
+
+/**
+ * Per-app request budget, modelled on Graph's identity throttling: resource units (RU) over a sliding
+ * window. Costs follow Microsoft's table (GET 1, subscribedSkus 3, licenseDetails 2, writes 1,
+ * `$select` −1, minimum 1).
+ */
+export interface ThrottleBudget {
+  /** RU an app may spend in one window. */
+  resourceUnits: number;
+  /** Window length in ms (scaled by `timeScale`). */
+  windowMs: number;
+}
+
+export type SimulatorProfile = 'fast' | 'realistic';
+export const SIMULATOR_PROFILES: readonly SimulatorProfile[] = ['fast', 'realistic'];
+
+/** Behaviour that can be changed while the simulator runs (`PUT /_simulator/config`). */
+export interface SimulatorBehaviour {
+  /** Multiplies every delay, the latency and the throttle window; 0.001 turns an hour into 3.6 s. Must be > 0. */
+  timeScale: number;
+  delays: SimulatorDelays;
+  /** Added to every Graph and Teams request (real waiting, scaled by `timeScale`). */
+  latency: Delay;
+  /** Probability (0–1) that a Graph or Teams request fails with a transient 429, 503 or 504. */
+  faultRate: number;
+  /** Per-app request budget; `null` disables throttling. */
+  throttle: ThrottleBudget | null;
+}
+
+/** An app registration of the simulated tenant (client-credentials flow with a client secret). */
+export interface SimulatedApp {
+  /** Application (client) id. */
+  clientId: string;
+  /** The client secret value the token endpoint accepts. */
+  clientSecret: string;
+  /** Shown in tokens (`app_displayname`). */
+  displayName?: string;
+  /** Microsoft Graph application permissions granted with admin consent; they become the Graph token's `roles`. */
+  graphRoles: readonly string[];
+  /**
+   * Whether the app's service principal holds the Teams Administrator directory role. Tokens then carry
+   * it in `wids`; the Teams admin API (application instances) refuses callers without it.
+   */
+  teamsAdministrator: boolean;
+}
+
+export interface SimulatorTlsOptions {
+  /** PEM server certificate, or `certPath` to read it from. */
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  certPath?: string;
+  keyPath?: string;
+}
+
+/** Options of {@link buildSimulator}. Everything but `tls` has a default that reproduces the local tenant. */
+export interface SimulatorOptions {
+  /** Server certificate and key; pass the result of `ensureSimulatorTls(dir)` or PEM strings. */
+  tls: SimulatorTlsOptions;
+  /** Directory (tenant) id. Default: `LOCAL_TENANT_ID`. */
+  tenantId?: string;
+  /** Organisation name shown as `accountName` of subscriptions. Default `Contoso`. */
+  organizationName?: string;
+  /** Verified domains; UPNs must use one of them. Default: `[LOCAL_TENANT_DOMAIN]`. */
+  domains?: readonly string[];
+  /** App registrations. Default: the local app with every permission Dialtone needs and Teams Administrator. */
+  apps?: readonly SimulatedApp[];
+  /** License units owned at start. Default: 25 PHONESYSTEM_VIRTUALUSER and 25 ENTERPRISEPACK. */
+  licenses?: readonly LicenseSeed[];
+  /** Telephone numbers acquired at start. Default: 55 service numbers (US toll, US toll-free, GB) and 10 user numbers. */
+  numbers?: readonly NumberSeed[];
+  /** Directory users present at start (already replicated and licensed). Default: two licensed people. */
+  users?: readonly UserSeed[];
+  /** Starting point for delays, latency, faults and throttling; the fields below override it. Default `fast`. */
+  profile?: SimulatorProfile;
+  /** Overrides of the profile's delays. */
+  delays?: Partial<SimulatorDelays>;
+  /** Overrides the profile's per-request latency. */
+  latency?: Delay;
+  /** Overrides the profile's transient-fault probability (0–1). */
+  faultRate?: number;
+  /** Overrides the profile's per-app budget; `null` disables throttling. */
+  throttle?: ThrottleBudget | null;
+  /** Multiplies every delay. Default 1. */
+  timeScale?: number;
+  /** Seed of the PRNG behind faults and jitter, so a run can be reproduced. Default: random (shown in `/_simulator/state`). */
+  seed?: number;
+  /** Clock in epoch ms; every timed behaviour (replication, propagation, operations, token expiry, throttling) reads it. Default `Date.now`. */
+  now?: () => number;
+  /** Fastify logger setting. Default: off. */
+  logger?: boolean | { level: string };
+}
+
+/** Graph permissions of the built-in local app: what Dialtone's activities need, least privileged. */
+export const LOCAL_APP_GRAPH_ROLES: readonly string[] = [
+  'Organization.Read.All',
+  'User.ReadWrite.All',
+  'LicenseAssignment.ReadWrite.All',
+  'TeamsTelephoneNumber.ReadWrite.All',
+  'TeamsUserConfiguration.Read.All',
+];
+
+export const DEFAULT_APP: SimulatedApp = {
+  clientId: LOCAL_CLIENT_ID,
+  clientSecret: LOCAL_CLIENT_SECRET,
+  displayName: 'Dialtone (local)',
+  graphRoles: LOCAL_APP_GRAPH_ROLES,
+  teamsAdministrator: true,
+};
+
+const IDENTITY_THROTTLE: ThrottleBudget = { resourceUnits: 3500, windowMs: 10_000 };
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+
+/**
+ * `fast` keeps every background step short so a whole provisioning run takes about a second at
+ * timeScale 1, yet still exercises every wait. `realistic` uses real-world magnitudes (see the
+ * reference notes, sections 3.5 and 7): compress it with `timeScale`.
+ */
+export const PROFILE_BEHAVIOUR: Record<SimulatorProfile, SimulatorBehaviour> = {
+  fast: {
+    timeScale: 1,
+    delays: {
+      replication: { minMs: 50, maxMs: 150 },
+      licensePropagation: { minMs: 150, maxMs: 300 },
+      teamsSync: { minMs: 50, maxMs: 150 },
+      numberOperation: { minMs: 100, maxMs: 250 },
+    },
+    latency: { minMs: 0, maxMs: 3 },
+    faultRate: 0,
+    throttle: IDENTITY_THROTTLE,
+  },
+  realistic: {
+    timeScale: 1,
+    delays: {
+      replication: { minMs: 2_000, maxMs: 15_000 },
+      licensePropagation: { minMs: 30 * MINUTE, maxMs: 3 * HOUR },
+      teamsSync: { minMs: 10 * MINUTE, maxMs: 60 * MINUTE },
+      numberOperation: { minMs: 15_000, maxMs: 45_000 },
+    },
+    latency: { minMs: 80, maxMs: 400 },
+    faultRate: 0.02,
+    throttle: IDENTITY_THROTTLE,
+  },
+};
+
+/** Options with every default applied and validated. */
+export interface ResolvedOptions {
+  tenantId: string;
+  organizationName: string;
+  domains: readonly string[];
+  apps: readonly SimulatedApp[];
+  licenses: readonly LicenseSeed[];
+  numbers: readonly NumberSeed[];
+  users: readonly UserSeed[];
+  behaviour: SimulatorBehaviour;
+  seed: number;
+  now: () => number;
+}
+
+/** Thrown for an invalid option; the message names it. */
+export class SimulatorConfigError extends Error {
+  override name = 'SimulatorConfigError';
+}
+
+const E164 = /^\+[1-9]\d{6,14}$/;
+
+export function resolveOptions(options: SimulatorOptions): ResolvedOptions {
+  const problems: string[] = [];
+  const check = (ok: boolean, message: string): void => {
+    if (!ok) problems.push(message);
+  };
+
+  const tenantId = options.tenantId ?? LOCAL_TENANT_ID;
+  check(isGuid(tenantId), `tenantId must be a GUID (got ${JSON.stringify(tenantId)})`);
+  const domains = (options.domains ?? [LOCAL_TENANT_DOMAIN]).map((domain) => domain.toLowerCase());
+  check(domains.length > 0, 'domains must list at least one verified domain');
+  for (const domain of domains) {
+    check(validateUpn(`x@${domain}`) === undefined, `domains: "${domain}" is not a domain name`);
+  }
+
+  const apps = options.apps ?? [DEFAULT_APP];
+  apps.forEach((app, index) => {
+    check(isGuid(app.clientId), `apps[${index}].clientId must be a GUID`);
+    check(app.clientSecret.length > 0, `apps[${index}].clientSecret must not be empty`);
+  });
+  check(new Set(apps.map((app) => app.clientId.toLowerCase())).size === apps.length, 'apps: clientIds must be unique');
+
+  const licenses = options.licenses ?? DEFAULT_LICENSES;
+  licenses.forEach((license, index) => {
+    check(catalogSku(license.skuPartNumber) !== undefined, `licenses[${index}].skuPartNumber "${license.skuPartNumber}" is not in the simulator's catalog`);
+    check(Number.isInteger(license.units) && license.units >= 0, `licenses[${index}].units must be a whole number ≥ 0`);
+  });
+
+  const numbers = options.numbers ?? DEFAULT_NUMBERS;
+  numbers.forEach((number, index) => problems.push(...numberSeedProblems(number, `numbers[${index}]`)));
+  check(new Set(numbers.map((n) => n.telephoneNumber)).size === numbers.length, 'numbers: telephone numbers must be unique');
+
+  const users = options.users ?? defaultUsers(domains[0] ?? LOCAL_TENANT_DOMAIN);
+
+  const profile = options.profile ?? 'fast';
+  if (!SIMULATOR_PROFILES.includes(profile)) {
+    throw new SimulatorConfigError(`Invalid simulator options: profile must be one of ${SIMULATOR_PROFILES.join(', ')}`);
+  }
+  const base = PROFILE_BEHAVIOUR[profile];
+  const behaviour: SimulatorBehaviour = {
+    timeScale: options.timeScale ?? base.timeScale,
+    delays: { ...base.delays, ...options.delays },
+    latency: options.latency ?? base.latency,
+    faultRate: options.faultRate ?? base.faultRate,
+    throttle: options.throttle === undefined ? base.throttle : options.throttle,
+  };
+  problems.push(...behaviourProblems(behaviour, ''));
+
+  const seed = options.seed ?? randomInt(0, 2 ** 31);
+  check(Number.isSafeInteger(seed), 'seed must be an integer');
+
+  if (problems.length > 0) throw new SimulatorConfigError(`Invalid simulator options: ${problems.join('; ')}`);
+  return {
+    tenantId: tenantId.toLowerCase(),
+    organizationName: options.organizationName ?? 'Contoso',
+    domains,
+    apps,
+    licenses,
+    numbers,
+    users,
+    behaviour,
+    seed,
+    now: options.now ?? Date.now,
+  };
+}
+
+export function numberSeedProblems(number: NumberSeed, path: string): string[] {
+  const problems: string[] = [];
+  if (typeof number.telephoneNumber !== 'string' || !E164.test(number.telephoneNumber)) {
+    problems.push(`${path}.telephoneNumber must be E.164 with "+" (got ${JSON.stringify(number.telephoneNumber)})`);
+  }
+  if (typeof number.isoCountryCode !== 'string' || !isIsoCountryCode(number.isoCountryCode)) {
+    problems.push(`${path}.isoCountryCode must be an ISO 3166 alpha-2 code in capitals (got ${JSON.stringify(number.isoCountryCode)})`);
+  }
+  if (number.numberType !== undefined && !NUMBER_TYPES.includes(number.numberType)) {
+    problems.push(`${path}.numberType must be one of ${NUMBER_TYPES.join(', ')}`);
+  }
+  if (number.capabilities !== undefined &&
+      (!Array.isArray(number.capabilities) || !number.capabilities.every((c) => NUMBER_CAPABILITIES.includes(c)))) {
+    problems.push(`${path}.capabilities must be a list of ${NUMBER_CAPABILITIES.join(', ')}`);
+  }
+  if (number.city !== undefined && number.city !== null && typeof number.city !== 'string') {
+    problems.push(`${path}.city must be a string or null`);
+  }
+  return problems;
+}
+
+function delayProblems(delay: unknown, path: string): string[] {
+  if (typeof delay === 'number') {
+    return Number.isFinite(delay) && delay >= 0 ? [] : [`${path} must be a number of ms ≥ 0`];
+  }
+  if (typeof delay === 'object' && delay !== null) {
+    const { minMs, maxMs } = delay as { minMs?: unknown; maxMs?: unknown };
+    if (typeof minMs === 'number' && typeof maxMs === 'number' && Number.isFinite(minMs) && Number.isFinite(maxMs) &&
+        minMs >= 0 && maxMs >= minMs) {
+      return [];
+    }
+  }
+  return [`${path} must be a number of ms ≥ 0 or { minMs, maxMs } with 0 ≤ minMs ≤ maxMs`];
+}
+
+const DELAY_NAMES: readonly (keyof SimulatorDelays)[] = ['replication', 'licensePropagation', 'teamsSync', 'numberOperation'];
+
+function behaviourProblems(behaviour: SimulatorBehaviour, prefix: string): string[] {
+  const problems: string[] = [];
+  if (typeof behaviour.timeScale !== 'number' || !Number.isFinite(behaviour.timeScale) || behaviour.timeScale <= 0) {
+    problems.push(`${prefix}timeScale must be a number > 0`);
+  }
+  if (typeof behaviour.faultRate !== 'number' || !(behaviour.faultRate >= 0 && behaviour.faultRate <= 1)) {
+    problems.push(`${prefix}faultRate must be a probability between 0 and 1`);
+  }
+  problems.push(...delayProblems(behaviour.latency, `${prefix}latency`));
+  for (const name of DELAY_NAMES) problems.push(...delayProblems(behaviour.delays[name], `${prefix}delays.${name}`));
+  const throttle = behaviour.throttle;
+  if (throttle !== null) {
+    if (typeof throttle !== 'object' || !Number.isInteger(throttle.resourceUnits) || throttle.resourceUnits < 1 ||
+        typeof throttle.windowMs !== 'number' || !(throttle.windowMs > 0)) {
+      problems.push(`${prefix}throttle must be null or { resourceUnits: whole number ≥ 1, windowMs: number > 0 }`);
+    }
+  }
+  return problems;
+}
+
+/**
+ * Applies a partial behaviour change (the body of `PUT /_simulator/config`) to the current behaviour.
+ * Returns the new behaviour or the list of problems; unknown fields are problems too, so a typo is not
+ * silently ignored.
+ */
+export function mergeBehaviour(current: SimulatorBehaviour, patch: unknown): { behaviour: SimulatorBehaviour } | { problems: string[] } {
+  if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) {
+    return { problems: ['body must be a JSON object with any of timeScale, faultRate, latency, delays, throttle'] };
+  }
+  const fields = patch as Record<string, unknown>;
+  const known = new Set(['timeScale', 'faultRate', 'latency', 'delays', 'throttle']);
+  const problems = Object.keys(fields).filter((key) => !known.has(key)).map((key) => `${key} is not a setting (use ${[...known].join(', ')})`);
+  const delays = fields.delays ?? {};
+  if (typeof delays !== 'object' || delays === null || Array.isArray(delays)) {
+    problems.push(`delays must be an object with any of ${DELAY_NAMES.join(', ')}`);
+  } else {
+    for (const key of Object.keys(delays)) {
+      if (!(DELAY_NAMES as readonly string[]).includes(key)) problems.push(`delays.${key} is not a delay (use ${DELAY_NAMES.join(', ')})`);
+    }
+  }
+  if (problems.length > 0) return { problems };
+  const behaviour: SimulatorBehaviour = {
+    timeScale: (fields.timeScale ?? current.timeScale) as number,
+    faultRate: (fields.faultRate ?? current.faultRate) as number,
+    latency: (fields.latency ?? current.latency) as Delay,
+    delays: { ...current.delays, ...(delays as Partial<SimulatorDelays>) },
+    throttle: (fields.throttle === undefined ? current.throttle : fields.throttle) as ThrottleBudget | null,
+  };
+  const invalid = behaviourProblems(behaviour, '');
+  return invalid.length > 0 ? { problems: invalid } : { behaviour };
+}

@@ -1,0 +1,243 @@
+import assert from 'node:assert/strict';
+import { after, afterEach, before, describe, test } from 'node:test';
+import { PageIterator, ResponseType } from '@microsoft/microsoft-graph-client';
+import type { PageCollection } from '@microsoft/microsoft-graph-client';
+import { LOCAL_TENANT_ID } from '../../lib/local-defaults';
+import { RESOURCE_ACCOUNT_SKU_ID } from '../../lib/microsoft';
+import type { TestSimulator } from './helpers';
+import { TEST_DELAYS, createResourceAccount, graphFailure, startSimulator } from './helpers';
+
+const NUMBER_ASSIGNMENTS = '/admin/teams/telephoneNumberManagement/numberAssignments';
+const US_SERVICE_NUMBER = '+12065550100';
+const OTHER_US_SERVICE_NUMBER = '+12065550101';
+const GB_SERVICE_NUMBER = '+442079460000';
+const US_USER_NUMBER = '+14255550150';
+
+interface NumberAssignment {
+  telephoneNumber: string;
+  assignmentStatus: string;
+  assignmentTargetId: string | null;
+  capabilities: string[];
+  isoCountryCode: string;
+  numberType: string;
+}
+
+interface Operation {
+  id: string;
+  status: string;
+  numbers: { telephoneNumber: string; status: string; statusDetail: string | null; resourceLocation: string | null }[];
+}
+
+describe('telephone numbers', () => {
+  let simulator: TestSimulator;
+  before(async () => {
+    simulator = await startSimulator();
+  });
+  afterEach(async () => {
+    await simulator.control('/reset', { method: 'POST' });
+  });
+  after(() => simulator.close());
+
+  const list = async (query: string) =>
+    ((await simulator.graph().api(`${NUMBER_ASSIGNMENTS}?${query}`).get()) as { value: NumberAssignment[]; '@odata.nextLink'?: string });
+
+  const number = async (telephoneNumber: string) =>
+    (await list(`$filter=${encodeURIComponent(`telephoneNumber eq '${telephoneNumber}'`)}`)).value[0];
+
+  /** A resource account whose license has reached Teams, ready for a number. */
+  const readyAccount = async (name: string, usageLocation = 'US') => {
+    const id = await createResourceAccount(simulator, name);
+    simulator.clock.advance(TEST_DELAYS.replication);
+    await simulator.graph().api(`/users/${id}`).patch({ usageLocation });
+    await simulator.graph().api(`/users/${id}/assignLicense`).post({ addLicenses: [{ skuId: RESOURCE_ACCOUNT_SKU_ID, disabledPlans: [] }], removeLicenses: [] });
+    simulator.clock.advance(TEST_DELAYS.licensePropagation + TEST_DELAYS.teamsSync);
+    return id;
+  };
+
+  /** Posts assignNumber/unassignNumber with the Graph client and returns the Location of the operation. */
+  const start = async (action: 'assignNumber' | 'unassignNumber', body: Record<string, unknown>): Promise<string> => {
+    const response = (await simulator.graph().api(`${NUMBER_ASSIGNMENTS}/${action}`).responseType(ResponseType.RAW).post(body)) as Response;
+    assert.equal(response.status, 202);
+    assert.equal(await response.text(), '', '202 has no body');
+    const location = response.headers.get('location');
+    assert.ok(location);
+    return location;
+  };
+  const poll = async (location: string) => (await simulator.graph().api(location).get()) as Operation;
+  const finish = async (location: string) => {
+    simulator.clock.advance(TEST_DELAYS.numberOperation);
+    return poll(location);
+  };
+  const assignNumber = (telephoneNumber: string, assignmentTargetId: string) =>
+    start('assignNumber', { telephoneNumber, assignmentTargetId, numberType: 'callingPlan' });
+
+  test('the inventory has at least 50 activated, unassigned Calling Plan service numbers (US toll, US toll-free, GB)', async () => {
+    const free = await list(`$filter=${encodeURIComponent(
+      "activationState eq 'activated' and assignmentStatus eq 'unassigned' and capabilities/any(c:c eq 'voiceApplicationAssignment')")}&$top=1000`);
+    assert.ok(free.value.length >= 50);
+    assert.ok(free.value.every((entry) => entry.numberType === 'callingPlan' && entry.telephoneNumber.startsWith('+')));
+    assert.ok(free.value.some((entry) => entry.telephoneNumber.startsWith('+1206')));
+    assert.ok(free.value.some((entry) => /^\+18\d\d/.test(entry.telephoneNumber)));
+    assert.ok(free.value.some((entry) => entry.isoCountryCode === 'GB'));
+  });
+
+  test('$filter combines eq clauses and capabilities/any with and', async () => {
+    const gb = await list(`$filter=${encodeURIComponent("isoCountryCode eq 'GB' and capabilities/any(x:x eq 'voiceApplicationAssignment')")}`);
+    assert.equal(gb.value.length, 15);
+    assert.ok(gb.value.every((entry) => entry.isoCountryCode === 'GB'));
+    const users = await list(`$filter=${encodeURIComponent("capabilities/any(c:c eq 'userAssignment')")}`);
+    assert.ok(users.value.length > 0);
+    assert.ok(users.value.every((entry) => entry.capabilities.join() === 'userAssignment'));
+    assert.equal((await number(US_SERVICE_NUMBER))?.telephoneNumber, US_SERVICE_NUMBER);
+  });
+
+  test('an unsupported $filter is a 400 that says what is supported', async () => {
+    for (const filter of ["startswith(telephoneNumber,'+1')", "city eq 'London'", "isoCountryCode eq 'GB' or isoCountryCode eq 'US'"]) {
+      const error = await graphFailure(simulator.graph().api(`${NUMBER_ASSIGNMENTS}?$filter=${encodeURIComponent(filter)}`).get());
+      assert.equal(error.statusCode, 400, filter);
+      assert.match(error.message, /capabilities\/any/, filter);
+    }
+  });
+
+  test('$top and $skip page the list and @odata.nextLink leads through all of it', async () => {
+    const first = await list('$top=20');
+    assert.equal(first.value.length, 20);
+    assert.ok(first['@odata.nextLink']);
+    const seen: string[] = [];
+    const iterator = new PageIterator(simulator.graph(), first as PageCollection, (item: NumberAssignment) => {
+      seen.push(item.telephoneNumber);
+      return true;
+    });
+    await iterator.iterate();
+    const all = await list('$top=1000');
+    assert.equal(all['@odata.nextLink'], undefined);
+    assert.deepEqual(seen, all.value.map((entry) => entry.telephoneNumber));
+    assert.equal((await list('$top=5&$skip=3')).value[0]?.telephoneNumber, all.value[3]?.telephoneNumber);
+    assert.equal((await graphFailure(simulator.graph().api(`${NUMBER_ASSIGNMENTS}?$top=1001`).get())).statusCode, 400);
+  });
+
+  test('assignNumber answers 202 with an operation that goes notStarted → running → succeeded, then the number is the account\'s', async () => {
+    const account = await readyAccount('aa-success');
+    const location = await start('assignNumber', { telephoneNumber: US_SERVICE_NUMBER.slice(1), assignmentTargetId: account, numberType: 'callingPlan' });
+    assert.match(location, /\/v1\.0\/admin\/teams\/telephoneNumberManagement\/operations\('[0-9a-f-]{36}'\)$/);
+
+    assert.equal((await poll(location)).status, 'notStarted');
+    assert.equal((await number(US_SERVICE_NUMBER))?.assignmentStatus, 'unassigned', 'nothing changes before the operation runs');
+    simulator.clock.advance(TEST_DELAYS.numberOperation / 2);
+    assert.equal((await poll(location)).status, 'running');
+    const done = await finish(location);
+    assert.equal(done.status, 'succeeded');
+    assert.equal(done.numbers[0]?.status, 'succeeded');
+    assert.equal(done.numbers[0]?.telephoneNumber, US_SERVICE_NUMBER);
+    assert.match(done.numbers[0]?.resourceLocation ?? '', /numberAssignments\/12065550100$/);
+
+    const operationId = /operations\('(.+)'\)$/.exec(location)?.[1];
+    const bySegment = (await simulator.graph().api(`/admin/teams/telephoneNumberManagement/operations/${operationId}`).get()) as Operation;
+    assert.equal(bySegment.id, operationId);
+    assert.equal(bySegment.status, 'succeeded');
+
+    const assigned = await number(US_SERVICE_NUMBER);
+    assert.equal(assigned?.assignmentStatus, 'voiceApplicationAssigned');
+    assert.equal(assigned?.assignmentTargetId, account);
+    const configuration = (await simulator.graph().api(`/admin/teams/userConfigurations/${account}`).get()) as {
+      isEnterpriseVoiceEnabled: boolean; telephoneNumbers: { telephoneNumber: string; assignmentCategory: string }[];
+    };
+    assert.deepEqual(configuration.telephoneNumbers, [{ telephoneNumber: US_SERVICE_NUMBER, assignmentCategory: 'primary' }]);
+    assert.equal(configuration.isEnterpriseVoiceEnabled, true);
+    const instance = (await (await simulator.teams(`/Teams.PlatformService/v2/ApplicationInstances/${account}`)).json()) as { phoneNumber: string };
+    assert.equal(instance.phoneNumber, `tel:${US_SERVICE_NUMBER}`);
+  });
+
+  test('assigning a number already on the same account succeeds again; on another account it fails', async () => {
+    const owner = await readyAccount('aa-owner');
+    const other = await readyAccount('aa-other');
+    assert.equal((await finish(await assignNumber(US_SERVICE_NUMBER, owner))).status, 'succeeded');
+    assert.equal((await finish(await assignNumber(US_SERVICE_NUMBER, owner))).status, 'succeeded');
+    const stolen = await finish(await assignNumber(US_SERVICE_NUMBER, other));
+    assert.equal(stolen.status, 'failed');
+    assert.equal(stolen.numbers[0]?.statusDetail, `Telephone Number '${US_SERVICE_NUMBER}' has already been assigned to another user`);
+    assert.equal((await number(US_SERVICE_NUMBER))?.assignmentTargetId, owner);
+  });
+
+  test('the operation fails for a number the tenant does not own or of another type', async () => {
+    const account = await readyAccount('aa-missing');
+    const missing = await finish(await assignNumber('+12065559999', account));
+    assert.equal(missing.status, 'failed');
+    assert.equal(missing.numbers[0]?.statusDetail, `Telephone Number '+12065559999' is not found from tenant '${LOCAL_TENANT_ID}'`);
+    const wrongType = await finish(await start('assignNumber', { telephoneNumber: US_SERVICE_NUMBER, assignmentTargetId: account, numberType: 'directRouting' }));
+    assert.equal(wrongType.status, 'failed');
+    assert.match(wrongType.numbers[0]?.statusDetail ?? '', /is not found from tenant/);
+  });
+
+  test('a user (subscriber) number cannot go on a resource account', async () => {
+    const account = await readyAccount('aa-user-number');
+    const failed = await finish(await assignNumber(US_USER_NUMBER, account));
+    assert.equal(failed.status, 'failed');
+    assert.match(failed.numbers[0]?.statusDetail ?? '', /VoiceApplicationAssignment/);
+    assert.equal((await number(US_USER_NUMBER))?.assignmentStatus, 'unassigned');
+  });
+
+  test('the outcome is decided when the operation runs: an account still replicating is NotFound', async () => {
+    const account = await createResourceAccount(simulator, 'aa-too-new');
+    const failed = await finish(await assignNumber(US_SERVICE_NUMBER, account));
+    assert.equal(failed.status, 'failed');
+    assert.equal(failed.numbers[0]?.statusDetail, 'The server responded with a Request Error, Status: NotFound');
+  });
+
+  test('an account whose license has not reached Teams lacks appropriate licenses', async () => {
+    const account = await createResourceAccount(simulator, 'aa-unlicensed');
+    simulator.clock.advance(TEST_DELAYS.replication);
+    await simulator.graph().api(`/users/${account}`).patch({ usageLocation: 'US' });
+    await simulator.graph().api(`/users/${account}/assignLicense`).post({ addLicenses: [{ skuId: RESOURCE_ACCOUNT_SKU_ID, disabledPlans: [] }], removeLicenses: [] });
+    const failed = await finish(await assignNumber(US_SERVICE_NUMBER, account));
+    assert.equal(failed.status, 'failed');
+    assert.equal(failed.numbers[0]?.statusDetail, `User '${account}' lacks appropriate licenses to assign a 'CallingPlan' number`);
+
+    simulator.clock.advance(TEST_DELAYS.licensePropagation + TEST_DELAYS.teamsSync);
+    assert.equal((await finish(await assignNumber(US_SERVICE_NUMBER, account))).status, 'succeeded');
+  });
+
+  test('a Calling Plan number must match the account\'s usage location', async () => {
+    const account = await readyAccount('aa-us');
+    const failed = await finish(await assignNumber(GB_SERVICE_NUMBER, account));
+    assert.equal(failed.status, 'failed');
+    assert.match(failed.numbers[0]?.statusDetail ?? '', /usage location/);
+  });
+
+  test('an invalid body is refused at once with 400 and starts no operation', async () => {
+    const account = await readyAccount('aa-invalid');
+    const cases: Record<string, unknown>[] = [
+      { telephoneNumber: US_SERVICE_NUMBER, assignmentTargetId: account, numberType: 'landline' },
+      { telephoneNumber: 'call me', assignmentTargetId: account, numberType: 'callingPlan' },
+      { telephoneNumber: US_SERVICE_NUMBER, numberType: 'callingPlan' },
+      { telephoneNumber: US_SERVICE_NUMBER, assignmentTargetId: account, numberType: 'callingPlan', assignmentCategory: 'main' },
+    ];
+    for (const body of cases) {
+      const error = await graphFailure(simulator.graph().api(`${NUMBER_ASSIGNMENTS}/assignNumber`).post(body));
+      assert.equal(error.statusCode, 400, JSON.stringify(body));
+      assert.equal(error.code, 'BadRequest');
+    }
+    const state = (await (await simulator.control('/state')).json()) as { operations: unknown[] };
+    assert.equal(state.operations.length, 0);
+  });
+
+  test('unassignNumber frees the number; unassigning a free number succeeds too', async () => {
+    const account = await readyAccount('aa-unassign');
+    await finish(await assignNumber(OTHER_US_SERVICE_NUMBER, account));
+    const released = await finish(await start('unassignNumber', { telephoneNumber: OTHER_US_SERVICE_NUMBER, numberType: 'callingPlan' }));
+    assert.equal(released.status, 'succeeded');
+    const free = await number(OTHER_US_SERVICE_NUMBER);
+    assert.equal(free?.assignmentStatus, 'unassigned');
+    assert.equal(free?.assignmentTargetId, null);
+    const configuration = (await simulator.graph().api(`/admin/teams/userConfigurations/${account}`).get()) as { telephoneNumbers: unknown[] };
+    assert.deepEqual(configuration.telephoneNumbers, []);
+    assert.equal((await finish(await start('unassignNumber', { telephoneNumber: OTHER_US_SERVICE_NUMBER, numberType: 'callingPlan' }))).status, 'succeeded');
+  });
+
+  test('deleting the account releases its number', async () => {
+    const account = await readyAccount('aa-deleted');
+    await finish(await assignNumber(US_SERVICE_NUMBER, account));
+    await simulator.graph().api(`/users/${account}`).delete();
+    assert.equal((await number(US_SERVICE_NUMBER))?.assignmentStatus, 'unassigned');
+  });
+});
