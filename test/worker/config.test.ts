@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { ConfigError } from '../../lib/config';
+import { LOCAL_TENANT_ID } from '../../lib/local-defaults';
+import { describeWorkerConfig, loadWorkerConfig } from '../../worker/config';
+
+const TENANT = '11111111-2222-3333-4444-555555555555';
+const CLIENT = '66666666-7777-8888-9999-000000000000';
+
+function problems(env: Record<string, string>): string[] {
+  try {
+    loadWorkerConfig(env);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    return err.problems;
+  }
+  return assert.fail('expected a ConfigError');
+}
+
+describe('loadWorkerConfig', () => {
+  test('simulator mode points every client at the simulator with the built-in app', () => {
+    const config = loadWorkerConfig({ NODE_EXTRA_CA_CERTS: '/x/ca.pem', SIMULATOR_URL: 'https://localhost:9443/' });
+    assert.equal(config.tenant.mode, 'simulator');
+    assert.equal(config.tenant.tenantId, LOCAL_TENANT_ID);
+    assert.equal(config.tenant.graphBaseUrl, 'https://localhost:9443');
+    assert.equal(config.tenant.authorityHost, 'https://localhost:9443');
+    assert.equal(config.tenant.teamsAdminBaseUrl, 'https://localhost:9443');
+    assert.equal(config.temporal.address, 'localhost:7233');
+    assert.equal(config.temporal.taskQueue, 'dialtone-provisioning');
+  });
+
+  test('simulator mode without the simulator CA trusted is refused with the fix', () => {
+    const [problem] = problems({});
+    assert.match(problem ?? '', /NODE_EXTRA_CA_CERTS is not set.*\.data\/simulator-tls\/ca\.pem/);
+  });
+
+  test('microsoft mode needs tenant, client and exactly one credential, and says so all at once', () => {
+    const found = problems({ DIALTONE_TENANT_MODE: 'microsoft' });
+    assert.ok(found.some((p) => p.startsWith('AZURE_TENANT_ID is not set')));
+    assert.ok(found.some((p) => p.startsWith('AZURE_CLIENT_ID is not set')));
+    assert.ok(found.some((p) => p.includes('choose exactly one credential')));
+    const two = problems({ DIALTONE_TENANT_MODE: 'microsoft', AZURE_TENANT_ID: TENANT, AZURE_CLIENT_ID: CLIENT, AZURE_CLIENT_SECRET: 's', DIALTONE_USE_MANAGED_IDENTITY: 'true' });
+    assert.deepEqual(two.length, 1);
+  });
+
+  test("microsoft mode uses Microsoft's endpoints, and a logged config never shows the secret", () => {
+    const secret = 'super-secret-value-123';
+    const config = loadWorkerConfig({ DIALTONE_TENANT_MODE: 'microsoft', AZURE_TENANT_ID: TENANT, AZURE_CLIENT_ID: CLIENT, AZURE_CLIENT_SECRET: secret, TEMPORAL_API_KEY: 'temporal-key-456' });
+    assert.equal(config.tenant.graphBaseUrl, 'https://graph.microsoft.com');
+    assert.equal(config.tenant.authorityHost, 'https://login.microsoftonline.com');
+    assert.deepEqual(config.tenant.credential, { kind: 'secret', secret });
+    assert.ok(config.temporal.tls, 'an API key implies TLS');
+    const logged = JSON.stringify(describeWorkerConfig(config));
+    assert.ok(!logged.includes(secret));
+    assert.ok(!logged.includes('temporal-key-456'));
+  });
+
+  test('bad values name the variable', () => {
+    const found = problems({ NODE_EXTRA_CA_CERTS: '/x', TEMPORAL_ADDRESS: 'nohostport', WORKER_MAX_CONCURRENT_ACTIVITIES: 'many', DIALTONE_TENANT_MODE: 'simulator', SIMULATOR_URL: 'http://localhost:1' });
+    assert.ok(found.some((p) => p.startsWith('TEMPORAL_ADDRESS="nohostport"')));
+    assert.ok(found.some((p) => p.startsWith('WORKER_MAX_CONCURRENT_ACTIVITIES="many"')));
+    assert.ok(found.some((p) => p.startsWith('SIMULATOR_URL="http://localhost:1" must be a https: URL')));
+  });
+});
