@@ -1,18 +1,26 @@
 #!/usr/bin/env -S node --import tsx
-/** `dialtone` command: start the local stack. */
+/** `dialtone` command: start the local stack, and submit or follow runs through the REST API. */
 import { ConfigError } from '../lib/config';
 import { startLocalStack } from './local-stack';
+import { REST_USAGE, runRestCommand } from './rest-client';
 
 const USAGE = `usage: dialtone <command>
 
 commands:
-  start     run the whole stack locally (Temporal dev server + Web UI, tenant simulator, worker, API)`;
+  start     run the whole stack locally (Temporal dev server + Web UI, tenant simulator, worker, API)
+${REST_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
-  const [command] = argv;
+  const [command, ...args] = argv;
   switch (command) {
     case 'start':
       return startLocalStack(process.env);
+    case 'submit':
+    case 'status':
+    case 'decide':
+    case 'cancel':
+    case 'list':
+      return runRestCommand(command, args, process.env);
     case undefined:
     case 'help':
     case '--help':
