@@ -27,6 +27,7 @@ import {
   PROVISIONING_STATES,
   PROVISION_WORKFLOW_TYPE,
   differingRequestFields,
+  provisioningSummary,
   searchAttributes,
 } from '../../workflows/provision-resource-account/definitions';
 import type {
@@ -108,6 +109,7 @@ export class ResourceAccountService {
         workflowId,
         taskQueue: this.options.taskQueue,
         args: [input],
+        staticSummary: provisioningSummary(input),
         workflowIdConflictPolicy: 'USE_EXISTING',
         workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
         typedSearchAttributes: [
@@ -115,7 +117,6 @@ export class ResourceAccountService {
           { key: searchAttributes.phoneNumber, value: body.phoneNumber },
           { key: searchAttributes.state, value: 'running' },
         ],
-        staticSummary: `Provision ${body.kind} ${id} with ${body.phoneNumber}`,
       });
       runId = handle.firstExecutionRunId;
     } catch (err) {

@@ -59,6 +59,9 @@ describe('the dialtone command and the REST API, end to end', () => {
     }>();
     assert.equal(tenant.numbers.find((n) => n.telephoneNumber === '+12065550121')?.assignmentTargetId, status.accountId);
 
+    const description = await stack.temporal.client.workflow.getHandle(`resource-account:${stack.simulator.tenant.tenantId}:${upn}`).describe();
+    assert.equal(await description.staticSummary(), `Auto attendant ${upn} → +12065550121 (US)`, 'operators see what the run is for in the Web UI');
+
     const again = await app.inject({
       method: 'POST',
       url: '/v1/resource-accounts',

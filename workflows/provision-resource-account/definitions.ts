@@ -137,6 +137,12 @@ export const searchAttributes = {
 } as const;
 export const ALL_SEARCH_ATTRIBUTES = Object.values(searchAttributes);
 
+/** The one line operators see for a run in the Temporal Web UI's list (the workflow's static summary). */
+export function provisioningSummary(input: Pick<ProvisionResourceAccountInput, 'kind' | 'upn' | 'phoneNumber' | 'usageLocation'>): string {
+  const kind = input.kind === 'callQueue' ? 'Call queue' : 'Auto attendant';
+  return `${kind} ${input.upn.toLowerCase()} → ${input.phoneNumber} (${input.usageLocation})`;
+}
+
 /** One run per tenant and account: a second request for the same UPN joins the existing run. */
 export function resourceAccountWorkflowId(tenantId: string, upn: string): string {
   return `resource-account:${tenantId.toLowerCase()}:${upn.toLowerCase()}`;
