@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
 import type { Activities } from '../../activities/types';
 import { ErrorType } from '../../lib/error-types';
 import { LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET } from '../../lib/local-defaults';
@@ -27,7 +28,8 @@ function run<K extends keyof Activities>(
   input: Parameters<Activities[K]>[0],
   info: { attempt?: number; heartbeatDetails?: unknown } = {},
 ): ReturnType<Activities[K]> {
-  const env = new MockActivityEnvironment(info);
+  // Expected failures are asserted below; the environment need not log them too.
+  const env = new MockActivityEnvironment(info, { logger: new DefaultLogger('ERROR') });
   const fn = activities[name] as (i: typeof input) => ReturnType<Activities[K]>;
   return env.run(fn, input) as ReturnType<Activities[K]>;
 }

@@ -7,9 +7,14 @@ import { existsSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
 import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { NativeConnection } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { TEMPORAL_CLI, TEMPORAL_TEST_SERVER } from '../../lib/paths';
 import { ALL_SEARCH_ATTRIBUTES } from '../../workflows/provision-resource-account/definitions';
+
+// Tests read assertions, not worker chatter: bundle reports, and the expected activity failures
+// (the time-skipping test alone fails one activity some 300 times), so errors only.
+// Every test process that talks to Temporal imports this module before it creates a worker.
+Runtime.install({ logger: new DefaultLogger('ERROR') });
 
 export interface TestTemporal {
   address: string;
