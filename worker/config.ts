@@ -20,11 +20,16 @@ export interface TenantConfig {
   teamsAdminBaseUrl: string;
 }
 
+export type WorkerLogLevel = 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+
 export interface WorkerConfig {
   temporal: TemporalConfig;
   tenant: TenantConfig;
   maxConcurrentActivities: number;
   polling: PollingOptions;
+  logLevel: WorkerLogLevel;
+  /** host:port where the worker serves Temporal SDK metrics for Prometheus at /metrics; off when unset. */
+  metricsBindAddress?: string;
 }
 
 /** The simulator compresses time, so the worker looks more often there. */
@@ -79,8 +84,15 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
     };
   }
   const maxConcurrentActivities = r.int('WORKER_MAX_CONCURRENT_ACTIVITIES', 50, 1, 1000);
+  // The API's levels (pino) are accepted too, so one LOG_LEVEL can serve every process.
+  const level = r.oneOf('LOG_LEVEL', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], 'info');
+  const logLevel = (level === 'fatal' || level === 'silent' ? 'ERROR' : level.toUpperCase()) as WorkerLogLevel;
+  const metricsBindAddress = r.optional('WORKER_METRICS_BIND_ADDRESS');
+  if (metricsBindAddress !== undefined && !/^[^\s]+:\d+$/.test(metricsBindAddress)) {
+    r.problems.push(`WORKER_METRICS_BIND_ADDRESS="${metricsBindAddress}" must be host:port, e.g. 0.0.0.0:9464`);
+  }
   r.done();
-  return { temporal, tenant, maxConcurrentActivities, polling: mode === 'simulator' ? SIMULATOR_POLLING : {} };
+  return { temporal, tenant, maxConcurrentActivities, polling: mode === 'simulator' ? SIMULATOR_POLLING : {}, logLevel, metricsBindAddress };
 }
 
 /** A copy safe to log: secrets replaced by their presence. */
@@ -89,5 +101,7 @@ export function describeWorkerConfig(config: WorkerConfig): Record<string, unkno
     temporal: { ...config.temporal, apiKey: config.temporal.apiKey ? '(set)' : undefined },
     tenant: { ...config.tenant, credential: config.tenant.credential.kind },
     maxConcurrentActivities: config.maxConcurrentActivities,
+    logLevel: config.logLevel,
+    metricsBindAddress: config.metricsBindAddress,
   };
 }

@@ -56,7 +56,17 @@ describe('loadWorkerConfig', () => {
   });
 
   test('bad values name the variable', () => {
-    const found = problems({ NODE_EXTRA_CA_CERTS: '/x', TEMPORAL_ADDRESS: 'nohostport', WORKER_MAX_CONCURRENT_ACTIVITIES: 'many', DIALTONE_TENANT_MODE: 'simulator', SIMULATOR_URL: 'http://localhost:1' });
+    const found = problems({
+      NODE_EXTRA_CA_CERTS: '/x',
+      TEMPORAL_ADDRESS: 'nohostport',
+      WORKER_MAX_CONCURRENT_ACTIVITIES: 'many',
+      DIALTONE_TENANT_MODE: 'simulator',
+      SIMULATOR_URL: 'http://localhost:1',
+      LOG_LEVEL: 'loud',
+      WORKER_METRICS_BIND_ADDRESS: '9464',
+    });
+    assert.ok(found.some((p) => p.startsWith('LOG_LEVEL="loud" must be one of')));
+    assert.ok(found.some((p) => p.startsWith('WORKER_METRICS_BIND_ADDRESS="9464" must be host:port')));
     assert.ok(found.some((p) => p.startsWith('TEMPORAL_ADDRESS="nohostport"')));
     assert.ok(found.some((p) => p.startsWith('WORKER_MAX_CONCURRENT_ACTIVITIES="many"')));
     assert.ok(found.some((p) => p.startsWith('SIMULATOR_URL="http://localhost:1" must be a https: URL')));
