@@ -1,6 +1,7 @@
 /**
  * `dialtone start`: the whole stack on the embedded defaults — Temporal dev server (SQLite under
- * .data/, Web UI, search attributes registered), tenant simulator, worker and API — as child
+ * .data/, Web UI, search attributes registered), tenant simulator (its tenant kept in
+ * .data/simulator-state.json), worker and API — as child
  * processes that stop together on Ctrl-C.
  */
 import { spawn } from 'node:child_process';
@@ -26,6 +27,7 @@ export interface LocalStackPorts {
   temporalUi: number;
   simulator: number;
   api: number;
+  workerMetrics: number;
 }
 
 export function readLocalStackPorts(env: Env): LocalStackPorts {
@@ -35,6 +37,7 @@ export function readLocalStackPorts(env: Env): LocalStackPorts {
     temporalUi: r.int('TEMPORAL_UI_PORT', LOCAL_TEMPORAL_UI_PORT, 1, 65535),
     simulator: r.int('SIMULATOR_PORT', LOCAL_SIMULATOR_PORT, 1, 65535),
     api: r.int('API_PORT', LOCAL_API_PORT, 1, 65535),
+    workerMetrics: r.int('WORKER_METRICS_PORT', 9464, 1, 65535),
   };
   r.done();
   return ports;
@@ -156,6 +159,8 @@ export async function startLocalStack(env: Env): Promise<number> {
       SIMULATOR_HOST: '127.0.0.1',
       SIMULATOR_PORT: String(ports.simulator),
       SIMULATOR_TLS_DIR: DEFAULT_SIMULATOR_TLS_DIR,
+      // Beside Temporal's SQLite file, so a restart finds the tenant that Temporal's history remembers.
+      SIMULATOR_STATE_FILE: path.join(DATA_DIR, 'simulator-state.json'),
       NODE_EXTRA_CA_CERTS: tls.caPath,
     });
     // This process was not started with NODE_EXTRA_CA_CERTS, so it names the simulator's CA itself.
@@ -163,7 +168,8 @@ export async function startLocalStack(env: Env): Promise<number> {
     await waitFor('tenant simulator', () => httpsOk(`${simulatorUrl}/_simulator/healthz`, ca), 30_000, alive(simulator));
 
     const common = { TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_NAMESPACE: 'default', DIALTONE_TENANT_MODE: 'simulator', NODE_EXTRA_CA_CERTS: tls.caPath };
-    startService('worker', process.execPath, [...tsx, 'worker/main.ts'], { ...common, SIMULATOR_URL: simulatorUrl });
+    const metricsAddress = `127.0.0.1:${ports.workerMetrics}`;
+    startService('worker', process.execPath, [...tsx, 'worker/main.ts'], { ...common, SIMULATOR_URL: simulatorUrl, WORKER_METRICS_BIND_ADDRESS: metricsAddress });
     // The local stack is the one place an open API is asked for explicitly.
     const api = startService('api', process.execPath, [...tsx, 'api/server.ts'], {
       ...common,
@@ -182,6 +188,7 @@ export async function startLocalStack(env: Env): Promise<number> {
         `  API                 ${apiUrl}   (OpenAPI: ${apiUrl}/openapi.json; open, no token needed locally)`,
         `  Temporal Web UI     http://127.0.0.1:${ports.temporalUi}`,
         `  Temporal frontend   ${temporalAddress}`,
+        `  Worker metrics      http://${metricsAddress}/metrics`,
         `  Tenant simulator    ${simulatorUrl}   (control API: ${simulatorUrl}/_simulator/state)`,
         '',
         'Try:',

@@ -54,7 +54,18 @@ export async function buildSimulator(options: SimulatorOptions): Promise<Simulat
   });
   app.addHook('onResponse', async (request, reply) => {
     if (!request.url.startsWith(CONTROL_PREFIX)) context.requests.record(request.method, request.routeOptions.url, reply.statusCode);
+    // Any request may have changed the tenant (including advance() above); the store writes only if it did.
+    context.store?.schedule();
   });
+
+  const { store } = context;
+  if (store) {
+    store.useLogger(app.log);
+    app.log.info(context.restored
+      ? `Tenant state loaded from ${store.path} (seed options ignored until POST ${CONTROL_PREFIX}/reset)`
+      : `Tenant state seeded from the options; it is kept in ${store.path}`);
+    app.addHook('onClose', async () => store.saveOrLog());
+  }
 
   app.setErrorHandler((error: FastifyError | GraphApiError, request, reply) => {
     if (error instanceof GraphApiError) return sendGraphError(reply, context.now(), error);

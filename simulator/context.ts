@@ -4,6 +4,7 @@
  */
 import { TokenService } from './auth';
 import type { Delay, ResolvedOptions, SimulatedApp, SimulatorBehaviour } from './options';
+import { StateStore } from './persistence';
 import type { Random } from './random';
 import { createRandom, drawDelay } from './random';
 import { RequestLog } from './request-log';
@@ -19,13 +20,24 @@ export class SimulatorContext {
   readonly tokens: TokenService;
   readonly throttle = new ThrottleTracker();
   readonly requests = new RequestLog();
+  /** Keeps the tenant state in `options.stateFile`; absent when the state lives in memory only. */
+  readonly store: StateStore | undefined;
+  /** Whether the tenant state came from `options.stateFile` rather than from the seed options. */
+  readonly restored: boolean;
 
   constructor(readonly options: ResolvedOptions) {
     this.now = options.now;
     this.behaviour = options.behaviour;
     this.random = createRandom(options.seed);
     this.tokens = new TokenService(options.tenantId, options.now);
-    this.state = this.seededState();
+    this.store = options.stateFile === undefined
+      ? undefined
+      : new StateStore(options.stateFile, options.tenantId, () => this.state, this.now);
+    const restored = this.emptyState();
+    this.restored = this.store?.loadInto(restored) ?? false;
+    this.state = this.restored ? restored : this.seededState();
+    // A first write at start-up: a state file that cannot be written fails now, not on some later request.
+    this.store?.saveAtStartUp();
   }
 
   /** Draws a delay and applies the time scale, in ms. */
@@ -37,21 +49,29 @@ export class SimulatorContext {
     return this.options.apps.find((app) => app.clientId.toLowerCase() === clientId.toLowerCase());
   }
 
-  /** Back to the state and behaviour of start-up. The signing key is kept, so tokens already issued stay valid. */
+  /**
+   * Back to the seeded state and the start-up behaviour, saved at once when there is a state file (an
+   * I/O error then fails the reset). The signing key is kept, so tokens already issued stay valid.
+   */
   reset(): void {
     this.behaviour = this.options.behaviour;
     this.random = createRandom(this.options.seed);
     this.throttle.reset();
     this.requests.reset();
     this.state = this.seededState();
+    this.store?.save();
+  }
+
+  private emptyState(): TenantState {
+    return new TenantState(
+      { tenantId: this.options.tenantId, domains: this.options.domains },
+      { now: this.now, delay: (name) => this.scaled(this.behaviour.delays[name]) },
+    );
   }
 
   private seededState(): TenantState {
     const { options } = this;
-    const state = new TenantState(
-      { tenantId: options.tenantId, domains: options.domains },
-      { now: this.now, delay: (name) => this.scaled(this.behaviour.delays[name]) },
-    );
+    const state = this.emptyState();
     for (const license of options.licenses) state.purchase(license.skuPartNumber, license.units);
     for (const number of options.numbers) state.addNumber(number);
     for (const user of options.users) state.addUser(user, { replicated: true });

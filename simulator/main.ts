@@ -2,6 +2,8 @@
  * Entry point of the tenant simulator (`npm run simulator`). The only module of the simulator that
  * reads the environment; every variable is validated before anything starts.
  */
+import { statSync } from 'node:fs';
+import path from 'node:path';
 import { LOCAL_SIMULATOR_PORT } from '../lib/local-defaults';
 import { buildSimulator } from './app';
 import type { LicenseSeed } from './catalog';
@@ -19,6 +21,7 @@ interface MainConfig {
   faultRate?: number;
   seed?: number;
   licenses: LicenseSeed[];
+  stateFile?: string;
 }
 
 function readConfig(env: NodeJS.ProcessEnv): MainConfig {
@@ -47,6 +50,10 @@ function readConfig(env: NodeJS.ProcessEnv): MainConfig {
   const faultRate = number('SIMULATOR_FAULT_RATE', (v) => v >= 0 && v <= 1, 'a probability from 0 to 1, e.g. 0.05');
   const seed = number('SIMULATOR_SEED', Number.isSafeInteger, 'an integer');
   const licenses = parseLicenses(read('SIMULATOR_LICENSES'), problems);
+  const stateFile = read('SIMULATOR_STATE_FILE');
+  if (stateFile !== undefined && (stateFile.endsWith('/') || stateFile.endsWith(path.sep) || isDirectory(stateFile))) {
+    problems.push(`SIMULATOR_STATE_FILE must name a file, not a folder, e.g. .data/simulator-state.json (got "${stateFile}")`);
+  }
 
   if (problems.length > 0) throw new SimulatorConfigError(`Invalid tenant simulator configuration:\n  - ${problems.join('\n  - ')}`);
   return {
@@ -58,7 +65,16 @@ function readConfig(env: NodeJS.ProcessEnv): MainConfig {
     faultRate,
     seed,
     licenses,
+    stateFile,
   };
+}
+
+function isDirectory(file: string): boolean {
+  try {
+    return statSync(file).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -95,6 +111,7 @@ async function main(): Promise<void> {
     faultRate: config.faultRate,
     seed: config.seed,
     licenses: config.licenses,
+    stateFile: config.stateFile,
     logger: { level: 'info' },
   });
 

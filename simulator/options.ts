@@ -114,6 +114,21 @@ export interface SimulatorOptions {
   now?: () => number;
   /** Fastify logger setting. Default: off. */
   logger?: boolean | { level: string };
+  /**
+   * JSON file that keeps the tenant state (subscriptions, users and their licenses, numbers, number
+   * operations) across restarts. Default: unset, the state lives in memory only.
+   *
+   * When set, start-up loads the file if it exists (a file that cannot be read, parsed or validated, or
+   * that belongs to another tenant, fails start-up with a {@link SimulatorConfigError} naming it) and
+   * otherwise seeds the tenant from the options and writes the file. The seed options (`licenses`,
+   * `numbers`, `users`) are then ignored until `POST /_simulator/reset`, which re-seeds and saves.
+   * After each answered request the state is saved atomically (temporary file, then rename), at most
+   * every 500 ms and only when it changed, plus once when the simulator closes. Behaviour (delays,
+   * latency, faults, throttle, timeScale), the PRNG seed and the token signing key are not kept.
+   * Timestamps are kept as epoch ms on the `now` clock, so time spent stopped counts toward pending
+   * replication, propagation and number operations.
+   */
+  stateFile?: string;
 }
 
 /** Graph permissions of the built-in local app: what Dialtone's activities need, least privileged. */
@@ -181,6 +196,8 @@ export interface ResolvedOptions {
   behaviour: SimulatorBehaviour;
   seed: number;
   now: () => number;
+  /** Absent: in memory only. */
+  stateFile?: string;
 }
 
 /** Thrown for an invalid option; the message names it. */
@@ -240,6 +257,9 @@ export function resolveOptions(options: SimulatorOptions): ResolvedOptions {
   const seed = options.seed ?? randomInt(0, 2 ** 31);
   check(Number.isSafeInteger(seed), 'seed must be an integer');
 
+  check(options.stateFile === undefined || (typeof options.stateFile === 'string' && options.stateFile.trim() !== ''),
+    'stateFile must be a non-empty file path when set');
+
   if (problems.length > 0) throw new SimulatorConfigError(`Invalid simulator options: ${problems.join('; ')}`);
   return {
     tenantId: tenantId.toLowerCase(),
@@ -252,6 +272,7 @@ export function resolveOptions(options: SimulatorOptions): ResolvedOptions {
     behaviour,
     seed,
     now: options.now ?? Date.now,
+    stateFile: options.stateFile,
   };
 }
 
