@@ -30,7 +30,13 @@ export interface LocalStackPorts {
   workerMetrics: number;
 }
 
-export function readLocalStackPorts(env: Env): LocalStackPorts {
+export interface LocalStackOptions {
+  ports: LocalStackPorts;
+  /** Temporal's SQLite file and the simulator's state live here. */
+  dataDir: string;
+}
+
+export function readLocalStackOptions(env: Env): LocalStackOptions {
   const r = new EnvReader(env);
   const ports = {
     temporal: r.int('TEMPORAL_PORT', LOCAL_TEMPORAL_PORT, 1, 65535),
@@ -39,8 +45,9 @@ export function readLocalStackPorts(env: Env): LocalStackPorts {
     api: r.int('API_PORT', LOCAL_API_PORT, 1, 65535),
     workerMetrics: r.int('WORKER_METRICS_PORT', 9464, 1, 65535),
   };
+  const dataDir = path.resolve(REPO_ROOT, r.string('DIALTONE_DATA_DIR', DATA_DIR));
   r.done();
-  return ports;
+  return { ports, dataDir };
 }
 
 function prefixLines(name: string, stream: NodeJS.ReadableStream | null, out: NodeJS.WritableStream): void {
@@ -75,9 +82,9 @@ function httpsOk(url: string, ca: Buffer): Promise<boolean> {
 }
 
 export async function startLocalStack(env: Env): Promise<number> {
-  const ports = readLocalStackPorts(env);
+  const { ports, dataDir } = readLocalStackOptions(env);
   if (!existsSync(TEMPORAL_CLI)) throw new Error(`${TEMPORAL_CLI} is missing: run "npm run setup:temporal" (npm start does it for you)`);
-  mkdirSync(DATA_DIR, { recursive: true });
+  mkdirSync(dataDir, { recursive: true });
   const tls = await ensureSimulatorTls(DEFAULT_SIMULATOR_TLS_DIR);
   const simulatorUrl = `https://localhost:${ports.simulator}`;
   const services: Service[] = [];
@@ -132,7 +139,7 @@ export async function startLocalStack(env: Env): Promise<number> {
         '--ip', '127.0.0.1',
         '--port', String(ports.temporal),
         '--ui-port', String(ports.temporalUi),
-        '--db-filename', path.join(DATA_DIR, 'temporal.sqlite'),
+        '--db-filename', path.join(dataDir, 'temporal.sqlite'),
         '--log-level', 'warn',
         ...ALL_SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
       ],
@@ -160,7 +167,7 @@ export async function startLocalStack(env: Env): Promise<number> {
       SIMULATOR_PORT: String(ports.simulator),
       SIMULATOR_TLS_DIR: DEFAULT_SIMULATOR_TLS_DIR,
       // Beside Temporal's SQLite file, so a restart finds the tenant that Temporal's history remembers.
-      SIMULATOR_STATE_FILE: path.join(DATA_DIR, 'simulator-state.json'),
+      SIMULATOR_STATE_FILE: path.join(dataDir, 'simulator-state.json'),
       NODE_EXTRA_CA_CERTS: tls.caPath,
     });
     // This process was not started with NODE_EXTRA_CA_CERTS, so it names the simulator's CA itself.
