@@ -8,6 +8,7 @@ import type { Activities } from '../../activities/types';
 import { ErrorType } from '../../lib/error-types';
 import {
   PROVISION_WORKFLOW_TYPE,
+  STEP_TITLES,
   getStatusQuery,
   decideUpdate,
   resourceAccountWorkflowId,
@@ -103,6 +104,12 @@ describe('provisionResourceAccount on a real Temporal dev server', () => {
       assert.deepEqual(calls[2]?.input, { accountId: 'acc-1', usageLocation: 'US', skuId: '440eaaa8-b3e0-484b-a8be-62870b9ba70a' });
       const description = await handle.describe();
       assert.equal(description.typedSearchAttributes.get(searchAttributes.state), 'completed');
+      // Operators read the steps in the Web UI: each scheduled activity carries its step's title.
+      const history = await handle.fetchHistory();
+      const summaries = (history.events ?? [])
+        .filter((e) => e.activityTaskScheduledEventAttributes)
+        .map((e) => e.userMetadata?.summary?.data && Buffer.from(e.userMetadata.summary.data).toString('utf8'));
+      assert.deepEqual(summaries, Object.values(STEP_TITLES).map((title) => JSON.stringify(title)));
       assert.equal(description.typedSearchAttributes.get(searchAttributes.upn), input.upn.toLowerCase());
       assert.equal(description.typedSearchAttributes.get(searchAttributes.phoneNumber), input.phoneNumber);
     });
