@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { SubscribedSku } from '@microsoft/microsoft-graph-types';
 import { RESOURCE_ACCOUNT_APP_IDS, RESOURCE_ACCOUNT_SKU_PART_NUMBER } from '../../lib/microsoft';
 import type { TestSimulator } from './helpers';
-import { DOMAIN, createResourceAccount, graphFailure, startSimulator } from './helpers';
+import { DOMAIN, createResourceAccount, graphFailure, simulatorPerSuite } from './helpers';
 
 interface State {
   tenant: { id: string; domains: string[] };
@@ -17,13 +17,7 @@ interface State {
 
 describe('control API', () => {
   let simulator: TestSimulator;
-  before(async () => {
-    simulator = await startSimulator();
-  });
-  afterEach(async () => {
-    await simulator.control('/reset', { method: 'POST' });
-  });
-  after(() => simulator.close());
+  simulatorPerSuite((started) => (simulator = started));
 
   const state = async () => (await (await simulator.control('/state')).json()) as State;
   const errorMessage = async (response: Response) => ((await response.json()) as { error: { message: string } }).error.message;

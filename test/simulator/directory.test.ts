@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { SubscribedSku, User } from '@microsoft/microsoft-graph-types';
 import {
   APPLICATION_INSTANCE_DEPARTMENT,
@@ -8,19 +8,13 @@ import {
   TEAMS_TELEPHONY_SERVICE,
 } from '../../lib/microsoft';
 import type { TestSimulator } from './helpers';
-import { AUTO_ATTENDANT_APP_ID, DOMAIN, TEST_DELAYS, createResourceAccount, graphFailure, startSimulator } from './helpers';
+import { AUTO_ATTENDANT_APP_ID, DOMAIN, TEST_DELAYS, createResourceAccount, graphFailure, simulatorPerSuite } from './helpers';
 
 const E3_SKU_ID = '6fd2c87f-b296-42f0-b197-1e91e994b900';
 
 describe('directory and licensing', () => {
   let simulator: TestSimulator;
-  before(async () => {
-    simulator = await startSimulator();
-  });
-  afterEach(async () => {
-    await simulator.control('/reset', { method: 'POST' });
-  });
-  after(() => simulator.close());
+  simulatorPerSuite((started) => (simulator = started));
 
   const skus = async () => ((await simulator.graph().api('/subscribedSkus').get()) as { value: SubscribedSku[] }).value;
   const resourceSku = async () => (await skus()).find((sku) => sku.skuPartNumber === RESOURCE_ACCOUNT_SKU_PART_NUMBER);

@@ -5,6 +5,7 @@
  * without ever waiting for it.
  */
 import { resolve } from 'node:path';
+import { after, afterEach, before } from 'node:test';
 import { ClientSecretCredential } from '@azure/identity';
 import { Client } from '@microsoft/microsoft-graph-client';
 import { TokenCredentialAuthenticationProvider } from '@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials';
@@ -47,6 +48,22 @@ export interface TestSimulator {
   /** Calls the control API (no token). */
   control(path: string, init?: { method?: string; body?: unknown }): Promise<Response>;
   close(): Promise<void>;
+}
+
+/**
+ * One simulator for the enclosing describe block, reset to its seed after each test; `use` receives
+ * it once it has started. Call inside describe().
+ */
+export function simulatorPerSuite(use: (simulator: TestSimulator) => void, options: Omit<SimulatorOptions, 'tls'> = {}): void {
+  let current: TestSimulator | undefined;
+  before(async () => {
+    current = await startSimulator(options);
+    use(current);
+  });
+  afterEach(async () => {
+    await current?.control('/reset', { method: 'POST' });
+  });
+  after(() => current?.close());
 }
 
 export async function startSimulator(options: Omit<SimulatorOptions, 'tls'> = {}): Promise<TestSimulator> {

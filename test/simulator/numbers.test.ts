@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { PageIterator, ResponseType } from '@microsoft/microsoft-graph-client';
 import type { PageCollection } from '@microsoft/microsoft-graph-client';
 import { LOCAL_TENANT_ID } from '../../lib/local-defaults';
 import { RESOURCE_ACCOUNT_SKU_ID } from '../../lib/microsoft';
 import type { TestSimulator } from './helpers';
-import { TEST_DELAYS, createResourceAccount, graphFailure, startSimulator } from './helpers';
+import { TEST_DELAYS, createResourceAccount, graphFailure, simulatorPerSuite } from './helpers';
 
 const NUMBER_ASSIGNMENTS = '/admin/teams/telephoneNumberManagement/numberAssignments';
 const US_SERVICE_NUMBER = '+12065550100';
@@ -30,13 +30,7 @@ interface Operation {
 
 describe('telephone numbers', () => {
   let simulator: TestSimulator;
-  before(async () => {
-    simulator = await startSimulator();
-  });
-  afterEach(async () => {
-    await simulator.control('/reset', { method: 'POST' });
-  });
-  after(() => simulator.close());
+  simulatorPerSuite((started) => (simulator = started));
 
   const list = async (query: string) =>
     ((await simulator.graph().api(`${NUMBER_ASSIGNMENTS}?${query}`).get()) as { value: NumberAssignment[]; '@odata.nextLink'?: string });
