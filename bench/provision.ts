@@ -11,10 +11,10 @@ import { LOCAL_TENANT_ID } from '../lib/local-defaults';
 import { TEMPORAL_CLI, DEFAULT_SIMULATOR_TLS_DIR } from '../lib/paths';
 import { buildSimulator, simulatorUrl } from '../simulator/app';
 import { ensureSimulatorTls } from '../simulator/tls';
+import { simulatorTenant } from '../worker/config';
 import { createDialtoneWorker, createTenantActivities } from '../worker/worker';
 import type { provisionResourceAccount } from '../workflows';
 import { ALL_SEARCH_ATTRIBUTES, PROVISION_WORKFLOW_TYPE, resourceAccountWorkflowId } from '../workflows/provision-resource-account/definitions';
-import { LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET } from '../lib/local-defaults';
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
@@ -44,18 +44,7 @@ async function main(): Promise<void> {
     connection: env.nativeConnection,
     namespace: env.namespace ?? 'default',
     taskQueue,
-    activities: createTenantActivities(
-      {
-        mode: 'simulator',
-        tenantId: LOCAL_TENANT_ID,
-        clientId: LOCAL_CLIENT_ID,
-        credential: { kind: 'secret', secret: LOCAL_CLIENT_SECRET },
-        authorityHost: url,
-        graphBaseUrl: url,
-        teamsAdminBaseUrl: url,
-      },
-      { initialIntervalMs: 100, maxIntervalMs: 1_000, budgetMs: 30_000 },
-    ),
+    activities: createTenantActivities(simulatorTenant(url), { initialIntervalMs: 100, maxIntervalMs: 1_000, budgetMs: 30_000 }),
   });
 
   try {

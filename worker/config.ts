@@ -1,7 +1,7 @@
 /** The worker's whole configuration, validated at boot from environment variables. */
 import { DEFAULT_SIMULATOR_URL, EnvReader, readTemporalConfig, readTenantId } from '../lib/config';
 import type { Env, TemporalConfig, TenantMode } from '../lib/config';
-import { LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET } from '../lib/local-defaults';
+import { LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, LOCAL_TENANT_ID } from '../lib/local-defaults';
 import type { PollingOptions } from '../activities/polling';
 import { TASK_QUEUE } from '../workflows/provision-resource-account/definitions';
 
@@ -35,6 +35,22 @@ export interface WorkerConfig {
 /** The simulator compresses time, so the worker looks more often there. */
 const SIMULATOR_POLLING: PollingOptions = { initialIntervalMs: 200, maxIntervalMs: 2_000, budgetMs: 30_000 };
 
+/** Tenant config for a simulator at `url`: one origin serves the authority, Graph and Teams admin. */
+export function simulatorTenant(
+  url: string,
+  app: { tenantId?: string; clientId?: string; secret?: string } = {},
+): TenantConfig {
+  return {
+    mode: 'simulator',
+    tenantId: app.tenantId ?? LOCAL_TENANT_ID,
+    clientId: app.clientId ?? LOCAL_CLIENT_ID,
+    credential: { kind: 'secret', secret: app.secret ?? LOCAL_CLIENT_SECRET },
+    authorityHost: url,
+    graphBaseUrl: url,
+    teamsAdminBaseUrl: url,
+  };
+}
+
 export function loadWorkerConfig(env: Env): WorkerConfig {
   const r = new EnvReader(env);
   const temporal = readTemporalConfig(r, TASK_QUEUE);
@@ -48,15 +64,11 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
         "NODE_EXTRA_CA_CERTS is not set: in simulator mode the worker must trust the simulator's CA; start it with NODE_EXTRA_CA_CERTS=.data/simulator-tls/ca.pem (npm start does this for you)",
       );
     }
-    tenant = {
-      mode,
+    tenant = simulatorTenant(simulatorUrl, {
       tenantId,
       clientId: r.string('AZURE_CLIENT_ID', LOCAL_CLIENT_ID),
-      credential: { kind: 'secret', secret: r.secret('AZURE_CLIENT_SECRET') ?? LOCAL_CLIENT_SECRET },
-      authorityHost: simulatorUrl,
-      graphBaseUrl: simulatorUrl,
-      teamsAdminBaseUrl: simulatorUrl,
-    };
+      secret: r.secret('AZURE_CLIENT_SECRET') ?? LOCAL_CLIENT_SECRET,
+    });
   } else {
     const clientId = r.required('AZURE_CLIENT_ID', 'set it to the application (client) id of the app registration');
     const secret = r.secret('AZURE_CLIENT_SECRET');

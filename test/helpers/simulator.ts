@@ -3,7 +3,7 @@ import type { SimulatorInstance, SimulatorOptions } from '../../simulator/app';
 import { buildSimulator, simulatorUrl } from '../../simulator/app';
 import { ensureSimulatorTls } from '../../simulator/tls';
 import { DEFAULT_SIMULATOR_TLS_DIR } from '../../lib/paths';
-import { LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, LOCAL_TENANT_ID } from '../../lib/local-defaults';
+import { simulatorTenant } from '../../worker/config';
 import type { TenantConfig } from '../../worker/config';
 
 export interface TestSimulator {
@@ -25,15 +25,7 @@ export async function startTestSimulator(options: Omit<SimulatorOptions, 'tls'> 
   return {
     app,
     url,
-    tenant: {
-      mode: 'simulator',
-      tenantId: options.tenantId ?? LOCAL_TENANT_ID,
-      clientId: LOCAL_CLIENT_ID,
-      credential: { kind: 'secret', secret: LOCAL_CLIENT_SECRET },
-      authorityHost: url,
-      graphBaseUrl: url,
-      teamsAdminBaseUrl: url,
-    },
+    tenant: simulatorTenant(url, { tenantId: options.tenantId }),
     close: () => app.close(),
   };
 }
