@@ -19,7 +19,7 @@ import type {
   WaitForLicenseInput,
   WaitForLicenseOutput,
 } from '../types';
-import { call } from './errors';
+import { call, callUnlessMissing } from './errors';
 import type { ServiceError } from './errors';
 
 const USER_WRITE = 'User.ReadWrite.All';
@@ -160,14 +160,10 @@ export function createAccountActivities({ graph, polling }: AccountActivityDeps)
     },
 
     async removeLicense({ accountId, skuId }: RemoveLicenseInput): Promise<RemoveLicenseOutput> {
-      let user: User;
-      try {
-        user = await graph.api(`/users/${accountId}`).select(['id', 'assignedLicenses']).get();
-      } catch (err) {
-        if ((err as { statusCode?: number }).statusCode === 404) return { removed: false };
-        return call({ action: `read account ${accountId}`, permission: 'User.Read.All' }, () => Promise.reject(err));
-      }
-      if (!(user.assignedLicenses ?? []).some((l) => l.skuId === skuId)) return { removed: false };
+      const user: User | undefined = await callUnlessMissing({ action: `read account ${accountId}`, permission: 'User.Read.All' }, () =>
+        graph.api(`/users/${accountId}`).select(['id', 'assignedLicenses']).get(),
+      );
+      if (!(user?.assignedLicenses ?? []).some((l) => l.skuId === skuId)) return { removed: false };
       await call({ action: `remove the license from ${accountId}`, permission: LICENSE_WRITE }, () =>
         graph.api(`/users/${accountId}/assignLicense`).post({ addLicenses: [], removeLicenses: [skuId] }),
       );
@@ -175,13 +171,11 @@ export function createAccountActivities({ graph, polling }: AccountActivityDeps)
     },
 
     async deleteResourceAccount({ accountId }: DeleteResourceAccountInput): Promise<DeleteResourceAccountOutput> {
-      try {
+      const deleted = await callUnlessMissing({ action: `delete account ${accountId}`, permission: USER_WRITE }, async () => {
         await graph.api(`/users/${accountId}`).delete();
-        return { deleted: true };
-      } catch (err) {
-        if ((err as { statusCode?: number }).statusCode === 404) return { deleted: false };
-        return call({ action: `delete account ${accountId}`, permission: USER_WRITE }, () => Promise.reject(err));
-      }
+        return true;
+      });
+      return { deleted: deleted === true };
     },
   };
 }

@@ -56,6 +56,32 @@ export function toServiceError(err: unknown): ServiceError {
   };
 }
 
+/** An HTTP failure in the shape {@link toServiceError} reads, from a raw response's status and body. */
+export interface HttpFailure {
+  statusCode: number;
+  code: string;
+  message: string;
+  requestId?: string;
+  headers: Headers;
+}
+
+/** Reads Microsoft's error body (`{ error: { code, message, innerError } }`) from a failed response's text. */
+export function httpFailure(response: Pick<Response, 'status' | 'statusText' | 'headers'>, text: string): HttpFailure {
+  let error: { code?: string; message?: string; innerError?: { 'request-id'?: string } } | undefined;
+  try {
+    error = (JSON.parse(text) as { error?: typeof error }).error;
+  } catch {
+    // Non-JSON error bodies (proxies, gateways) keep the status alone.
+  }
+  return {
+    statusCode: response.status,
+    code: error?.code ?? `HTTP${response.status}`,
+    message: error?.message ?? (text.slice(0, 300) || response.statusText),
+    requestId: error?.innerError?.['request-id'] ?? response.headers.get('request-id') ?? undefined,
+    headers: response.headers,
+  };
+}
+
 function failure(type: ErrorTypeName, message: string, retryable: boolean, nextRetryDelayMs?: number): ApplicationFailure {
   return ApplicationFailure.create({
     type,
@@ -113,6 +139,19 @@ export function toActivityFailure(err: unknown, ctx: CallContext): ApplicationFa
 
 function firstLine(text: string): string {
   return text.split('\n')[0]?.trim() ?? text;
+}
+
+/**
+ * Runs one call where a 404 is an answer, not a failure (the object never existed or is already
+ * gone): it resolves to `undefined` then; anything else is mapped as by {@link call}.
+ */
+export async function callUnlessMissing<T>(ctx: CallContext, fn: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await fn();
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode === 404) return undefined;
+    throw toActivityFailure(err, ctx);
+  }
 }
 
 /** Runs one call and maps whatever it throws. */

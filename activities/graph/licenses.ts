@@ -5,7 +5,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { ErrorType } from '../../lib/error-types';
 import { RESOURCE_ACCOUNT_SKU_PART_NUMBER } from '../../lib/microsoft';
 import type { CheckLicenseAvailabilityInput, CheckLicenseAvailabilityOutput } from '../types';
-import { call } from './errors';
+import { call, callUnlessMissing } from './errors';
 
 const PURCHASE_HINT =
   'Buy "Microsoft Teams Phone Resource Account" licenses (free within the tenant\'s allocation, but they must still be bought) in the ' +
@@ -28,13 +28,10 @@ export function createLicenseActivities({ graph }: LicenseActivityDeps) {
   }
 
   async function holdsLicense(upn: string, skuId: string): Promise<boolean> {
-    try {
-      const user = (await graph.api(`/users/${encodeURIComponent(upn)}`).select(['id', 'assignedLicenses']).get()) as User;
-      return (user.assignedLicenses ?? []).some((l) => l.skuId === skuId);
-    } catch (err) {
-      if ((err as { statusCode?: number }).statusCode === 404) return false;
-      return call({ action: `read ${upn}'s licenses`, permission: 'User.Read.All' }, () => Promise.reject(err));
-    }
+    const user: User | undefined = await callUnlessMissing({ action: `read ${upn}'s licenses`, permission: 'User.Read.All' }, () =>
+      graph.api(`/users/${encodeURIComponent(upn)}`).select(['id', 'assignedLicenses']).get(),
+    );
+    return (user?.assignedLicenses ?? []).some((l) => l.skuId === skuId);
   }
 
   return {

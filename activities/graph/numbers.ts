@@ -9,7 +9,7 @@ import { ErrorType } from '../../lib/error-types';
 import { pollUntil, previousDetails } from '../polling';
 import type { PollingOptions } from '../polling';
 import type { AssignPhoneNumberInput, AssignPhoneNumberOutput, UnassignPhoneNumberInput, UnassignPhoneNumberOutput } from '../types';
-import { call } from './errors';
+import { call, httpFailure } from './errors';
 
 const NUMBERS = '/admin/teams/telephoneNumberManagement/numberAssignments';
 const NUMBER_READ = 'TeamsTelephoneNumber.Read.All';
@@ -60,7 +60,7 @@ export function createNumberActivities({ graph, polling }: NumberActivityDeps) {
   async function startOperation(action: 'assignNumber' | 'unassignNumber', body: object, what: string): Promise<string> {
     const response = (await call({ action: what, permission: NUMBER_WRITE }, async () => {
       const raw = (await graph.api(`${NUMBERS}/${action}`).responseType(ResponseType.RAW).post(body)) as Response;
-      if (!raw.ok) throw await errorFromRaw(raw);
+      if (!raw.ok) throw httpFailure(raw, await raw.text());
       return raw;
     })) as Response;
     const location = response.headers.get('location');
@@ -199,21 +199,5 @@ export function createNumberActivities({ graph, polling }: NumberActivityDeps) {
       }
       return { unassigned: true };
     },
-  };
-}
-
-async function errorFromRaw(raw: Response): Promise<object> {
-  let body: { error?: { code?: string; message?: string; innerError?: { 'request-id'?: string } } } = {};
-  try {
-    body = (await raw.json()) as typeof body;
-  } catch {
-    // Non-JSON error bodies (proxies, gateways) keep the status alone.
-  }
-  return {
-    statusCode: raw.status,
-    code: body.error?.code ?? `HTTP${raw.status}`,
-    message: body.error?.message ?? raw.statusText,
-    requestId: body.error?.innerError?.['request-id'] ?? raw.headers.get('request-id'),
-    headers: raw.headers,
   };
 }

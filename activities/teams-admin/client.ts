@@ -7,6 +7,7 @@
  */
 import type { TokenCredential } from '@azure/identity';
 import { TEAMS_ADMIN_RESOURCE } from '../../lib/microsoft';
+import { httpFailure } from '../graph/errors';
 
 export interface ApplicationInstance {
   objectId: string;
@@ -77,22 +78,14 @@ export class TeamsAdminClient {
       signal: AbortSignal.timeout(this.timeoutMs),
     });
     const text = await response.text();
-    let parsed: unknown = undefined;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      parsed = undefined;
-    }
     if (!response.ok) {
-      const error = (parsed as { error?: { code?: string; message?: string; innerError?: { 'request-id'?: string } } } | undefined)?.error;
-      throw new TeamsAdminError(
-        response.status,
-        error?.code ?? `HTTP${response.status}`,
-        error?.message ?? (text.slice(0, 300) || response.statusText),
-        error?.innerError?.['request-id'] ?? response.headers.get('request-id') ?? undefined,
-        response.headers,
-      );
+      const failure = httpFailure(response, text);
+      throw new TeamsAdminError(failure.statusCode, failure.code, failure.message, failure.requestId, failure.headers);
     }
-    return parsed;
+    try {
+      return text ? (JSON.parse(text) as unknown) : undefined;
+    } catch {
+      return undefined;
+    }
   }
 }
