@@ -13,7 +13,7 @@ import type { Server } from 'node:https';
 import Fastify, { LogController } from 'fastify';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { GRAPH_RESOURCE, TEAMS_ADMIN_RESOURCE } from '../lib/microsoft';
-import { authenticate, requireGraphPermission, requireTeamsAdministrator } from './auth';
+import { authenticate, requireGraphPermission, requireDirectoryRoles } from './auth';
 import { SimulatorContext } from './context';
 import { GraphApiError, clientRequestId, graphErrorBody, sendGraphError } from './errors';
 import { cloudBehaviour, loseResponse } from './faults';
@@ -99,7 +99,7 @@ export async function buildSimulator(options: SimulatorOptions): Promise<Simulat
   await app.register(async (teams) => {
     teams.addHook('onRequest', authenticate(context.tokens, TEAMS_ADMIN_RESOURCE));
     teams.addHook('onRequest', cloudBehaviour(context));
-    teams.addHook('preHandler', requireTeamsAdministrator);
+    teams.addHook('preHandler', requireDirectoryRoles);
     teams.addHook('onSend', loseResponse(context));
     await teams.register(teamsRoutes, { context });
   });

@@ -7,17 +7,16 @@
 import { createHash, generateKeyPairSync, randomUUID, sign, verify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { GRAPH_RESOURCE, TEAMS_ADMINISTRATOR_ROLE_ID, TEAMS_ADMIN_RESOURCE } from '../lib/microsoft';
+import { GRAPH_RESOURCE, TEAMS_ADMIN_RESOURCE } from '../lib/microsoft';
 import { GraphApiError, insufficientPrivileges } from './errors';
-import type { SimulatedApp } from './options';
+import type { DirectoryRoleName, SimulatedApp } from './options';
+import { DIRECTORY_ROLES } from './options';
 
 /** Lifetime Entra gives app-only access tokens. Real seconds on the simulator's clock, never time-scaled. */
 export const ACCESS_TOKEN_LIFETIME_SECONDS = 3599;
 
 /** Graph's app id, accepted as an alternative audience / scope resource. */
 export const GRAPH_APP_ID = '00000003-0000-0000-c000-000000000000';
-/** Directory role template id of Global Administrator; it includes the Teams Administrator's rights. */
-export const GLOBAL_ADMINISTRATOR_ROLE_ID = '62e90394-69f5-4237-9190-012177145e10';
 
 export type Audience = typeof GRAPH_RESOURCE | typeof TEAMS_ADMIN_RESOURCE;
 
@@ -87,14 +86,19 @@ export class TokenService {
     return { keys: [{ kty: jwk.kty, use: 'sig', kid: this.keyId, n: jwk.n, e: jwk.e, alg: 'RS256' }] };
   }
 
-  issue(app: SimulatedApp, audience: Audience, issuer: string): string {
+  /**
+   * Issues an app-only v1.0 access token. Graph and the Teams admin API accept v1.0 tokens, so Entra
+   * issues that version even through the v2.0 endpoint: `iss` is `https://sts.windows.net/{tid}/` and the
+   * header names the key twice, as `kid` and `x5t` (Microsoft identity platform, access token claims).
+   */
+  issue(app: SimulatedApp, audience: Audience): string {
     const issuedAt = Math.floor(this.now() / 1000);
     const principal = servicePrincipalId(this.tenantId, app.clientId);
-    const wids = app.teamsAdministrator ? [TEAMS_ADMINISTRATOR_ROLE_ID] : [];
+    const wids = app.directoryRoles.map((role) => DIRECTORY_ROLES[role]);
     const roles = audience === GRAPH_RESOURCE ? [...app.graphRoles] : [];
     const claims: AccessTokenClaims = {
       aud: audience,
-      iss: issuer,
+      iss: `https://sts.windows.net/${this.tenantId}/`,
       iat: issuedAt,
       nbf: issuedAt,
       exp: issuedAt + ACCESS_TOKEN_LIFETIME_SECONDS,
@@ -111,7 +115,8 @@ export class TokenService {
       ...(roles.length > 0 ? { roles } : {}),
       ...(wids.length > 0 ? { wids } : {}),
     };
-    const signingInput = `${base64url(JSON.stringify({ typ: 'JWT', alg: 'RS256', kid: this.keyId }))}.${base64url(JSON.stringify(claims))}`;
+    const header = { typ: 'JWT', alg: 'RS256', x5t: this.keyId, kid: this.keyId };
+    const signingInput = `${base64url(JSON.stringify(header))}.${base64url(JSON.stringify(claims))}`;
     return `${signingInput}.${base64url(sign('sha256', Buffer.from(signingInput), this.privateKey))}`;
   }
 
@@ -139,7 +144,9 @@ export class TokenService {
     }
     const acceptedAudiences = audience === GRAPH_RESOURCE ? [GRAPH_RESOURCE, GRAPH_APP_ID] : [TEAMS_ADMIN_RESOURCE];
     if (!acceptedAudiences.includes(claims.aud)) throw unauthenticated('Access token validation failure. Invalid audience.');
-    if (claims.tid !== this.tenantId) throw unauthenticated('Access token validation failure. Invalid tenant.');
+    if (claims.tid !== this.tenantId || claims.iss !== `https://sts.windows.net/${this.tenantId}/`) {
+      throw unauthenticated('Access token validation failure. Invalid issuer or tenant.');
+    }
     return claims;
   }
 }
@@ -166,10 +173,36 @@ export async function requireGraphPermission(request: FastifyRequest, _reply: Fa
   if (!needed.some((permission) => roles.includes(permission))) throw insufficientPrivileges();
 }
 
-/** preHandler hook for the Teams admin API: app-only callers need the Teams Administrator role (or Global Administrator). */
-export async function requireTeamsAdministrator(request: FastifyRequest, _reply: FastifyReply): Promise<void> {
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * Directory roles a Teams admin route needs: every inner list must be met by one of its roles.
+     * Default: Teams Administrator (or Global Administrator).
+     */
+    directoryRoles?: readonly (readonly DirectoryRoleName[])[];
+  }
+}
+
+/**
+ * Teams admin roles: app-only cmdlets authorise from the directory roles in the token (notes 2.1); any
+ * of the Teams roles that manage resource accounts will do ("set up resource accounts": Teams
+ * Telephony, Teams Communications or Teams Administrator).
+ */
+export const TEAMS_ADMIN_ROLES: readonly DirectoryRoleName[] = [
+  'Teams Administrator', 'Teams Communications Administrator', 'Teams Telephony Administrator', 'Global Administrator',
+];
+/** Creating a resource account also needs User Administrator since 2024 ("set up resource accounts"). */
+export const USER_ADMIN_ROLES: readonly DirectoryRoleName[] = ['User Administrator', 'Global Administrator'];
+
+/** preHandler hook for the Teams admin API: the caller's `wids` must satisfy the route's `directoryRoles`. */
+export async function requireDirectoryRoles(request: FastifyRequest, _reply: FastifyReply): Promise<void> {
   const wids = request.caller?.wids ?? [];
-  if (!wids.includes(TEAMS_ADMINISTRATOR_ROLE_ID) && !wids.includes(GLOBAL_ADMINISTRATOR_ROLE_ID)) throw insufficientPrivileges();
+  const needed = request.routeOptions.config.directoryRoles ?? [TEAMS_ADMIN_ROLES];
+  const missing = needed.find((anyOf) => !anyOf.some((role) => wids.includes(DIRECTORY_ROLES[role])));
+  if (missing) {
+    throw new GraphApiError(403, 'Authorization_RequestDenied',
+      `Insufficient privileges to complete the operation. The caller needs the ${missing.join(' or ')} directory role.`);
+  }
 }
 
 /** Graph application permissions, least privileged first (Microsoft's permission tables; notes 1.3, 3, 4). */
@@ -177,6 +210,8 @@ export const PERMISSIONS = {
   readSubscribedSkus: ['Organization.Read.All', 'LicenseAssignment.Read.All', 'Directory.Read.All', 'Organization.ReadWrite.All', 'Directory.ReadWrite.All'],
   readUser: ['User.Read.All', 'User.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All'],
   writeUser: ['User.ReadWrite.All', 'Directory.ReadWrite.All'],
+  /** Restore and permanent delete of deleted users: the least privileged permission only (stricter than Graph may be). */
+  restoreUser: ['User.DeleteRestore.All'],
   assignLicense: ['LicenseAssignment.ReadWrite.All', 'User.ReadWrite.All', 'Directory.ReadWrite.All'],
   readLicenseDetails: ['LicenseAssignment.Read.All', 'LicenseAssignment.ReadWrite.All', 'User.Read.All', 'User.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All'],
   readTeamsUserConfiguration: ['TeamsUserConfiguration.Read.All'],

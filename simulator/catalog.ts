@@ -69,12 +69,21 @@ export function catalogSku(skuPartNumber: string): SkuDefinition | undefined {
   return SKU_CATALOG.find((sku) => sku.skuPartNumber.toLowerCase() === skuPartNumber.toLowerCase());
 }
 
+/**
+ * `subscribedSku.capabilityStatus` (Graph docs, subscribedSku resource): Enabled; Warning (expired, in its
+ * grace period); Suspended (cancelled, can be reactivated); LockedOut (cannot be used); Deleted.
+ */
+export type CapabilityStatus = 'Enabled' | 'Warning' | 'Suspended' | 'LockedOut' | 'Deleted';
+export const CAPABILITY_STATUSES: readonly CapabilityStatus[] = ['Enabled', 'Warning', 'Suspended', 'LockedOut', 'Deleted'];
+
 /** Units the tenant owns of one SKU at start. */
 export interface LicenseSeed {
   /** A part number from {@link SKU_CATALOG}, e.g. `PHONESYSTEM_VIRTUALUSER`. */
   skuPartNumber: string;
-  /** `prepaidUnits.enabled`. */
+  /** Units of the subscription; reported under `prepaidUnits` according to the status. */
   units: number;
+  /** Default `Enabled`. */
+  capabilityStatus?: CapabilityStatus;
 }
 
 export type NumberType = 'callingPlan' | 'directRouting' | 'operatorConnect';

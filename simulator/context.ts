@@ -14,6 +14,8 @@ import { ThrottleTracker } from './throttle';
 export class SimulatorContext {
   /** Behaviour in force; `PUT /_simulator/config` replaces it. */
   behaviour: SimulatorBehaviour;
+  /** App registrations in force; `PUT /_simulator/apps/{clientId}` changes their permissions and roles. */
+  apps: SimulatedApp[];
   state: TenantState;
   random: Random;
   readonly now: () => number;
@@ -28,6 +30,7 @@ export class SimulatorContext {
   constructor(readonly options: ResolvedOptions) {
     this.now = options.now;
     this.behaviour = options.behaviour;
+    this.apps = options.apps.map((app) => ({ ...app }));
     this.random = createRandom(options.seed);
     this.tokens = new TokenService(options.tenantId, options.now);
     this.store = options.stateFile === undefined
@@ -46,15 +49,16 @@ export class SimulatorContext {
   }
 
   findApp(clientId: string): SimulatedApp | undefined {
-    return this.options.apps.find((app) => app.clientId.toLowerCase() === clientId.toLowerCase());
+    return this.apps.find((app) => app.clientId.toLowerCase() === clientId.toLowerCase());
   }
 
   /**
-   * Back to the seeded state and the start-up behaviour, saved at once when there is a state file (an
+   * Back to the seeded state, the start-up behaviour and the start-up apps, saved at once when there is a state file (an
    * I/O error then fails the reset). The signing key is kept, so tokens already issued stay valid.
    */
   reset(): void {
     this.behaviour = this.options.behaviour;
+    this.apps = this.options.apps.map((app) => ({ ...app }));
     this.random = createRandom(this.options.seed);
     this.throttle.reset();
     this.requests.reset();
@@ -75,6 +79,10 @@ export class SimulatorContext {
     for (const license of options.licenses) state.purchase(license.skuPartNumber, license.units);
     for (const number of options.numbers) state.addNumber(number);
     for (const user of options.users) state.addUser(user, { replicated: true });
+    // Statuses last: seeded users held their licenses before a subscription lapsed.
+    for (const license of options.licenses) {
+      if (license.capabilityStatus !== undefined) state.setSubscriptionStatus(license.skuPartNumber, license.capabilityStatus);
+    }
     return state;
   }
 }

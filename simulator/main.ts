@@ -6,10 +6,17 @@ import { statSync } from 'node:fs';
 import path from 'node:path';
 import { LOCAL_SIMULATOR_PORT } from '../lib/local-defaults';
 import { buildSimulator } from './app';
-import type { LicenseSeed } from './catalog';
-import { DEFAULT_LICENSES, catalogSku } from './catalog';
-import type { SimulatorProfile } from './options';
-import { SIMULATOR_PROFILES, SimulatorConfigError } from './options';
+import type { CapabilityStatus, LicenseSeed } from './catalog';
+import { CAPABILITY_STATUSES, DEFAULT_LICENSES, catalogSku } from './catalog';
+import type { Delay, DirectoryRoleName, SimulatedApp, SimulatorDelays, SimulatorProfile, ThrottleBudget, WriteQuota } from './options';
+import {
+  DEFAULT_APP,
+  DELAY_NAMES,
+  DIRECTORY_ROLE_NAMES,
+  SIMULATOR_PROFILES,
+  SimulatorConfigError,
+  graphRoleProblems,
+} from './options';
 import { ensureSimulatorTls } from './tls';
 
 interface MainConfig {
@@ -22,6 +29,11 @@ interface MainConfig {
   seed?: number;
   licenses: LicenseSeed[];
   stateFile?: string;
+  app: SimulatedApp;
+  delays: Partial<SimulatorDelays>;
+  throttle?: ThrottleBudget | null;
+  writeQuota?: WriteQuota | null;
+  retryAfterOmissionRate?: number;
 }
 
 function readConfig(env: NodeJS.ProcessEnv): MainConfig {
@@ -49,7 +61,13 @@ function readConfig(env: NodeJS.ProcessEnv): MainConfig {
   const timeScale = number('SIMULATOR_TIME_SCALE', (v) => v > 0, 'a number greater than 0, e.g. 0.001 to run an hour in 3.6 s');
   const faultRate = number('SIMULATOR_FAULT_RATE', (v) => v >= 0 && v <= 1, 'a probability from 0 to 1, e.g. 0.05');
   const seed = number('SIMULATOR_SEED', Number.isSafeInteger, 'an integer');
+  const retryAfterOmissionRate = number('SIMULATOR_RETRY_AFTER_OMISSION_RATE', (v) => v >= 0 && v <= 1, 'a probability from 0 to 1, e.g. 0.25');
   const licenses = parseLicenses(read('SIMULATOR_LICENSES'), problems);
+  parseSubscriptionStatuses(read('SIMULATOR_SUBSCRIPTION_STATUS'), licenses, problems);
+  const app = parseApp(read('SIMULATOR_APP_PERMISSIONS'), read('SIMULATOR_APP_ROLES'), problems);
+  const delays = parseDelays(read('SIMULATOR_DELAYS'), problems);
+  const throttle = parseBudget('SIMULATOR_THROTTLE', read('SIMULATOR_THROTTLE'), problems, (units, windowMs) => ({ resourceUnits: units, windowMs }));
+  const writeQuota = parseBudget('SIMULATOR_WRITE_QUOTA', read('SIMULATOR_WRITE_QUOTA'), problems, (requests, windowMs) => ({ requests, windowMs }));
   const stateFile = read('SIMULATOR_STATE_FILE');
   if (stateFile !== undefined && (stateFile.endsWith('/') || stateFile.endsWith(path.sep) || isDirectory(stateFile))) {
     problems.push(`SIMULATOR_STATE_FILE must name a file, not a folder, e.g. .data/simulator-state.json (got "${stateFile}")`);
@@ -66,7 +84,87 @@ function readConfig(env: NodeJS.ProcessEnv): MainConfig {
     seed,
     licenses,
     stateFile,
+    app,
+    delays,
+    throttle,
+    writeQuota,
+    retryAfterOmissionRate,
   };
+}
+
+const list = (raw: string): string[] => raw.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+
+/**
+ * The built-in app's grants: `SIMULATOR_APP_PERMISSIONS` (Graph application permissions) and
+ * `SIMULATOR_APP_ROLES` (directory role names), each a comma-separated list or `none`.
+ */
+function parseApp(permissions: string | undefined, roles: string | undefined, problems: string[]): SimulatedApp {
+  const app = { ...DEFAULT_APP };
+  if (permissions !== undefined) {
+    const graphRoles = permissions.toLowerCase() === 'none' ? [] : list(permissions);
+    const found = graphRoleProblems(graphRoles, 'SIMULATOR_APP_PERMISSIONS');
+    if (found.length > 0) problems.push(`${found.join('; ')} (got "${permissions}")`);
+    else app.graphRoles = graphRoles;
+  }
+  if (roles !== undefined) {
+    const directoryRoles = roles.toLowerCase() === 'none' ? [] : list(roles);
+    const unknown = directoryRoles.filter((role) => !(DIRECTORY_ROLE_NAMES as readonly string[]).includes(role));
+    if (unknown.length > 0) {
+      problems.push(`SIMULATOR_APP_ROLES: ${unknown.map((role) => `"${role}"`).join(', ')} is not a directory role the simulator knows; use names from ${DIRECTORY_ROLE_NAMES.join(', ')}, or none`);
+    } else {
+      app.directoryRoles = directoryRoles as DirectoryRoleName[];
+    }
+  }
+  return app;
+}
+
+/** `SIMULATOR_SUBSCRIPTION_STATUS`: `PHONESYSTEM_VIRTUALUSER=Suspended,ENTERPRISEPACK=Warning`. */
+function parseSubscriptionStatuses(raw: string | undefined, licenses: LicenseSeed[], problems: string[]): void {
+  if (raw === undefined) return;
+  for (const entry of list(raw)) {
+    const match = /^([A-Za-z0-9_]+)=([A-Za-z]+)$/.exec(entry);
+    const license = match && licenses.find((candidate) => candidate.skuPartNumber.toLowerCase() === match[1]?.toLowerCase());
+    const status = match && CAPABILITY_STATUSES.find((candidate) => candidate.toLowerCase() === match[2]?.toLowerCase());
+    if (!license || !status) {
+      problems.push(`SIMULATOR_SUBSCRIPTION_STATUS must look like PHONESYSTEM_VIRTUALUSER=Suspended with a SKU the tenant owns ` +
+        `(${licenses.map((candidate) => candidate.skuPartNumber).join(', ')}) and a status from ${CAPABILITY_STATUSES.join(', ')} (got "${entry}")`);
+      continue;
+    }
+    license.capabilityStatus = status as CapabilityStatus;
+  }
+}
+
+/** `SIMULATOR_DELAYS`: `usageLocationReplication=5000,applicationInstanceListing=60000-300000` (ms, before the time scale). */
+function parseDelays(raw: string | undefined, problems: string[]): Partial<SimulatorDelays> {
+  const delays: Partial<SimulatorDelays> = {};
+  if (raw === undefined) return delays;
+  for (const entry of list(raw)) {
+    const match = /^([A-Za-z]+)=(\d+(?:\.\d+)?)(?:-(\d+(?:\.\d+)?))?$/.exec(entry);
+    const name = DELAY_NAMES.find((candidate) => candidate === match?.[1]);
+    const minMs = Number(match?.[2]);
+    const maxMs = match?.[3] === undefined ? minMs : Number(match[3]);
+    if (!match || !name || maxMs < minMs) {
+      problems.push(`SIMULATOR_DELAYS must look like replication=5000,licensePropagation=60000-600000 (ms) with names from ${DELAY_NAMES.join(', ')} (got "${entry}")`);
+      continue;
+    }
+    const delay: Delay = minMs === maxMs ? minMs : { minMs, maxMs };
+    delays[name] = delay;
+  }
+  return delays;
+}
+
+/** `<count>` or `<count>/<windowMs>`, or `off`; undefined keeps the profile's. */
+function parseBudget<T>(name: string, raw: string | undefined, problems: string[], make: (count: number, windowMs: number) => T): T | null | undefined {
+  if (raw === undefined) return undefined;
+  if (raw.toLowerCase() === 'off') return null;
+  const match = /^(\d+)(?:\/(\d+))?$/.exec(raw);
+  const count = Number(match?.[1]);
+  if (!match || count < 1) {
+    problems.push(`${name} must be off, a whole number of units per window, or units/windowMs such as 3000/150000 (got "${raw}")`);
+    return undefined;
+  }
+  const defaults: Record<string, number> = { SIMULATOR_THROTTLE: 10_000, SIMULATOR_WRITE_QUOTA: 150_000 };
+  return make(count, match[2] === undefined ? defaults[name] ?? 10_000 : Number(match[2]));
 }
 
 function isDirectory(file: string): boolean {
@@ -112,6 +210,11 @@ async function main(): Promise<void> {
     seed: config.seed,
     licenses: config.licenses,
     stateFile: config.stateFile,
+    apps: [config.app],
+    delays: config.delays,
+    throttle: config.throttle,
+    writeQuota: config.writeQuota,
+    retryAfterOmissionRate: config.retryAfterOmissionRate,
     logger: { level: 'info' },
   });
 

@@ -1,7 +1,7 @@
 /**
  * The small part of OData the simulated endpoints accept: `$select`, the `$filter` forms Microsoft
- * documents for number assignments, and `$top`/`$skip` paging. Anything else is refused with a 400 that
- * says what is supported, rather than silently ignored.
+ * documents for number assignments and users, `$top`/`$skip` and `$skiptoken` paging. Anything else is
+ * refused with a 400 that says what is supported, rather than silently ignored.
  */
 import { badRequest } from './errors';
 
@@ -32,28 +32,50 @@ export function selectContext(select: unknown): string {
 }
 
 export interface FilterClause {
-  /** Property compared with `eq`, or `capabilities` for the `any` lambda. */
+  /** Property compared, or the collection for the `any` lambda. */
   property: string;
   /** Value compared (null for `eq null`). */
   value: string | null;
-  /** True for `capabilities/any(c:c eq 'x')`: the collection must contain the value. */
-  any: boolean;
+  /**
+   * `eq`; `any` for `collection/any(c:c eq 'x')` (the collection must contain the value); `startsWith`
+   * and `endsWith` for the functions of that name.
+   */
+  operator: 'eq' | 'any' | 'startsWith' | 'endsWith';
 }
 
-const CLAUSE = /\s*(?:(?<property>[A-Za-z]+)\s+eq\s+(?<value>'(?:[^']|'')*'|null)|(?<collection>[A-Za-z]+)\/any\((?<variable>[A-Za-z]\w*)\s*:\s*\k<variable>\s+eq\s+(?<item>'(?:[^']|'')*')\))\s*/y;
+const LITERAL = "'(?:[^']|'')*'";
+const CLAUSE = new RegExp(
+  '\\s*(?:' +
+  `(?<property>[A-Za-z]+)\\s+eq\\s+(?<value>${LITERAL}|null|true|false)` +
+  `|(?<collection>[A-Za-z]+)\\/any\\((?<variable>[A-Za-z]\\w*)\\s*:\\s*\\k<variable>\\s+eq\\s+(?<item>${LITERAL})\\)` +
+  `|(?<fn>startswith|endswith)\\(\\s*(?<fnProperty>[A-Za-z]+)\\s*,\\s*(?<fnValue>${LITERAL})\\s*\\)` +
+  ')\\s*', 'iy');
 const AND = /and\b/iy;
 
+export interface FilterGrammar {
+  /** Properties that may be compared with `eq`. */
+  properties: readonly string[];
+  /** Collections that may be searched with `any`. */
+  collections?: readonly string[];
+  /** Properties that may be used in `startsWith` / `endsWith`. */
+  functions?: readonly string[];
+}
+
 /**
- * Parses `field eq 'value'` and `collection/any(c:c eq 'value')` clauses joined by `and`, allowing only
- * the given properties and collections.
+ * Parses `field eq 'value'`, `collection/any(c:c eq 'value')`, `startsWith(field,'v')` and
+ * `endsWith(field,'v')` clauses joined by `and`, allowing only what the grammar names. Quotes inside a
+ * value are doubled, as OData requires (`'o''brien'`).
  */
-export function parseFilter(filter: string, properties: readonly string[], collections: readonly string[]): FilterClause[] {
+export function parseFilter(filter: string, grammar: FilterGrammar): FilterClause[] {
+  const { properties, collections = [], functions = [] } = grammar;
   const supported = [
     ...properties.map((property) => `${property} eq '<value>'`),
     ...collections.map((collection) => `${collection}/any(c:c eq '<value>')`),
+    ...functions.flatMap((property) => [`startsWith(${property},'<value>')`, `endsWith(${property},'<value>')`]),
   ].join(', ');
   const unsupported = () => badRequest(
     `Unsupported $filter '${filter}'. The tenant simulator supports these clauses, joined by 'and': ${supported}.`, 'BadRequest');
+  const named = (list: readonly string[], name: string) => list.find((candidate) => candidate.toLowerCase() === name.toLowerCase());
 
   const clauses: FilterClause[] = [];
   let position = 0;
@@ -62,15 +84,19 @@ export function parseFilter(filter: string, properties: readonly string[], colle
     const match = CLAUSE.exec(filter);
     if (!match?.groups) throw unsupported();
     position = CLAUSE.lastIndex;
-    const { property, value, collection, item } = match.groups;
+    const { property, value, collection, item, fn, fnProperty, fnValue } = match.groups;
     if (property !== undefined && value !== undefined) {
-      const name = properties.find((candidate) => candidate.toLowerCase() === property.toLowerCase());
+      const name = named(properties, property);
       if (name === undefined) throw unsupported();
-      clauses.push({ property: name, value: value === 'null' ? null : unquote(value), any: false });
+      clauses.push({ property: name, value: value === 'null' ? null : value.startsWith("'") ? unquote(value) : value, operator: 'eq' });
     } else if (collection !== undefined && item !== undefined) {
-      const name = collections.find((candidate) => candidate.toLowerCase() === collection.toLowerCase());
+      const name = named(collections, collection);
       if (name === undefined) throw unsupported();
-      clauses.push({ property: name, value: unquote(item), any: true });
+      clauses.push({ property: name, value: unquote(item), operator: 'any' });
+    } else if (fn !== undefined && fnProperty !== undefined && fnValue !== undefined) {
+      const name = named(functions, fnProperty);
+      if (name === undefined) throw unsupported();
+      clauses.push({ property: name, value: unquote(fnValue), operator: fn.toLowerCase() === 'startswith' ? 'startsWith' : 'endsWith' });
     }
     if (position === filter.length) return clauses;
     AND.lastIndex = position;
@@ -81,6 +107,27 @@ export function parseFilter(filter: string, properties: readonly string[], colle
 
 function unquote(literal: string): string {
   return literal.slice(1, -1).replaceAll("''", "'");
+}
+
+/**
+ * Whether an entity satisfies every clause. Strings compare exactly as sent, except that Graph compares
+ * directory strings (UPNs, names) case-insensitively; a value the query string turned into something
+ * else (a raw "+" decoded as a space) simply matches nothing, as on Graph.
+ */
+export function matchesFilter(entity: Record<string, unknown>, clauses: readonly FilterClause[], caseInsensitive: readonly string[] = []): boolean {
+  return clauses.every((clause) => {
+    const actual = entity[clause.property];
+    if (clause.operator === 'any') {
+      return Array.isArray(actual) && actual.some((entry) => typeof entry === 'string' && entry.toLowerCase() === clause.value?.toLowerCase());
+    }
+    if (clause.value === null || actual === null || actual === undefined) return clause.value === (actual ?? null);
+    const fold = caseInsensitive.includes(clause.property) ? (text: string) => text.toLowerCase() : (text: string) => text;
+    const left = fold(String(actual));
+    const right = fold(clause.value);
+    if (clause.operator === 'startsWith') return left.startsWith(right);
+    if (clause.operator === 'endsWith') return left.endsWith(right);
+    return left === right;
+  });
 }
 
 /** Parses `$top` (default, maximum) and `$skip`; out-of-range values are a 400. */
@@ -97,4 +144,59 @@ export function parsePaging(query: { $top?: unknown; $skip?: unknown }, defaultT
     top: parse(query.$top, '$top', defaultTop, 1, maxTop),
     skip: parse(query.$skip, '$skip', 0, 0, Number.MAX_SAFE_INTEGER),
   };
+}
+
+/** Refuses every `$` query option but the allowed ones, naming it (Graph refuses unknown system query options). */
+export function refuseOtherOptions(query: Record<string, unknown>, allowed: readonly string[]): void {
+  const other = Object.keys(query).find((name) => name.startsWith('$') && !allowed.some((option) => option.toLowerCase() === name.toLowerCase()));
+  if (other !== undefined) {
+    throw badRequest(`The query parameter '${other}' is not supported on this resource${allowed.length > 0 ? ` (supported: ${allowed.join(', ')})` : ''}.`,
+      'Request_UnsupportedQuery');
+  }
+}
+
+/** An opaque `$skiptoken` for offset paging. */
+export function encodeSkipToken(offset: number): string {
+  return Buffer.from(JSON.stringify({ offset })).toString('base64url');
+}
+
+export function decodeSkipToken(token: string): number | undefined {
+  try {
+    const { offset } = JSON.parse(Buffer.from(token, 'base64url').toString()) as { offset?: unknown };
+    return Number.isInteger(offset) && (offset as number) >= 0 ? (offset as number) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * One page of a directory list with `$top` (1–max, Graph's message otherwise) and `$skiptoken`; the
+ * next link repeats the query with the next token, as Graph's `@odata.nextLink` does.
+ */
+export function directoryPage<T>(
+  items: readonly T[],
+  query: Record<string, unknown>,
+  link: { base: string; path: string },
+  limits: { defaultTop: number; maxTop: number },
+): { value: T[]; nextLink?: string } {
+  const rawTop = query.$top;
+  let top = limits.defaultTop;
+  if (rawTop !== undefined) {
+    top = Number(rawTop);
+    if (typeof rawTop !== 'string' || !/^\d+$/.test(rawTop) || top < 1 || top > limits.maxTop) {
+      throw badRequest(`Invalid page size specified: '${String(rawTop)}'. Must be between 1 and ${limits.maxTop} inclusive.`);
+    }
+  }
+  const token = query.$skiptoken;
+  const offset = token === undefined ? 0 : typeof token === 'string' ? decodeSkipToken(token) : undefined;
+  if (offset === undefined) throw badRequest('The $skiptoken is not valid; start the listing again without it.');
+  const value = items.slice(offset, offset + top);
+  if (offset + top >= items.length) return { value };
+  const next = new URLSearchParams();
+  for (const [name, entry] of Object.entries(query)) {
+    if (name !== '$skiptoken' && typeof entry === 'string') next.set(name, entry);
+  }
+  next.set('$top', String(top));
+  next.set('$skiptoken', encodeSkipToken(offset + top));
+  return { value, nextLink: `${link.base}${link.path}?${next.toString()}` };
 }

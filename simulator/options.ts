@@ -7,7 +7,7 @@ import { randomInt } from 'node:crypto';
 import { LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, LOCAL_TENANT_DOMAIN, LOCAL_TENANT_ID } from '../lib/local-defaults';
 import { isIsoCountryCode, validateUpn } from '../lib/validation';
 import type { LicenseSeed, NumberSeed, UserSeed } from './catalog';
-import { DEFAULT_LICENSES, DEFAULT_NUMBERS, NUMBER_CAPABILITIES, NUMBER_TYPES, catalogSku, defaultUsers } from './catalog';
+import { CAPABILITY_STATUSES, DEFAULT_LICENSES, DEFAULT_NUMBERS, NUMBER_CAPABILITIES, NUMBER_TYPES, catalogSku, defaultUsers } from './catalog';
 import { isGuid } from './ids';
 
 /** A duration in milliseconds, fixed or drawn uniformly (from the seeded PRNG) between two bounds. */
@@ -23,6 +23,18 @@ export interface SimulatorDelays {
   teamsSync: Delay;
   /** Run time of a number assign/unassign operation, from acceptance until it succeeds or fails. */
   numberOperation: Delay;
+  /**
+   * After a PATCH of `usageLocation`, how long other replicas (reads, and the license service behind
+   * assignLicense) still see the previous value. Undocumented; modelled because clients meet it (notes 7).
+   */
+  usageLocationReplication: Delay;
+  /**
+   * How long a new application instance stays out of the Teams admin service's list and lookups
+   * (no read-your-writes on the undocumented service; the least convenient plausible behaviour).
+   */
+  applicationInstanceListing: Delay;
+  /** How long `subscribedSkus.consumedUnits` lags behind license assignments and removals. */
+  consumedUnits: Delay;
 }
 
 /**
@@ -33,6 +45,17 @@ export interface SimulatorDelays {
 export interface ThrottleBudget {
   /** RU an app may spend in one window. */
   resourceUnits: number;
+  /** Window length in ms (scaled by `timeScale`). */
+  windowMs: number;
+}
+
+/**
+ * Graph's write quota for identity and access, besides the resource units: 3,000 write requests
+ * (POST, PATCH, PUT, DELETE) per 2 min 30 s per app and tenant (reference notes 6.2).
+ */
+export interface WriteQuota {
+  /** Write requests an app may make in one window. */
+  requests: number;
   /** Window length in ms (scaled by `timeScale`). */
   windowMs: number;
 }
@@ -51,7 +74,26 @@ export interface SimulatorBehaviour {
   faultRate: number;
   /** Per-app request budget; `null` disables throttling. */
   throttle: ThrottleBudget | null;
+  /** Per-app write quota, counted besides the resource units; `null` disables it. */
+  writeQuota: WriteQuota | null;
+  /**
+   * Probability (0–1) that a 429 comes without `Retry-After`: identity 429s may lack it, and clients
+   * must then back off on their own (reference notes 6.2, 6.4).
+   */
+  retryAfterOmissionRate: number;
 }
+
+/** Directory roles an app's service principal can hold, by display name, with their role template ids (Entra built-in roles). */
+export const DIRECTORY_ROLES = {
+  'Global Administrator': '62e90394-69f5-4237-9190-012177145e10',
+  'Teams Administrator': '69091246-20e8-4a56-aa4d-066075b2a7a8',
+  'Teams Communications Administrator': 'baf37b3a-610e-45da-9e62-d9d1e5e8914b',
+  'Teams Telephony Administrator': 'aa38014f-0993-46e9-9b45-30501a20909d',
+  'User Administrator': 'fe930be7-5e62-47db-91af-98c3a49a38b1',
+  'License Administrator': '4d6ac14f-3453-41d0-bef9-a3e0c569773a',
+} as const;
+export type DirectoryRoleName = keyof typeof DIRECTORY_ROLES;
+export const DIRECTORY_ROLE_NAMES = Object.keys(DIRECTORY_ROLES) as DirectoryRoleName[];
 
 /** An app registration of the simulated tenant (client-credentials flow with a client secret). */
 export interface SimulatedApp {
@@ -64,10 +106,11 @@ export interface SimulatedApp {
   /** Microsoft Graph application permissions granted with admin consent; they become the Graph token's `roles`. */
   graphRoles: readonly string[];
   /**
-   * Whether the app's service principal holds the Teams Administrator directory role. Tokens then carry
-   * it in `wids`; the Teams admin API (application instances) refuses callers without it.
+   * Directory roles of the app's service principal; tokens carry their template ids in `wids`. The Teams
+   * admin API needs Teams Administrator (or Global Administrator) to read application instances and,
+   * since 2024, User Administrator (or Global Administrator) as well to create them.
    */
-  teamsAdministrator: boolean;
+  directoryRoles: readonly DirectoryRoleName[];
 }
 
 export interface SimulatorTlsOptions {
@@ -106,6 +149,10 @@ export interface SimulatorOptions {
   faultRate?: number;
   /** Overrides the profile's per-app budget; `null` disables throttling. */
   throttle?: ThrottleBudget | null;
+  /** Overrides the profile's per-app write quota; `null` disables it. */
+  writeQuota?: WriteQuota | null;
+  /** Overrides the profile's probability that a 429 comes without `Retry-After`. */
+  retryAfterOmissionRate?: number;
   /** Multiplies every delay. Default 1. */
   timeScale?: number;
   /** Seed of the PRNG behind faults and jitter, so a run can be reproduced. Default: random (shown in `/_simulator/state`). */
@@ -137,18 +184,23 @@ export const LOCAL_APP_GRAPH_ROLES: readonly string[] = [
   'User.ReadWrite.All',
   'LicenseAssignment.ReadWrite.All',
   'TeamsTelephoneNumber.ReadWrite.All',
-  'TeamsUserConfiguration.Read.All',
+  // Only for resubmitting a UPN whose earlier account is in deleted items (restore or purge).
+  'User.DeleteRestore.All',
 ];
+
+/** Directory roles of the built-in local app: what creating resource accounts needs since 2024. */
+export const LOCAL_APP_DIRECTORY_ROLES: readonly DirectoryRoleName[] = ['Teams Administrator', 'User Administrator'];
 
 export const DEFAULT_APP: SimulatedApp = {
   clientId: LOCAL_CLIENT_ID,
   clientSecret: LOCAL_CLIENT_SECRET,
   displayName: 'Dialtone (local)',
   graphRoles: LOCAL_APP_GRAPH_ROLES,
-  teamsAdministrator: true,
+  directoryRoles: LOCAL_APP_DIRECTORY_ROLES,
 };
 
 const IDENTITY_THROTTLE: ThrottleBudget = { resourceUnits: 3500, windowMs: 10_000 };
+const IDENTITY_WRITE_QUOTA: WriteQuota = { requests: 3000, windowMs: 150_000 };
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 
@@ -165,10 +217,15 @@ export const PROFILE_BEHAVIOUR: Record<SimulatorProfile, SimulatorBehaviour> = {
       licensePropagation: { minMs: 150, maxMs: 300 },
       teamsSync: { minMs: 50, maxMs: 150 },
       numberOperation: { minMs: 100, maxMs: 250 },
+      usageLocationReplication: { minMs: 20, maxMs: 80 },
+      applicationInstanceListing: { minMs: 50, maxMs: 150 },
+      consumedUnits: { minMs: 50, maxMs: 150 },
     },
     latency: { minMs: 0, maxMs: 3 },
     faultRate: 0,
     throttle: IDENTITY_THROTTLE,
+    writeQuota: IDENTITY_WRITE_QUOTA,
+    retryAfterOmissionRate: 0.25,
   },
   realistic: {
     timeScale: 1,
@@ -177,10 +234,15 @@ export const PROFILE_BEHAVIOUR: Record<SimulatorProfile, SimulatorBehaviour> = {
       licensePropagation: { minMs: 30 * MINUTE, maxMs: 3 * HOUR },
       teamsSync: { minMs: 10 * MINUTE, maxMs: 60 * MINUTE },
       numberOperation: { minMs: 15_000, maxMs: 45_000 },
+      usageLocationReplication: { minMs: 1_000, maxMs: 30_000 },
+      applicationInstanceListing: { minMs: 30_000, maxMs: 5 * MINUTE },
+      consumedUnits: { minMs: 30_000, maxMs: 5 * MINUTE },
     },
     latency: { minMs: 80, maxMs: 400 },
     faultRate: 0.02,
     throttle: IDENTITY_THROTTLE,
+    writeQuota: IDENTITY_WRITE_QUOTA,
+    retryAfterOmissionRate: 0.25,
   },
 };
 
@@ -222,16 +284,15 @@ export function resolveOptions(options: SimulatorOptions): ResolvedOptions {
   }
 
   const apps = options.apps ?? [DEFAULT_APP];
-  apps.forEach((app, index) => {
-    check(isGuid(app.clientId), `apps[${index}].clientId must be a GUID`);
-    check(app.clientSecret.length > 0, `apps[${index}].clientSecret must not be empty`);
-  });
+  apps.forEach((app, index) => problems.push(...appProblems(app, `apps[${index}]`)));
   check(new Set(apps.map((app) => app.clientId.toLowerCase())).size === apps.length, 'apps: clientIds must be unique');
 
   const licenses = options.licenses ?? DEFAULT_LICENSES;
   licenses.forEach((license, index) => {
     check(catalogSku(license.skuPartNumber) !== undefined, `licenses[${index}].skuPartNumber "${license.skuPartNumber}" is not in the simulator's catalog`);
     check(Number.isInteger(license.units) && license.units >= 0, `licenses[${index}].units must be a whole number ≥ 0`);
+    check(license.capabilityStatus === undefined || CAPABILITY_STATUSES.includes(license.capabilityStatus),
+      `licenses[${index}].capabilityStatus must be one of ${CAPABILITY_STATUSES.join(', ')}`);
   });
 
   const numbers = options.numbers ?? DEFAULT_NUMBERS;
@@ -251,6 +312,8 @@ export function resolveOptions(options: SimulatorOptions): ResolvedOptions {
     latency: options.latency ?? base.latency,
     faultRate: options.faultRate ?? base.faultRate,
     throttle: options.throttle === undefined ? base.throttle : options.throttle,
+    writeQuota: options.writeQuota === undefined ? base.writeQuota : options.writeQuota,
+    retryAfterOmissionRate: options.retryAfterOmissionRate ?? base.retryAfterOmissionRate,
   };
   problems.push(...behaviourProblems(behaviour, ''));
 
@@ -274,6 +337,27 @@ export function resolveOptions(options: SimulatorOptions): ResolvedOptions {
     now: options.now ?? Date.now,
     stateFile: options.stateFile,
   };
+}
+
+/** Problems of one app registration (options, `SIMULATOR_APP_*`, `PUT /_simulator/apps/{clientId}`). */
+export function appProblems(app: Partial<SimulatedApp>, path: string): string[] {
+  const problems: string[] = [];
+  if (typeof app.clientId !== 'string' || !isGuid(app.clientId)) problems.push(`${path}.clientId must be a GUID`);
+  if (typeof app.clientSecret !== 'string' || app.clientSecret.length === 0) problems.push(`${path}.clientSecret must not be empty`);
+  problems.push(...graphRoleProblems(app.graphRoles, `${path}.graphRoles`), ...directoryRoleProblems(app.directoryRoles, `${path}.directoryRoles`));
+  return problems;
+}
+
+export function graphRoleProblems(roles: unknown, path: string): string[] {
+  return Array.isArray(roles) && roles.every((role) => typeof role === 'string' && /^[A-Za-z]+(\.[A-Za-z]+)+$/.test(role))
+    ? []
+    : [`${path} must be a list of Graph application permissions such as User.ReadWrite.All`];
+}
+
+export function directoryRoleProblems(roles: unknown, path: string): string[] {
+  return Array.isArray(roles) && roles.every((role) => (DIRECTORY_ROLE_NAMES as readonly unknown[]).includes(role))
+    ? []
+    : [`${path} must be a list of directory role names from: ${DIRECTORY_ROLE_NAMES.join(', ')}`];
 }
 
 export function numberSeedProblems(number: NumberSeed, path: string): string[] {
@@ -311,7 +395,9 @@ function delayProblems(delay: unknown, path: string): string[] {
   return [`${path} must be a number of ms ≥ 0 or { minMs, maxMs } with 0 ≤ minMs ≤ maxMs`];
 }
 
-const DELAY_NAMES: readonly (keyof SimulatorDelays)[] = ['replication', 'licensePropagation', 'teamsSync', 'numberOperation'];
+export const DELAY_NAMES: readonly (keyof SimulatorDelays)[] = [
+  'replication', 'licensePropagation', 'teamsSync', 'numberOperation', 'usageLocationReplication', 'applicationInstanceListing', 'consumedUnits',
+];
 
 function behaviourProblems(behaviour: SimulatorBehaviour, prefix: string): string[] {
   const problems: string[] = [];
@@ -320,6 +406,14 @@ function behaviourProblems(behaviour: SimulatorBehaviour, prefix: string): strin
   }
   if (typeof behaviour.faultRate !== 'number' || !(behaviour.faultRate >= 0 && behaviour.faultRate <= 1)) {
     problems.push(`${prefix}faultRate must be a probability between 0 and 1`);
+  }
+  if (typeof behaviour.retryAfterOmissionRate !== 'number' || !(behaviour.retryAfterOmissionRate >= 0 && behaviour.retryAfterOmissionRate <= 1)) {
+    problems.push(`${prefix}retryAfterOmissionRate must be a probability between 0 and 1`);
+  }
+  const quota = behaviour.writeQuota;
+  if (quota !== null && (typeof quota !== 'object' || !Number.isInteger(quota.requests) || quota.requests < 1 ||
+      typeof quota.windowMs !== 'number' || !(quota.windowMs > 0))) {
+    problems.push(`${prefix}writeQuota must be null or { requests: whole number ≥ 1, windowMs: number > 0 }`);
   }
   problems.push(...delayProblems(behaviour.latency, `${prefix}latency`));
   for (const name of DELAY_NAMES) problems.push(...delayProblems(behaviour.delays[name], `${prefix}delays.${name}`));
@@ -333,6 +427,8 @@ function behaviourProblems(behaviour: SimulatorBehaviour, prefix: string): strin
   return problems;
 }
 
+const BEHAVIOUR_FIELDS = ['timeScale', 'faultRate', 'latency', 'delays', 'throttle', 'writeQuota', 'retryAfterOmissionRate'] as const;
+
 /**
  * Applies a partial behaviour change (the body of `PUT /_simulator/config`) to the current behaviour.
  * Returns the new behaviour or the list of problems; unknown fields are problems too, so a typo is not
@@ -340,10 +436,10 @@ function behaviourProblems(behaviour: SimulatorBehaviour, prefix: string): strin
  */
 export function mergeBehaviour(current: SimulatorBehaviour, patch: unknown): { behaviour: SimulatorBehaviour } | { problems: string[] } {
   if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) {
-    return { problems: ['body must be a JSON object with any of timeScale, faultRate, latency, delays, throttle'] };
+    return { problems: [`body must be a JSON object with any of ${BEHAVIOUR_FIELDS.join(', ')}`] };
   }
   const fields = patch as Record<string, unknown>;
-  const known = new Set(['timeScale', 'faultRate', 'latency', 'delays', 'throttle']);
+  const known = new Set<string>(BEHAVIOUR_FIELDS);
   const problems = Object.keys(fields).filter((key) => !known.has(key)).map((key) => `${key} is not a setting (use ${[...known].join(', ')})`);
   const delays = fields.delays ?? {};
   if (typeof delays !== 'object' || delays === null || Array.isArray(delays)) {
@@ -360,6 +456,8 @@ export function mergeBehaviour(current: SimulatorBehaviour, patch: unknown): { b
     latency: (fields.latency ?? current.latency) as Delay,
     delays: { ...current.delays, ...(delays as Partial<SimulatorDelays>) },
     throttle: (fields.throttle === undefined ? current.throttle : fields.throttle) as ThrottleBudget | null,
+    writeQuota: (fields.writeQuota === undefined ? current.writeQuota : fields.writeQuota) as WriteQuota | null,
+    retryAfterOmissionRate: (fields.retryAfterOmissionRate ?? current.retryAfterOmissionRate) as number,
   };
   const invalid = behaviourProblems(behaviour, '');
   return invalid.length > 0 ? { problems: invalid } : { behaviour };

@@ -23,13 +23,15 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
-import { NUMBER_CAPABILITIES, NUMBER_TYPES, catalogSku } from './catalog';
+import type { CapabilityStatus } from './catalog';
+import { CAPABILITY_STATUSES, NUMBER_CAPABILITIES, NUMBER_TYPES, catalogSku } from './catalog';
 import { SimulatorConfigError } from './options';
 import type {
   AssignmentStatus,
   DirectoryUser,
   LicenseAssignment,
   NumberOperation,
+  ReleasedUnit,
   TelephoneNumberRecord,
   TenantState,
 } from './state';
@@ -46,6 +48,8 @@ interface PersistedSku {
   skuPartNumber: string;
   enabled: number;
   subscriptionIds: string[];
+  /** Absent in files written before subscription statuses existed: Enabled. */
+  capabilityStatus?: CapabilityStatus;
 }
 
 interface TenantSnapshot {
@@ -53,6 +57,8 @@ interface TenantSnapshot {
   users: DirectoryUser[];
   numbers: TelephoneNumberRecord[];
   operations: NumberOperation[];
+  /** Absent in older files: none. */
+  releasedUnits?: ReleasedUnit[];
 }
 
 export interface StateFile extends TenantSnapshot {
@@ -70,23 +76,42 @@ export function snapshotOf(state: TenantState): TenantSnapshot {
       skuPartNumber: sku.definition.skuPartNumber,
       enabled: sku.enabled,
       subscriptionIds: [...sku.subscriptionIds],
+      capabilityStatus: sku.capabilityStatus,
     })),
     users: [...state.users.values()],
     numbers: [...state.numbers.values()],
     operations: [...state.operations.values()],
+    releasedUnits: [...state.releasedUnits],
   };
 }
 
-/** Fills an empty tenant state from a validated file. */
+/**
+ * Fills an empty tenant state from a validated file. Fields added after a file was written (subscription
+ * status, usage-location replication, Teams listing, soft deletion, stuck numbers, the consumedUnits lag)
+ * take the values that describe a tenant where none of that is happening.
+ */
 export function restoreInto(state: TenantState, file: StateFile): void {
   for (const sku of file.skus) {
     const definition = catalogSku(sku.skuPartNumber);
     if (!definition) throw new Error(`unknown SKU ${sku.skuPartNumber}`);
-    state.skus.set(definition.skuId.toLowerCase(), { definition, enabled: sku.enabled, subscriptionIds: [...sku.subscriptionIds] });
+    state.skus.set(definition.skuId.toLowerCase(), {
+      definition, enabled: sku.enabled, subscriptionIds: [...sku.subscriptionIds], capabilityStatus: sku.capabilityStatus ?? 'Enabled',
+    });
   }
-  for (const user of file.users) state.users.set(user.id, user);
-  for (const number of file.numbers) state.numbers.set(number.telephoneNumber, number);
+  for (const stored of file.users) {
+    const user: DirectoryUser = {
+      ...stored,
+      previousUsageLocation: stored.previousUsageLocation ?? stored.usageLocation,
+      usageLocationVisibleAt: stored.usageLocationVisibleAt ?? stored.createdAt,
+      listedAt: stored.listedAt ?? stored.createdAt,
+      deletedAt: stored.deletedAt ?? null,
+      licenses: stored.licenses.map((license) => ({ ...license, countedAt: license.countedAt ?? license.assignedAt })),
+    };
+    state.users.set(user.id, user);
+  }
+  for (const number of file.numbers) state.numbers.set(number.telephoneNumber, { ...number, stuckSince: number.stuckSince ?? null });
   for (const operation of file.operations) state.operations.set(operation.id, operation);
+  state.releasedUnits = [...(file.releasedUnits ?? [])];
 }
 
 /**
@@ -233,6 +258,8 @@ const isTime: Check = (value) => typeof value === 'number' && Number.isFinite(va
 const isCount: Check = (value) => Number.isInteger(value) && (value as number) >= 0;
 const isStringList: Check = (value) => Array.isArray(value) && value.every(isString);
 const oneOf = (values: readonly unknown[]): Check => (value) => values.includes(value);
+/** A field added after version 1 files were first written: absent is fine, present must be valid. */
+const optional = (check: Check): Check => (value) => value === undefined || check(value);
 const nullableOneOf = (values: readonly unknown[]): Check => (value) => value === null || values.includes(value);
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
@@ -243,6 +270,7 @@ const SKU_FIELDS: Record<keyof PersistedSku, Check> = {
   skuPartNumber: isString,
   enabled: isCount,
   subscriptionIds: isStringList,
+  capabilityStatus: optional(oneOf(CAPABILITY_STATUSES)),
 };
 
 const LICENSE_FIELDS: Record<keyof LicenseAssignment, Check> = {
@@ -251,6 +279,7 @@ const LICENSE_FIELDS: Record<keyof LicenseAssignment, Check> = {
   assignedAt: isTime,
   provisionedAt: isTime,
   teamsSyncedAt: isTime,
+  countedAt: optional(isTime),
 };
 
 const USER_FIELDS: Record<keyof DirectoryUser, Check> = {
@@ -261,12 +290,16 @@ const USER_FIELDS: Record<keyof DirectoryUser, Check> = {
   accountEnabled: isBoolean,
   department: isNullableString,
   usageLocation: isNullableString,
+  previousUsageLocation: optional(isNullableString),
+  usageLocationVisibleAt: optional(isTime),
   applicationId: isNullableString,
   licenses: Array.isArray,
   enterpriseVoiceEnabled: isBoolean,
   createdAt: isTime,
   modifiedAt: isTime,
   replicatedAt: isTime,
+  listedAt: optional(isTime),
+  deletedAt: optional((value) => value === null || isTime(value)),
 };
 
 const NUMBER_FIELDS: Record<keyof TelephoneNumberRecord, Check> = {
@@ -280,6 +313,12 @@ const NUMBER_FIELDS: Record<keyof TelephoneNumberRecord, Check> = {
   assignmentTargetId: isNullableString,
   assignmentCategory: nullableOneOf(ASSIGNMENT_CATEGORIES),
   locationId: isNullableString,
+  stuckSince: optional((value) => value === null || isTime(value)),
+};
+
+const RELEASED_UNIT_FIELDS: Record<keyof ReleasedUnit, Check> = {
+  skuId: isString,
+  until: isTime,
 };
 
 const OPERATION_FIELDS: Record<Exclude<keyof NumberOperation, 'outcome'>, Check> = {
@@ -336,6 +375,9 @@ export function stateFileProblems(value: unknown): string[] {
     return found;
   }));
   problems.push(...listProblems(value.numbers, 'numbers', (number, path) => fieldProblems(number, NUMBER_FIELDS, path)));
+  if (value.releasedUnits !== undefined) {
+    problems.push(...listProblems(value.releasedUnits, 'releasedUnits', (unit, path) => fieldProblems(unit, RELEASED_UNIT_FIELDS, path)));
+  }
   problems.push(...listProblems(value.operations, 'operations', (operation, path) => {
     const found = fieldProblems(operation, OPERATION_FIELDS, path);
     const outcome = isObject(operation) ? operation.outcome : undefined;

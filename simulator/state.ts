@@ -1,14 +1,15 @@
 /**
- * The simulated tenant: directory users, subscriptions, the telephone-number inventory and number
- * operations, with the timing of a real cloud. Nothing here runs on a timer: every background step
- * (replication, license propagation, Teams sync, operation completion) is a timestamp compared with the
- * clock, and due operations run when the next request arrives ({@link TenantState.advance}). That keeps
- * the simulator deterministic under an injected clock and lets a compressed timeScale cost nothing.
+ * The simulated tenant: directory users (active and soft-deleted), subscriptions, the telephone-number
+ * inventory and number operations, with the timing of a real cloud. Nothing here runs on a timer: every
+ * background step (replication, license propagation, Teams sync, operation completion, the purge of
+ * deleted users) is a timestamp compared with the clock, and due work runs when the next request
+ * arrives ({@link TenantState.advance}). That keeps the simulator deterministic under an injected clock
+ * and lets a compressed timeScale cost nothing.
  */
 import { randomUUID } from 'node:crypto';
 import { APPLICATION_INSTANCE_DEPARTMENT, kindForApplicationId } from '../lib/microsoft';
 import { isIsoCountryCode, validateUpn } from '../lib/validation';
-import type { NumberCapability, NumberSeed, NumberType, SkuDefinition, TeamsFeature, UserSeed } from './catalog';
+import type { CapabilityStatus, NumberCapability, NumberSeed, NumberType, SkuDefinition, TeamsFeature, UserSeed } from './catalog';
 import { NUMBER_TYPES, SERVICE_NUMBER_CAPABILITIES, catalogSku } from './catalog';
 import { GraphApiError, badRequest, resourceNotFound } from './errors';
 import { sameId } from './ids';
@@ -16,9 +17,10 @@ import type { SimulatorDelays } from './options';
 
 export interface TenantSku {
   definition: SkuDefinition;
-  /** `prepaidUnits.enabled`. */
+  /** Units of the subscriptions; `prepaidUnits` reports them under the field of `capabilityStatus`. */
   enabled: number;
   subscriptionIds: string[];
+  capabilityStatus: CapabilityStatus;
 }
 
 export interface LicenseAssignment {
@@ -29,6 +31,8 @@ export interface LicenseAssignment {
   provisionedAt: number;
   /** When Teams lists the license's features (after provisioning). */
   teamsSyncedAt: number;
+  /** When `subscribedSkus.consumedUnits` starts counting this assignment. */
+  countedAt: number;
 }
 
 export interface DirectoryUser {
@@ -38,7 +42,11 @@ export interface DirectoryUser {
   mailNickname: string;
   accountEnabled: boolean;
   department: string | null;
+  /** The value on the primary replica (what the last write set). */
   usageLocation: string | null;
+  /** What other replicas still show until {@link usageLocationVisibleAt}. */
+  previousUsageLocation: string | null;
+  usageLocationVisibleAt: number;
   /** Teams application id for application instances (resource accounts), else null. */
   applicationId: string | null;
   licenses: LicenseAssignment[];
@@ -48,6 +56,10 @@ export interface DirectoryUser {
   modifiedAt: number;
   /** Until then Graph answers 404 and Teams does not know the user (eventual consistency). */
   replicatedAt: number;
+  /** Until then the Teams admin service neither lists nor finds the application instance. */
+  listedAt: number;
+  /** Set while the user is soft-deleted (in `directory/deletedItems`); null when active. */
+  deletedAt: number | null;
 }
 
 /** The body of assignLicense, validated. */
@@ -57,9 +69,16 @@ export interface LicenseChange {
   remove: string[];
 }
 
+/** A unit that left a user but that `consumedUnits` still counts until `until`. */
+export interface ReleasedUnit {
+  skuId: string;
+  until: number;
+}
+
 export type AssignmentStatus = 'unassigned' | 'userAssigned' | 'conferenceAssigned' | 'voiceApplicationAssigned';
 export type AssignmentCategory = 'primary' | 'private' | 'alternate';
 export const ASSIGNMENT_CATEGORIES: readonly AssignmentCategory[] = ['primary', 'private', 'alternate'];
+export type ActivationState = 'activated' | 'assignmentPending' | 'assignmentFailed' | 'updatePending' | 'updateFailed';
 
 export interface TelephoneNumberRecord {
   id: string;
@@ -72,6 +91,12 @@ export interface TelephoneNumberRecord {
   assignmentTargetId: string | null;
   assignmentCategory: AssignmentCategory | null;
   locationId: string | null;
+  /**
+   * Set when the account holding the number was deleted before the number was unassigned: Teams leaves
+   * the number "stuck in pending mode" (manage-resource-accounts). Only `POST /_simulator/numbers/{n}/release`
+   * (Microsoft support, in real life) frees it.
+   */
+  stuckSince: number | null;
 }
 
 export type OperationStatus = 'notStarted' | 'running' | 'succeeded' | 'failed';
@@ -107,14 +132,54 @@ export interface TenantIdentity {
 
 /** Part of the operation's run time spent in `notStarted`, as a real queue would. */
 const QUEUED_FRACTION = 0.2;
+/** Deleted users stay restorable for 30 days, then are deleted permanently (Graph: delete user). */
+export const DELETED_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
+
+/**
+ * Failure texts of number operations. Graph documents none (`statusDetail` is "the asynchronous
+ * operation details"); the only known texts come from the PowerShell cmdlet. These are invented on
+ * purpose, worded unlike the cmdlet's, so a client that matches texts fails here as it would on Graph.
+ */
+export const NUMBER_OPERATION_FAILURES = {
+  numberUnavailable: 'The telephone number is not available for this operation.',
+  targetUnresolved: (target: string) => `The assignment target '${target}' could not be resolved.`,
+  targetNotEligible: (target: string) => `The assignment target '${target}' is not eligible for this telephone number.`,
+  capabilityMismatch: 'The telephone number does not support assignment to this kind of target.',
+  countryMismatch: "The telephone number's country does not match the usage location of the assignment target.",
+  categoryOccupied: 'The assignment target already holds a telephone number in this assignment category.',
+  pending: 'The telephone number has a pending operation.',
+} as const;
+
+/** base64url without padding, the form of Graph's numberAssignment and operation ids. */
+function base64url(text: string): string {
+  return Buffer.from(text).toString('base64url');
+}
+
+/** A numberAssignment id as Graph's samples show it: base64url of `<GUID>|<+E.164>`. */
+export function numberAssignmentId(telephoneNumber: string): string {
+  return base64url(`${randomUUID()}|${telephoneNumber}`);
+}
+
+/** An operation id as Graph's samples show it: base64url of `Assignment|<GUID>` or `Unassignment|<GUID>`. */
+function operationId(kind: NumberOperation['kind']): string {
+  return base64url(`${kind === 'assign' ? 'Assignment' : 'Unassignment'}|${randomUUID()}`);
+}
+
+const conflict = (): GraphApiError =>
+  new GraphApiError(400, 'Request_BadRequest', 'Another object with the same value for property userPrincipalName already exists.', [
+    { code: 'ObjectConflict', target: 'userPrincipalName', message: 'Another object with the same value for property userPrincipalName already exists.' },
+  ]);
 
 export class TenantState {
+  /** Active and soft-deleted users, by lower-case object id. */
   readonly users = new Map<string, DirectoryUser>();
   /** By lower-case skuId. */
   readonly skus = new Map<string, TenantSku>();
   /** By E.164 number. */
   readonly numbers = new Map<string, TelephoneNumberRecord>();
   readonly operations = new Map<string, NumberOperation>();
+  /** Units still counted by `consumedUnits` after they were freed. */
+  releasedUnits: ReleasedUnit[] = [];
 
   constructor(
     readonly identity: TenantIdentity,
@@ -125,23 +190,41 @@ export class TenantState {
     return this.timing.now();
   }
 
-  /** Runs every operation whose time has come, in completion order, each against the state of its moment. */
+  /**
+   * Runs every operation whose time has come, in completion order, each against the state of its
+   * moment; deletes users whose 30 days in deleted items are over; forgets units no longer counted.
+   */
   advance(): void {
     const now = this.now();
     const due = [...this.operations.values()]
       .filter((operation) => operation.outcome === undefined && operation.completesAt <= now)
       .sort((a, b) => a.completesAt - b.completesAt);
     for (const operation of due) operation.outcome = this.runOperation(operation);
+    for (const user of this.users.values()) {
+      if (user.deletedAt !== null && user.deletedAt + DELETED_RETENTION_MS <= now) this.users.delete(user.id);
+    }
+    this.releasedUnits = this.releasedUnits.filter((unit) => unit.until > now);
   }
 
+  /** An active (not deleted) user by object id or UPN. */
   findUser(idOrUpn: string): DirectoryUser | undefined {
     const key = idOrUpn.toLowerCase();
     const byId = this.users.get(key);
-    if (byId) return byId;
+    if (byId) return byId.deletedAt === null ? byId : undefined;
     for (const user of this.users.values()) {
-      if (user.userPrincipalName.toLowerCase() === key) return user;
+      if (user.deletedAt === null && user.userPrincipalName.toLowerCase() === key) return user;
     }
     return undefined;
+  }
+
+  /** Soft-deleted users, oldest deletion first. */
+  deletedUsers(): DirectoryUser[] {
+    return [...this.users.values()].filter((user) => user.deletedAt !== null).sort((a, b) => (a.deletedAt ?? 0) - (b.deletedAt ?? 0));
+  }
+
+  findDeletedUser(id: string): DirectoryUser | undefined {
+    const user = this.users.get(id.toLowerCase());
+    return user?.deletedAt === null ? undefined : user;
   }
 
   isReplicated(user: DirectoryUser, at = this.now()): boolean {
@@ -155,12 +238,36 @@ export class TenantState {
     return user;
   }
 
+  /** Users a Graph list shows now: active and replicated, in creation order. */
+  visibleUsers(): DirectoryUser[] {
+    const now = this.now();
+    return [...this.users.values()].filter((user) => user.deletedAt === null && this.isReplicated(user, now));
+  }
+
+  /** The usage location replicas show at `at` (the primary's value once the change has replicated). */
+  visibleUsageLocation(user: DirectoryUser, at = this.now()): string | null {
+    return at >= user.usageLocationVisibleAt ? user.usageLocation : user.previousUsageLocation;
+  }
+
   isVerifiedDomain(domain: string): boolean {
     return this.identity.domains.includes(domain.toLowerCase());
   }
 
-  /** Creates the disabled directory user behind a Teams application instance (New-CsOnlineApplicationInstance). */
+  /** Application instances the Teams admin service lists now: active, past the listing delay, in creation order. */
+  listedApplicationInstances(): DirectoryUser[] {
+    const now = this.now();
+    return [...this.users.values()].filter((user) => user.applicationId !== null && user.deletedAt === null && now >= user.listedAt);
+  }
+
+  /**
+   * Creates the disabled directory user behind a Teams application instance (New-CsOnlineApplicationInstance).
+   * Unlike Graph's user creation, a soft-deleted application instance still blocks its UPN here: the
+   * instance's SIP address stays in Teams until the object is purged. Microsoft documents neither way;
+   * this is the least convenient plausible reading (simulator README).
+   */
   createApplicationInstance(input: { userPrincipalName: string; displayName: string; applicationId: string }): DirectoryUser {
+    const upn = input.userPrincipalName.toLowerCase();
+    if (this.deletedUsers().some((user) => user.applicationId !== null && user.userPrincipalName.toLowerCase() === upn)) throw conflict();
     return this.addUser({
       userPrincipalName: input.userPrincipalName,
       displayName: input.displayName,
@@ -170,7 +277,8 @@ export class TenantState {
 
   /**
    * Adds a directory user. Seeded users (`replicated: true`) look as if created long ago, with their
-   * licenses fully provisioned; others go through the replication window.
+   * licenses fully provisioned; others go through the replication window. A soft-deleted user does not
+   * hold its UPN against a new user ("Restore a user": the conflict appears only when restoring).
    */
   addUser(seed: UserSeed, options: { replicated: boolean }): DirectoryUser {
     const upnProblem = validateUpn(seed.userPrincipalName, 'userPrincipalName');
@@ -179,26 +287,21 @@ export class TenantState {
     if (!this.isVerifiedDomain(domain)) {
       throw badRequest('The domain portion of the userPrincipalName property is invalid. You must use one of the verified domain names in your organization.');
     }
-    if (this.findUser(seed.userPrincipalName)) {
-      throw new GraphApiError(409, 'Conflict', 'Another object with the same value for property userPrincipalName already exists.', [
-        { code: 'ObjectConflict', target: 'userPrincipalName', message: 'Another object with the same value for property userPrincipalName already exists.' },
-      ]);
-    }
+    if (this.findUser(seed.userPrincipalName)) throw conflict();
     if (seed.usageLocation !== undefined && !isIsoCountryCode(seed.usageLocation)) {
       throw badRequest("Invalid value specified for property 'usageLocation' of resource 'User'.");
     }
     const skus = (seed.licenses ?? []).map((partNumber) => {
       const sku = [...this.skus.values()].find((s) => s.definition.skuPartNumber.toLowerCase() === partNumber.toLowerCase());
       if (!sku) throw badRequest(`The tenant has no subscription to ${partNumber}; purchase it first.`);
-      if (this.consumedUnits(sku.definition.skuId) >= sku.enabled) {
-        throw badRequest(`Subscription with SKU ${sku.definition.skuPartNumber} does not have any available licenses.`);
-      }
+      if (this.consumedUnits(sku.definition.skuId) >= assignableUnits(sku)) throw noAvailableLicenses(sku);
       return sku;
     });
 
     const now = this.now();
     const longAgo = now - 24 * 60 * 60 * 1000;
     const createdAt = options.replicated ? longAgo : now;
+    const replicatedAt = options.replicated ? createdAt : now + this.timing.delay('replication');
     const user: DirectoryUser = {
       id: randomUUID(),
       userPrincipalName: seed.userPrincipalName,
@@ -207,6 +310,8 @@ export class TenantState {
       accountEnabled: seed.applicationId === undefined,
       department: seed.applicationId === undefined ? null : APPLICATION_INSTANCE_DEPARTMENT,
       usageLocation: seed.usageLocation ?? null,
+      previousUsageLocation: seed.usageLocation ?? null,
+      usageLocationVisibleAt: createdAt,
       applicationId: seed.applicationId?.toLowerCase() ?? null,
       licenses: skus.map((sku) => ({
         skuId: sku.definition.skuId,
@@ -214,11 +319,14 @@ export class TenantState {
         assignedAt: createdAt,
         provisionedAt: createdAt,
         teamsSyncedAt: createdAt,
+        countedAt: createdAt,
       })),
       enterpriseVoiceEnabled: false,
       createdAt,
       modifiedAt: createdAt,
-      replicatedAt: options.replicated ? createdAt : now + this.timing.delay('replication'),
+      replicatedAt,
+      listedAt: options.replicated || seed.applicationId === undefined ? createdAt : now + this.timing.delay('applicationInstanceListing'),
+      deletedAt: null,
     };
     this.users.set(user.id, user);
     return user;
@@ -226,12 +334,17 @@ export class TenantState {
 
   updateUser(idOrUpn: string, patch: Record<string, unknown>): void {
     const user = this.requireVisibleUser(idOrUpn);
+    const now = this.now();
     const writable: Record<string, (value: unknown) => void> = {
       usageLocation: (value) => {
         if (typeof value !== 'string' || !isIsoCountryCode(value)) {
           throw badRequest("Invalid value specified for property 'usageLocation' of resource 'User'.");
         }
+        // Writing the primary's own value again changes nothing; a new value replicates with a lag.
+        if (value === user.usageLocation) return;
+        user.previousUsageLocation = this.visibleUsageLocation(user, now);
         user.usageLocation = value;
+        user.usageLocationVisibleAt = now + this.timing.delay('usageLocationReplication');
       },
       displayName: (value) => {
         if (typeof value !== 'string' || value.trim() === '') throw badRequest("Invalid value specified for property 'displayName' of resource 'User'.");
@@ -258,43 +371,101 @@ export class TenantState {
       Object.assign(user, before);
       throw error;
     }
-    user.modifiedAt = this.now();
+    user.modifiedAt = now;
   }
 
-  /** Deletes the user, which frees its license units and releases its numbers. */
+  /**
+   * Soft-deletes the user (DELETE /users/{id}): it moves to deleted items for 30 days, its license
+   * units are freed (they come back on restore), and a number still assigned to it gets stuck in
+   * pending, as Teams warns (manage-resource-accounts: "dissociate the telephone number … before
+   * deleting it, to avoid getting your service number stuck in pending mode").
+   */
   deleteUser(idOrUpn: string): void {
     const user = this.requireVisibleUser(idOrUpn);
-    for (const number of this.numbersOf(user.id)) release(number);
-    this.users.delete(user.id);
+    const now = this.now();
+    for (const number of this.numbersOf(user.id)) number.stuckSince = now;
+    for (const license of user.licenses) this.release(license.skuId, now);
+    user.deletedAt = now;
+    user.modifiedAt = now;
+  }
+
+  /**
+   * Restores a soft-deleted user with all its properties and licenses, even without free units (Entra:
+   * restore a user). Refused while an active object holds its UPN; the restored object replicates and
+   * reaches Teams with the usual delays.
+   */
+  restoreUser(id: string): DirectoryUser {
+    const user = this.findDeletedUser(id);
+    if (!user) throw resourceNotFound(id);
+    if (this.findUser(user.userPrincipalName)) throw conflict();
+    const now = this.now();
+    user.deletedAt = null;
+    user.modifiedAt = now;
+    user.replicatedAt = now + this.timing.delay('replication');
+    if (user.applicationId !== null) user.listedAt = now + this.timing.delay('applicationInstanceListing');
+    const countedAt = now + this.timing.delay('consumedUnits');
+    user.licenses = user.licenses.map((license) => ({ ...license, countedAt }));
+    return user;
+  }
+
+  /** Deletes a soft-deleted user permanently; it can no longer be restored. */
+  purgeUser(id: string): void {
+    if (!this.findDeletedUser(id)) throw resourceNotFound(id);
+    this.users.delete(id.toLowerCase());
   }
 
   findSku(skuId: string): TenantSku | undefined {
     return this.skus.get(skuId.toLowerCase());
   }
 
+  /** Units of the SKU held by users now (deleted users hold none); what assignLicense checks. */
   consumedUnits(skuId: string): number {
-    const key = skuId.toLowerCase();
     let count = 0;
     for (const user of this.users.values()) {
-      if (user.licenses.some((license) => license.skuId.toLowerCase() === key)) count += 1;
+      if (user.deletedAt === null && user.licenses.some((license) => sameId(license.skuId, skuId))) count += 1;
     }
     return count;
   }
 
+  /** What `subscribedSkus.consumedUnits` reports at `at`: assignments and releases show with a lag. */
+  reportedConsumedUnits(skuId: string, at = this.now()): number {
+    let count = 0;
+    for (const user of this.users.values()) {
+      if (user.deletedAt !== null) continue;
+      if (user.licenses.some((license) => sameId(license.skuId, skuId) && license.countedAt <= at)) count += 1;
+    }
+    return count + this.releasedUnits.filter((unit) => sameId(unit.skuId, skuId) && unit.until > at).length;
+  }
+
+  private release(skuId: string, now: number): void {
+    this.releasedUnits.push({ skuId, until: now + this.timing.delay('consumedUnits') });
+  }
+
   /** Adds units of a catalog SKU, as an operator's purchase would (a new subscription each time). */
-  purchase(skuPartNumber: string, units: number): TenantSku {
+  purchase(skuPartNumber: string, units: number, capabilityStatus?: CapabilityStatus): TenantSku {
     const definition = catalogSku(skuPartNumber);
     if (!definition) throw badRequest(`Unknown SKU part number '${skuPartNumber}'.`);
     const existing = this.findSku(definition.skuId);
-    const sku = existing ?? { definition, enabled: 0, subscriptionIds: [] };
+    const sku = existing ?? { definition, enabled: 0, subscriptionIds: [], capabilityStatus: 'Enabled' as CapabilityStatus };
     sku.enabled += units;
     sku.subscriptionIds.push(randomUUID());
+    if (capabilityStatus !== undefined) sku.capabilityStatus = capabilityStatus;
     this.skus.set(definition.skuId.toLowerCase(), sku);
+    return sku;
+  }
+
+  /** Changes a subscription's status, as its renewal lapsing (or being fixed) would. */
+  setSubscriptionStatus(skuPartNumber: string, capabilityStatus: CapabilityStatus): TenantSku {
+    const definition = catalogSku(skuPartNumber);
+    const sku = definition && this.findSku(definition.skuId);
+    if (!sku) throw badRequest(`The tenant has no ${skuPartNumber} subscription.`);
+    sku.capabilityStatus = capabilityStatus;
     return sku;
   }
 
   assignLicense(idOrUpn: string, { add, remove }: LicenseChange): DirectoryUser {
     const user = this.requireVisibleUser(idOrUpn);
+    const now = this.now();
 
     for (const skuId of remove) {
       if (!this.findSku(skuId)) throw badRequest(`License ${skuId} does not correspond to a valid company License.`);
@@ -305,20 +476,21 @@ export class TenantState {
     const newlyAdded: TenantSku[] = [];
     for (const { skuId } of add) {
       const sku = this.findSku(skuId);
-      if (!sku) throw badRequest(`License ${skuId} does not correspond to a valid company License.`);
+      if (!sku || sku.capabilityStatus === 'Deleted') throw badRequest(`License ${skuId} does not correspond to a valid company License.`);
       if (!user.licenses.some((license) => sameId(license.skuId, skuId))) newlyAdded.push(sku);
     }
-    if (add.length > 0 && user.usageLocation === null) {
+    // The license service reads a replica: a usage location written moments ago may not be there yet.
+    if (add.length > 0 && this.visibleUsageLocation(user, now) === null) {
       throw badRequest('License assignment cannot be done for user with invalid usage location.');
     }
     for (const sku of newlyAdded) {
-      if (this.consumedUnits(sku.definition.skuId) >= sku.enabled) {
-        throw badRequest(`Subscription with SKU ${sku.definition.skuPartNumber} does not have any available licenses.`);
-      }
+      if (this.consumedUnits(sku.definition.skuId) >= assignableUnits(sku)) throw noAvailableLicenses(sku);
     }
 
+    for (const license of user.licenses) {
+      if (remove.some((skuId) => sameId(license.skuId, skuId))) this.release(license.skuId, now);
+    }
     user.licenses = user.licenses.filter((license) => !remove.some((skuId) => sameId(license.skuId, skuId)));
-    const now = this.now();
     for (const { skuId, disabledPlans } of add) {
       const held = user.licenses.find((license) => sameId(license.skuId, skuId));
       const sameDisabledPlans = held !== undefined && held.disabledPlans.length === disabledPlans.length &&
@@ -332,6 +504,7 @@ export class TenantState {
         assignedAt: held?.assignedAt ?? now,
         provisionedAt,
         teamsSyncedAt: provisionedAt + this.timing.delay('teamsSync'),
+        countedAt: held?.countedAt ?? now + this.timing.delay('consumedUnits'),
       };
       user.licenses = held ? user.licenses.map((license) => (license === held ? assignment : license)) : [...user.licenses, assignment];
     }
@@ -361,7 +534,7 @@ export class TenantState {
       throw new GraphApiError(409, 'Conflict', `Telephone Number '${seed.telephoneNumber}' is already in the tenant.`);
     }
     const record: TelephoneNumberRecord = {
-      id: seed.telephoneNumber.slice(1),
+      id: numberAssignmentId(seed.telephoneNumber),
       telephoneNumber: seed.telephoneNumber,
       numberType: seed.numberType ?? 'callingPlan',
       capabilities: [...(seed.capabilities ?? SERVICE_NUMBER_CAPABILITIES)],
@@ -371,6 +544,7 @@ export class TenantState {
       assignmentTargetId: null,
       assignmentCategory: null,
       locationId: null,
+      stuckSince: null,
     };
     this.numbers.set(record.telephoneNumber, record);
     return record;
@@ -385,13 +559,33 @@ export class TenantState {
     return [...this.numbers.values()].filter((number) => number.assignmentTargetId === userId);
   }
 
+  /**
+   * `activationState` as Graph would report it now. Microsoft documents the values, not their meaning;
+   * the simulator shows `assignmentPending` while an accepted assignment of the number has not
+   * completed, and for a number stuck on a deleted account.
+   */
+  activationState(number: TelephoneNumberRecord, at = this.now()): ActivationState {
+    if (number.stuckSince !== null) return 'assignmentPending';
+    const pending = [...this.operations.values()].some((operation) =>
+      operation.kind === 'assign' && operation.telephoneNumber === number.telephoneNumber && operation.outcome === undefined && at < operation.completesAt);
+    return pending ? 'assignmentPending' : 'activated';
+  }
+
+  /** Frees a stuck number, as Microsoft support would; the simulator's control API exposes it. */
+  releaseStuckNumber(telephoneNumber: string): TelephoneNumberRecord {
+    const number = this.findNumber(telephoneNumber);
+    if (!number) throw new GraphApiError(404, 'NotFound', `The tenant has no telephone number ${telephoneNumber}.`);
+    release(number);
+    return number;
+  }
+
   /** Accepts an assign or unassign request; the outcome is decided when the operation runs. */
   startNumberOperation(input: Omit<NumberOperation, 'id' | 'createdAt' | 'startsAt' | 'completesAt' | 'outcome'>): NumberOperation {
     const now = this.now();
     const runTime = this.timing.delay('numberOperation');
     const operation: NumberOperation = {
       ...input,
-      id: randomUUID(),
+      id: operationId(input.kind),
       createdAt: now,
       startsAt: now + runTime * QUEUED_FRACTION,
       completesAt: now + runTime,
@@ -407,47 +601,38 @@ export class TenantState {
 
   private runOperation(operation: NumberOperation): NonNullable<NumberOperation['outcome']> {
     const at = operation.completesAt;
-    const { tenantId } = this.identity;
     const number = this.numbers.get(operation.telephoneNumber);
     const failed = (statusDetail: string) => ({ status: 'failed' as const, statusDetail, numberId: number?.id ?? null });
     const succeeded = () => ({ status: 'succeeded' as const, statusDetail: null, numberId: number?.id ?? null });
+    const texts = NUMBER_OPERATION_FAILURES;
 
-    // Teams reports a number of another type exactly like a number the tenant does not own (notes 4.5).
-    if (!number || number.numberType !== operation.numberType) {
-      return failed(`Telephone Number '${operation.telephoneNumber}' is not found from tenant '${tenantId}'`);
-    }
+    // A number of another type is reported like a number the tenant does not own (notes 4.5).
+    if (!number || number.numberType !== operation.numberType) return failed(texts.numberUnavailable);
+    if (number.stuckSince !== null) return failed(texts.pending);
     if (operation.kind === 'unassign') {
       // Unassigning a free number leaves it as asked; treated as success so undo steps can be repeated.
       release(number);
       return succeeded();
     }
 
-    const target = operation.assignmentTargetId === null ? undefined : this.findUser(operation.assignmentTargetId);
-    if (!target || !this.isReplicated(target, at)) return failed('The server responded with a Request Error, Status: NotFound');
+    const targetId = operation.assignmentTargetId ?? '';
+    const target = this.findUser(targetId);
+    if (!target || !this.isReplicated(target, at)) return failed(texts.targetUnresolved(targetId));
     if (number.assignmentTargetId === target.id) return succeeded();
-    if (number.assignmentTargetId !== null) {
-      return failed(`Telephone Number '${number.telephoneNumber}' has already been assigned to another user`);
-    }
+    if (number.assignmentTargetId !== null) return failed(texts.numberUnavailable);
     const resourceAccount = this.isResourceAccount(target);
     const neededCapability: NumberCapability = resourceAccount ? 'voiceApplicationAssignment' : 'userAssignment';
-    if (!number.capabilities.includes(neededCapability)) {
-      return failed(resourceAccount
-        ? `Telephone Number '${number.telephoneNumber}' cannot be assigned to resource account '${target.id}': it is a user (subscriber) number without the VoiceApplicationAssignment capability; use a service number`
-        : `Telephone Number '${number.telephoneNumber}' cannot be assigned to user '${target.id}': it is a service number without the UserAssignment capability`);
-    }
+    if (!number.capabilities.includes(neededCapability)) return failed(texts.capabilityMismatch);
     const features = this.teamsFeatures(target, at);
     const licensed = resourceAccount
       ? features.includes('PhoneSystemVirtualUser') || features.includes('PhoneSystem')
       : features.includes('PhoneSystem');
-    if (!licensed) {
-      return failed(`User '${target.id}' lacks appropriate licenses to assign a '${numberTypeLabel(number.numberType)}' number`);
+    if (!licensed) return failed(texts.targetNotEligible(target.id));
+    if (number.numberType === 'callingPlan' && this.visibleUsageLocation(target, at) !== number.isoCountryCode) {
+      return failed(texts.countryMismatch);
     }
-    if (number.numberType === 'callingPlan' && target.usageLocation !== number.isoCountryCode) {
-      return failed(`Telephone Number '${number.telephoneNumber}' is a ${number.isoCountryCode} number but the usage location of user '${target.id}' is ${target.usageLocation ?? 'not set'}; Calling Plan numbers must match the user's usage location`);
-    }
-    const current = this.numbersOf(target.id).find((other) => other.assignmentCategory === operation.assignmentCategory);
-    if (current) {
-      return failed(`User '${target.id}' already has the ${operation.assignmentCategory} telephone number '${current.telephoneNumber}'; unassign it first`);
+    if (this.numbersOf(target.id).some((other) => other.assignmentCategory === operation.assignmentCategory)) {
+      return failed(texts.categoryOccupied);
     }
     number.assignmentTargetId = target.id;
     number.assignmentStatus = resourceAccount ? 'voiceApplicationAssigned' : 'userAssigned';
@@ -459,20 +644,30 @@ export class TenantState {
   }
 }
 
+/** Units a new assignment may use: enabled units, and warning units (a grace period still allows assignment). */
+export function assignableUnits(sku: TenantSku): number {
+  return sku.capabilityStatus === 'Enabled' || sku.capabilityStatus === 'Warning' ? sku.enabled : 0;
+}
+
+/** Graph's message for a SKU with no unit left (community code matches it; Microsoft does not document it). */
+function noAvailableLicenses(sku: TenantSku): GraphApiError {
+  return badRequest(`Subscription with SKU ${sku.definition.skuPartNumber} does not have any available licenses.`);
+}
+
 function release(number: TelephoneNumberRecord): void {
   number.assignmentStatus = 'unassigned';
   number.assignmentTargetId = null;
   number.assignmentCategory = null;
   number.locationId = null;
+  number.stuckSince = null;
 }
 
-function numberTypeLabel(numberType: NumberType): string {
-  return { callingPlan: 'CallingPlan', directRouting: 'DirectRouting', operatorConnect: 'OperatorConnect' }[numberType];
-}
-
-/** "+" is optional on input (Graph accepts both); stored and returned numbers always carry it. */
+/**
+ * "+" is optional on input in request bodies (Graph's assignNumber sample sends none); stored and
+ * returned numbers always carry it. No other character is forgiven: not even surrounding spaces.
+ */
 export function normalizeTelephoneNumber(value: string): string | undefined {
-  const match = /^\+?([1-9]\d{6,14})$/.exec(value.trim());
+  const match = /^\+?([1-9]\d{6,14})$/.exec(value);
   return match ? `+${match[1]}` : undefined;
 }
 

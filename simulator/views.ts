@@ -9,16 +9,24 @@ export const TELEPHONE_NUMBER_MANAGEMENT_PATH = '/v1.0/admin/teams/telephoneNumb
 
 const iso = (epochMs: number): string => new Date(epochMs).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
-export function subscribedSkuView(state: TenantState, sku: TenantSku, accountName: string): Record<string, unknown> {
+/** prepaidUnits report the subscription's units under the field of its status (licenseUnitsDetail). */
+function prepaidUnits(sku: TenantSku): Record<'enabled' | 'lockedOut' | 'suspended' | 'warning', number> {
+  const units = { enabled: 0, lockedOut: 0, suspended: 0, warning: 0 };
+  const field = ({ Enabled: 'enabled', Warning: 'warning', Suspended: 'suspended', LockedOut: 'lockedOut', Deleted: undefined } as const)[sku.capabilityStatus];
+  if (field) units[field] = sku.enabled;
+  return units;
+}
+
+export function subscribedSkuView(state: TenantState, sku: TenantSku, accountName: string, at: number): Record<string, unknown> {
   const { tenantId } = state.identity;
   return {
     accountId: tenantId,
     accountName,
     appliesTo: 'User',
-    capabilityStatus: 'Enabled',
-    consumedUnits: state.consumedUnits(sku.definition.skuId),
+    capabilityStatus: sku.capabilityStatus,
+    consumedUnits: state.reportedConsumedUnits(sku.definition.skuId, at),
     id: `${tenantId}_${sku.definition.skuId}`,
-    prepaidUnits: { enabled: sku.enabled, lockedOut: 0, suspended: 0, warning: 0 },
+    prepaidUnits: prepaidUnits(sku),
     servicePlans: sku.definition.servicePlans.map((plan) => ({
       servicePlanId: plan.servicePlanId,
       servicePlanName: plan.servicePlanName,
@@ -50,7 +58,7 @@ export function userProperties(state: TenantState, user: DirectoryUser, at: numb
     createdDateTime: iso(user.createdAt),
     department: user.department,
     mailNickname: user.mailNickname,
-    usageLocation: user.usageLocation,
+    usageLocation: state.visibleUsageLocation(user, at),
     assignedLicenses: user.licenses.map((license) => ({ disabledPlans: license.disabledPlans, skuId: license.skuId })),
     assignedPlans: plans.map(({ license, plan }) => ({
       assignedDateTime: iso(license.assignedAt),
@@ -100,13 +108,25 @@ export function licenseDetailsView(state: TenantState, user: DirectoryUser, at: 
   });
 }
 
-export function numberAssignmentView(number: TelephoneNumberRecord): Record<string, unknown> {
+/** A deleted user as `directory/deletedItems` shows it: its properties plus `deletedDateTime`. */
+export function deletedUserView(state: TenantState, user: DirectoryUser, at: number): Record<string, unknown> {
+  return {
+    '@odata.type': '#microsoft.graph.user',
+    ...userProperties(state, user, at),
+    // Entra shows a deleted user's UPN prefixed with its object id (reported for synced users; the
+    // simulator assumes it for all, the less convenient reading). Restore brings the UPN back.
+    userPrincipalName: `${user.id.replaceAll('-', '')}${user.userPrincipalName}`,
+    deletedDateTime: user.deletedAt === null ? null : iso(user.deletedAt),
+  };
+}
+
+export function numberAssignmentView(state: TenantState, number: TelephoneNumberRecord, at: number): Record<string, unknown> {
   return {
     id: number.id,
     telephoneNumber: number.telephoneNumber,
     operatorId: null,
     numberType: number.numberType,
-    activationState: 'activated',
+    activationState: state.activationState(number, at),
     capabilities: number.capabilities,
     locationId: number.locationId,
     civicAddressId: null,
@@ -123,19 +143,26 @@ export function numberAssignmentView(number: TelephoneNumberRecord): Record<stri
   };
 }
 
+/**
+ * Graph's telephoneNumberLongRunningOperation as the docs' sample shows it: wrapped in `value`, each
+ * number entry with only `resourceLocation`, `status` and (when there is one) `statusDetail`.
+ */
 export function operationView(state: TenantState, operation: NumberOperation, at: number): Record<string, unknown> {
   const status = state.operationStatus(operation, at);
   const numberId = operation.outcome?.numberId ?? state.numbers.get(operation.telephoneNumber)?.id ?? null;
+  const statusDetail = operation.outcome?.statusDetail ?? null;
   return {
-    id: operation.id,
-    createdDateTime: iso(operation.createdAt),
-    status,
-    numbers: [{
-      telephoneNumber: operation.telephoneNumber,
-      resourceLocation: numberId === null ? null : `${operation.baseUrl}${TELEPHONE_NUMBER_MANAGEMENT_PATH}/numberAssignments/${numberId}`,
+    value: {
+      '@odata.type': '#microsoft.graph.teamsAdministration.telephoneNumberLongRunningOperation',
+      id: operation.id,
+      createdDateTime: iso(operation.createdAt),
       status,
-      statusDetail: operation.outcome?.statusDetail ?? null,
-    }],
+      numbers: [{
+        resourceLocation: numberId === null ? null : `${operation.baseUrl}${TELEPHONE_NUMBER_MANAGEMENT_PATH}/numberAssignments/${numberId}`,
+        status,
+        ...(statusDetail === null ? {} : { statusDetail }),
+      }],
+    },
   };
 }
 
@@ -157,7 +184,7 @@ export function teamsUserConfigurationView(state: TenantState, user: DirectoryUs
   };
 }
 
-/** Teams ConfigAPI application instance; `phoneNumber` uses the `tel:` URI form the Teams cmdlets show. */
+/** Teams ConfigAPI application instance (reference notes 2.2); `phoneNumber` uses the `tel:` URI form the Teams cmdlets show. */
 export function applicationInstanceView(state: TenantState, user: DirectoryUser): Record<string, unknown> {
   const primary = state.numbersOf(user.id).find((number) => number.assignmentCategory === 'primary');
   return {
@@ -173,9 +200,13 @@ export function applicationInstanceView(state: TenantState, user: DirectoryUser)
 export function userStateView(state: TenantState, user: DirectoryUser, at: number): Record<string, unknown> {
   return {
     ...userProperties(state, user, at),
+    usageLocation: user.usageLocation,
+    visibleUsageLocation: state.visibleUsageLocation(user, at),
     applicationId: user.applicationId,
     replicated: state.isReplicated(user, at),
     replicatedDateTime: iso(user.replicatedAt),
+    listedInTeamsDateTime: iso(user.listedAt),
+    deletedDateTime: user.deletedAt === null ? null : iso(user.deletedAt),
     licenses: user.licenses.map((license) => ({
       skuId: license.skuId,
       skuPartNumber: state.findSku(license.skuId)?.definition.skuPartNumber ?? null,

@@ -6,12 +6,14 @@
 import type { FastifyInstance } from 'fastify';
 import { kindForApplicationId } from '../../lib/microsoft';
 import { isIsoCountryCode } from '../../lib/validation';
-import type { LicenseSeed, NumberSeed, UserSeed } from '../catalog';
-import { SKU_CATALOG, catalogSku } from '../catalog';
+import type { CapabilityStatus, LicenseSeed, NumberSeed, UserSeed } from '../catalog';
+import { CAPABILITY_STATUSES, SKU_CATALOG, catalogSku } from '../catalog';
 import type { SimulatorContext } from '../context';
 import { GraphApiError } from '../errors';
 import { baseUrl } from '../http';
-import { mergeBehaviour, numberSeedProblems } from '../options';
+import type { DirectoryRoleName, SimulatedApp } from '../options';
+import { directoryRoleProblems, graphRoleProblems, mergeBehaviour, numberSeedProblems } from '../options';
+import { assignableUnits } from '../state';
 import { numberAssignmentView, operationView, subscribedSkuView, userStateView } from '../views';
 
 export const CONTROL_PREFIX = '/_simulator';
@@ -34,14 +36,25 @@ export async function controlRoutes(app: FastifyInstance, { context }: { context
       now: new Date(now).toISOString(),
       seed: options.seed,
       tenant: { id: options.tenantId, organizationName: options.organizationName, domains: options.domains },
-      apps: options.apps.map(({ clientId, displayName, graphRoles, teamsAdministrator }) => ({ clientId, displayName, graphRoles, teamsAdministrator })),
+      apps: context.apps.map(appView),
       behaviour: context.behaviour,
       licenses: [...state.skus.values()].map((sku) => {
         const consumed = state.consumedUnits(sku.definition.skuId);
-        return { skuId: sku.definition.skuId, skuPartNumber: sku.definition.skuPartNumber, enabled: sku.enabled, consumed, available: sku.enabled - consumed };
+        return {
+          skuId: sku.definition.skuId,
+          skuPartNumber: sku.definition.skuPartNumber,
+          capabilityStatus: sku.capabilityStatus,
+          enabled: sku.enabled,
+          consumed,
+          reportedConsumed: state.reportedConsumedUnits(sku.definition.skuId, now),
+          available: Math.max(0, assignableUnits(sku) - consumed),
+        };
       }),
       users: [...state.users.values()].map((user) => userStateView(state, user, now)),
-      numbers: [...state.numbers.values()].map(numberAssignmentView),
+      numbers: [...state.numbers.values()].map((number) => ({
+        ...numberAssignmentView(state, number, now),
+        stuckDateTime: number.stuckSince === null ? null : new Date(number.stuckSince).toISOString(),
+      })),
       operations: [...state.operations.values()].map((operation) => ({
         ...operationView(state, operation, now),
         kind: operation.kind,
@@ -72,7 +85,7 @@ export async function controlRoutes(app: FastifyInstance, { context }: { context
     const problems = licenseProblems({ skuPartNumber, units }, '', 1);
     if (problems.length > 0) throw invalid(problems);
     const sku = context.state.purchase(skuPartNumber as string, units as number);
-    return subscribedSkuView(context.state, sku, context.options.organizationName);
+    return subscribedSkuView(context.state, sku, context.options.organizationName, context.now());
   });
 
   app.post<{ Body: unknown }>(`${CONTROL_PREFIX}/seed`, async (request, reply) => {
@@ -81,26 +94,80 @@ export async function controlRoutes(app: FastifyInstance, { context }: { context
     if (problems.length > 0) throw invalid(problems);
     const { state } = context;
     // Applied in order (licenses, numbers, users) and stops at the first conflict.
-    const licenses = (body.licenses ?? []).map((license) => state.purchase(license.skuPartNumber, license.units));
+    const licenses = (body.licenses ?? []).map((license) => state.purchase(license.skuPartNumber, license.units, license.capabilityStatus));
     const numbers = (body.numbers ?? []).map((number) => state.addNumber(number));
     const users = (body.users ?? []).map(({ replicated = true, ...seed }) => state.addUser(seed, { replicated }));
     return reply.code(201).send({
       licenses: licenses.map((sku) => ({ skuPartNumber: sku.definition.skuPartNumber, enabled: sku.enabled })),
-      numbers: numbers.map(numberAssignmentView),
+      numbers: numbers.map((number) => numberAssignmentView(state, number, context.now())),
       users: users.map((user) => ({ id: user.id, userPrincipalName: user.userPrincipalName })),
     });
   });
 
   app.get(`${CONTROL_PREFIX}/requests`, async () => context.requests.summary());
+
+  app.get(`${CONTROL_PREFIX}/apps`, async () => context.apps.map(appView));
+
+  // Changes what the app is granted; tokens issued before keep their claims until they expire, as in Entra.
+  app.put<{ Params: { clientId: string }; Body: unknown }>(`${CONTROL_PREFIX}/apps/:clientId`, async (request) => {
+    const app = context.findApp(request.params.clientId);
+    if (!app) throw new GraphApiError(404, 'NotFound', `No app registration ${request.params.clientId}; GET ${CONTROL_PREFIX}/apps lists them.`);
+    const body = (request.body ?? {}) as Record<string, unknown>;
+    if (typeof body !== 'object' || Array.isArray(body)) throw invalid(['body must be a JSON object with graphRoles and/or directoryRoles']);
+    const problems = Object.keys(body).filter((key) => !['graphRoles', 'directoryRoles'].includes(key))
+      .map((key) => `${key} is not a setting (use graphRoles, directoryRoles)`);
+    if (body.graphRoles !== undefined) problems.push(...graphRoleProblems(body.graphRoles, 'graphRoles'));
+    if (body.directoryRoles !== undefined) problems.push(...directoryRoleProblems(body.directoryRoles, 'directoryRoles'));
+    if (problems.length > 0) throw invalid(problems);
+    if (body.graphRoles !== undefined) app.graphRoles = [...(body.graphRoles as string[])];
+    if (body.directoryRoles !== undefined) app.directoryRoles = [...(body.directoryRoles as DirectoryRoleName[])];
+    return appView(app);
+  });
+
+  // Sets a subscription's status (Enabled, Warning, Suspended, LockedOut, Deleted) and/or its units.
+  app.put<{ Params: { skuPartNumber: string }; Body: unknown }>(`${CONTROL_PREFIX}/licenses/:skuPartNumber`, async (request) => {
+    const definition = catalogSku(request.params.skuPartNumber);
+    const sku = definition && context.state.findSku(definition.skuId);
+    if (!definition || !sku) {
+      throw new GraphApiError(404, 'NotFound', `The tenant has no ${request.params.skuPartNumber} subscription; POST ${CONTROL_PREFIX}/licenses/purchase adds one.`);
+    }
+    const body = (request.body ?? {}) as Record<string, unknown>;
+    const problems = Object.keys(body).filter((key) => !['capabilityStatus', 'units'].includes(key))
+      .map((key) => `${key} is not a setting (use capabilityStatus, units)`);
+    if (body.capabilityStatus !== undefined && !CAPABILITY_STATUSES.includes(body.capabilityStatus as CapabilityStatus)) {
+      problems.push(`capabilityStatus must be one of ${CAPABILITY_STATUSES.join(', ')}`);
+    }
+    if (body.units !== undefined && (!Number.isInteger(body.units) || (body.units as number) < 0 || (body.units as number) > 1_000_000)) {
+      problems.push('units must be a whole number from 0 to 1000000');
+    }
+    if (problems.length > 0) throw invalid(problems);
+    if (body.capabilityStatus !== undefined) sku.capabilityStatus = body.capabilityStatus as CapabilityStatus;
+    if (body.units !== undefined) sku.enabled = body.units as number;
+    return subscribedSkuView(context.state, sku, context.options.organizationName, context.now());
+  });
+
+  // What Microsoft support does for a number stuck in pending after its account was deleted.
+  app.post<{ Params: { telephoneNumber: string } }>(`${CONTROL_PREFIX}/numbers/:telephoneNumber/release`, async (request) => {
+    const number = context.state.releaseStuckNumber(request.params.telephoneNumber);
+    return numberAssignmentView(context.state, number, context.now());
+  });
 }
 
-function licenseProblems(license: { skuPartNumber?: unknown; units?: unknown }, path: string, minUnits: number): string[] {
+/** An app registration without its secret. */
+function appView({ clientId, displayName, graphRoles, directoryRoles }: SimulatedApp): Record<string, unknown> {
+  return { clientId, displayName, graphRoles, directoryRoles };
+}
+
+function licenseProblems(license: { skuPartNumber?: unknown; units?: unknown; capabilityStatus?: unknown }, path: string, minUnits: number): string[] {
   const problems: string[] = [];
   if (typeof license.skuPartNumber !== 'string' || !catalogSku(license.skuPartNumber)) {
     problems.push(`${path}skuPartNumber must be one of ${SKU_CATALOG.map((sku) => sku.skuPartNumber).join(', ')}`);
   }
   if (!Number.isInteger(license.units) || (license.units as number) < minUnits || (license.units as number) > 1_000_000) {
     problems.push(`${path}units must be a whole number from ${minUnits} to 1000000`);
+  }
+  if (license.capabilityStatus !== undefined && !CAPABILITY_STATUSES.includes(license.capabilityStatus as CapabilityStatus)) {
+    problems.push(`${path}capabilityStatus must be one of ${CAPABILITY_STATUSES.join(', ')}`);
   }
   return problems;
 }

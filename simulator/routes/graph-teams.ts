@@ -6,15 +6,13 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { PERMISSIONS } from '../auth';
-import type { NumberCapability } from '../catalog';
 import { NUMBER_TYPES } from '../catalog';
 import type { SimulatorContext } from '../context';
 import { GraphApiError, resourceNotFound } from '../errors';
 import { baseUrl } from '../http';
 import { isGuid } from '../ids';
-import type { FilterClause } from '../odata';
-import { parseFilter, parsePaging } from '../odata';
-import type { AssignmentCategory, TelephoneNumberRecord } from '../state';
+import { matchesFilter, parseFilter, parsePaging, refuseOtherOptions } from '../odata';
+import type { AssignmentCategory } from '../state';
 import { ASSIGNMENT_CATEGORIES, isNumberType, normalizeTelephoneNumber } from '../state';
 import { TELEPHONE_NUMBER_MANAGEMENT_PATH, numberAssignmentView, operationView, teamsUserConfigurationView } from '../views';
 
@@ -32,32 +30,37 @@ interface NumberAssignmentsQuery {
 }
 
 export async function graphTeamsRoutes(app: FastifyInstance, { context }: { context: SimulatorContext }): Promise<void> {
+  // Graph's samples wrap a single teamsAdministration entity in "value" (numberAssignment get, operation
+  // get, userConfiguration get); the simulator answers as documented, so clients must accept that shape.
+  const wrapped = (contextUrl: string, entity: Record<string, unknown>) => ({ '@odata.context': contextUrl, value: entity });
+
   app.get<{ Params: { id: string } }>('/v1.0/admin/teams/userConfigurations/:id', {
     config: { graphPermissions: PERMISSIONS.readTeamsUserConfiguration },
   }, async (request) => {
     const user = context.state.requireVisibleUser(request.params.id);
-    return {
-      '@odata.context': `${baseUrl(request)}/v1.0/$metadata#admin/teams/userConfigurations/$entity`,
-      ...teamsUserConfigurationView(context.state, user, context.now()),
-    };
+    // Whether resource accounts appear here is undocumented and doubted (reference notes 3.4): the
+    // simulator takes the least convenient reading and does not surface them at all.
+    if (context.state.isResourceAccount(user)) throw resourceNotFound(request.params.id);
+    return wrapped(`${baseUrl(request)}/v1.0/$metadata#admin/teams/userConfigurations/$entity`,
+      teamsUserConfigurationView(context.state, user, context.now()));
   });
 
   app.get<{ Querystring: NumberAssignmentsQuery }>(NUMBER_ASSIGNMENTS, {
     config: { graphPermissions: PERMISSIONS.readTelephoneNumbers },
   }, async (request) => {
+    refuseOtherOptions(request.query as Record<string, unknown>, ['$filter', '$top', '$skip']);
     const { $filter } = request.query;
-    const clauses = $filter === undefined || $filter.trim() === '' ? [] : parseFilter($filter, FILTERABLE, ['capabilities']);
+    const clauses = $filter === undefined || $filter.trim() === '' ? [] : parseFilter($filter, { properties: FILTERABLE, collections: ['capabilities'] });
     const { top, skip } = parsePaging(request.query, DEFAULT_TOP, MAX_TOP);
-    const matching = [...context.state.numbers.values()].filter((number) => clauses.every((clause) => matches(number, clause)));
-    const page = matching.slice(skip, skip + top);
-    const base = baseUrl(request);
-    const next = skip + top < matching.length
-      ? `${base}${NUMBER_ASSIGNMENTS}?${new URLSearchParams({ ...($filter ? { $filter } : {}), $top: String(top), $skip: String(skip + top) })}`
-      : undefined;
+    const now = context.now();
+    // telephoneNumber compares exactly: "+1206…" sent unencoded arrives as " 1206…" and matches nothing.
+    const matching = [...context.state.numbers.values()]
+      .map((number) => numberAssignmentView(context.state, number, now))
+      .filter((view) => matchesFilter(view, clauses, CASE_INSENSITIVE_NUMBER_FIELDS));
+    // No @odata.nextLink: the docs page this list with $top and $skip only.
     return {
-      '@odata.context': `${base}/v1.0/$metadata#admin/teams/telephoneNumberManagement/numberAssignments`,
-      ...(next ? { '@odata.nextLink': next } : {}),
-      value: page.map(numberAssignmentView),
+      '@odata.context': `${baseUrl(request)}/v1.0/$metadata#admin/teams/telephoneNumberManagement/numberAssignments`,
+      value: matching.slice(skip, skip + top),
     };
   });
 
@@ -66,10 +69,10 @@ export async function graphTeamsRoutes(app: FastifyInstance, { context }: { cont
   }, async (request) => {
     const number = [...context.state.numbers.values()].find((candidate) => candidate.id === request.params.id);
     if (!number) throw new GraphApiError(404, 'NotFound', `Number assignment '${request.params.id}' was not found.`);
-    return {
-      '@odata.context': `${baseUrl(request)}/v1.0/$metadata#admin/teams/telephoneNumberManagement/numberAssignments/$entity`,
-      ...numberAssignmentView(number),
-    };
+    return wrapped(`${baseUrl(request)}/v1.0/$metadata#admin/teams/telephoneNumberManagement/numberAssignments/$entity`, {
+      '@odata.type': '#microsoft.graph.teamsAdministration.numberAssignment',
+      ...numberAssignmentView(context.state, number, context.now()),
+    });
   });
 
   app.post<{ Body: unknown }>(`${NUMBER_ASSIGNMENTS}/assignNumber`, {
@@ -101,17 +104,8 @@ export async function graphTeamsRoutes(app: FastifyInstance, { context }: { cont
   });
 }
 
-function matches(number: TelephoneNumberRecord, clause: FilterClause): boolean {
-  const view = numberAssignmentView(number);
-  if (clause.any) {
-    const wanted = clause.value?.toLowerCase();
-    return (view[clause.property] as NumberCapability[]).some((item) => item.toLowerCase() === wanted);
-  }
-  const actual = view[clause.property] as string | null;
-  if (clause.value === null || actual === null) return clause.value === actual;
-  if (clause.property === 'telephoneNumber') return normalizeTelephoneNumber(clause.value) === actual;
-  return actual.toLowerCase() === clause.value.toLowerCase();
-}
+/** Enumeration values compare case-insensitively; the telephone number does not. */
+const CASE_INSENSITIVE_NUMBER_FIELDS = ['assignmentStatus', 'assignmentTargetId', 'numberType', 'activationState', 'isoCountryCode'];
 
 interface NumberRequest {
   telephoneNumber: string;

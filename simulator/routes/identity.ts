@@ -134,7 +134,7 @@ export async function identityRoutes(app: FastifyInstance, { context }: { contex
       token_type: 'Bearer',
       expires_in: ACCESS_TOKEN_LIFETIME_SECONDS,
       ext_expires_in: ACCESS_TOKEN_LIFETIME_SECONDS,
-      access_token: context.tokens.issue(application, audience, issuer(request)),
+      access_token: context.tokens.issue(application, audience),
     });
   }));
 }

@@ -1,58 +1,69 @@
 /**
  * Teams admin API ("ConfigAPI", token audience 48ac35b8-…), modelled on the application-instance
- * endpoints behind New-/Get-CsOnlineApplicationInstance (reference notes 2.2). Creating an instance
- * creates the disabled directory user that Graph will only see after the replication window; Teams
- * itself reads its own writes, so lookups here find the instance at once.
+ * endpoints behind New-/Get-CsOnlineApplicationInstance (reference notes 2.2). Only the paged read is
+ * known from public code (`GET …/ApplicationInstances?pageSize=&skipToken=`, with the headers
+ * `x-authz-scope: tenant`, `x-ms-correlation-id` and `X-Requested-With`); everything else is unknown, so
+ * the simulator takes the least convenient plausible reading (simulator README):
+ * - unknown query parameters are ignored (no lookup by UPN: a client must page);
+ * - pages hold at most 100 instances, whatever `pageSize` asks for;
+ * - a new instance is neither listed nor found until the listing delay has passed (no read-your-writes);
+ * - creating answers 200 with the instance; a UPN in use is Graph's 400 `ObjectConflict`;
+ * - requests without the three headers are refused.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { RESOURCE_ACCOUNT_APP_IDS, kindForApplicationId } from '../../lib/microsoft';
+import { TEAMS_ADMIN_ROLES, USER_ADMIN_ROLES } from '../auth';
 import type { SimulatorContext } from '../context';
 import { GraphApiError } from '../errors';
+import { isGuid } from '../ids';
+import { decodeSkipToken, encodeSkipToken } from '../odata';
 import { applicationInstanceView } from '../views';
 
-const APPLICATION_INSTANCES = '/Teams.PlatformService/v2/ApplicationInstances';
-const DEFAULT_PAGE_SIZE = 100;
-const MAX_PAGE_SIZE = 500;
+export const APPLICATION_INSTANCES = '/Teams.PlatformService/v2/ApplicationInstances';
+const MAX_PAGE_SIZE = 100;
 
 interface ListQuery {
-  userPrincipalName?: string;
   pageSize?: string;
   skipToken?: string;
 }
 
+const invalid = (message: string) => new GraphApiError(400, 'BadRequest', message);
+
+/** The headers public clients of the service always send; the simulator requires them. */
+async function requireClientHeaders(request: FastifyRequest): Promise<void> {
+  const { headers } = request;
+  if (String(headers['x-authz-scope'] ?? '').toLowerCase() !== 'tenant') throw invalid("The header 'x-authz-scope: tenant' is required.");
+  if (!isGuid(String(headers['x-ms-correlation-id'] ?? ''))) throw invalid("The header 'x-ms-correlation-id' must be a GUID.");
+  if (headers['x-requested-with'] === undefined) throw invalid("The header 'X-Requested-With' is required.");
+}
+
 export async function teamsRoutes(app: FastifyInstance, { context }: { context: SimulatorContext }): Promise<void> {
-  const invalid = (message: string) => new GraphApiError(400, 'BadRequest', message);
-  // The user map keeps creation order, which makes skipToken offsets stable across pages.
-  const instances = () => [...context.state.users.values()].filter((user) => user.applicationId !== null);
+  app.addHook('preHandler', requireClientHeaders);
 
   app.get<{ Querystring: ListQuery }>(APPLICATION_INSTANCES, async (request) => {
-    const { userPrincipalName, pageSize, skipToken } = request.query;
-    if (userPrincipalName !== undefined) {
-      const wanted = userPrincipalName.toLowerCase();
-      const found = instances().filter((user) => user.userPrincipalName.toLowerCase() === wanted);
-      return { applicationInstances: found.map((user) => applicationInstanceView(context.state, user)), skipToken: null };
-    }
-    const size = pageSize === undefined ? DEFAULT_PAGE_SIZE : Number(pageSize);
-    if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) throw invalid(`pageSize must be a whole number from 1 to ${MAX_PAGE_SIZE}.`);
+    const { pageSize, skipToken } = request.query;
+    const asked = pageSize === undefined ? MAX_PAGE_SIZE : Number(pageSize);
+    if (!Number.isInteger(asked) || asked < 1) throw invalid('pageSize must be a whole number of at least 1.');
+    const size = Math.min(asked, MAX_PAGE_SIZE);
     const offset = skipToken === undefined ? 0 : decodeSkipToken(skipToken);
     if (offset === undefined) throw invalid('skipToken is not one this service issued; start again without it.');
-    const all = instances();
-    const page = all.slice(offset, offset + size);
+    const all = context.state.listedApplicationInstances();
     return {
-      applicationInstances: page.map((user) => applicationInstanceView(context.state, user)),
+      applicationInstances: all.slice(offset, offset + size).map((user) => applicationInstanceView(context.state, user)),
       skipToken: offset + size < all.length ? encodeSkipToken(offset + size) : null,
     };
   });
 
   app.get<{ Params: { objectId: string } }>(`${APPLICATION_INSTANCES}/:objectId`, async (request) => {
-    const user = context.state.users.get(request.params.objectId.toLowerCase());
-    if (!user || user.applicationId === null) {
-      throw new GraphApiError(404, 'NotFound', `Application instance '${request.params.objectId}' was not found.`);
-    }
+    const wanted = request.params.objectId.toLowerCase();
+    const user = context.state.listedApplicationInstances().find((instance) => instance.id === wanted);
+    if (!user) throw new GraphApiError(404, 'NotFound', `Application instance '${request.params.objectId}' was not found.`);
     return applicationInstanceView(context.state, user);
   });
 
-  app.post<{ Body: unknown }>(APPLICATION_INSTANCES, async (request, reply) => {
+  app.post<{ Body: unknown }>(APPLICATION_INSTANCES, {
+    config: { directoryRoles: [TEAMS_ADMIN_ROLES, USER_ADMIN_ROLES] },
+  }, async (request, reply) => {
     const body = request.body;
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       throw invalid('The request body must be a JSON object with userPrincipalName, displayName and applicationId.');
@@ -65,19 +76,6 @@ export async function teamsRoutes(app: FastifyInstance, { context }: { context: 
         `(${RESOURCE_ACCOUNT_APP_IDS.autoAttendant}) or call queue (${RESOURCE_ACCOUNT_APP_IDS.callQueue}) application id.`);
     }
     const user = context.state.createApplicationInstance({ userPrincipalName, displayName, applicationId });
-    return reply.code(201).send(applicationInstanceView(context.state, user));
+    return reply.code(200).send(applicationInstanceView(context.state, user));
   });
-}
-
-function encodeSkipToken(offset: number): string {
-  return Buffer.from(JSON.stringify({ offset })).toString('base64url');
-}
-
-function decodeSkipToken(token: string): number | undefined {
-  try {
-    const { offset } = JSON.parse(Buffer.from(token, 'base64url').toString()) as { offset?: unknown };
-    return Number.isInteger(offset) && (offset as number) >= 0 ? (offset as number) : undefined;
-  } catch {
-    return undefined;
-  }
 }

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { createPublicKey, verify } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { LOCAL_CLIENT_ID, LOCAL_TENANT_ID } from '../../lib/local-defaults';
-import { GRAPH_RESOURCE, TEAMS_ADMINISTRATOR_ROLE_ID, TEAMS_ADMIN_RESOURCE } from '../../lib/microsoft';
-import { DEFAULT_APP } from '../../simulator/options';
+import { GRAPH_RESOURCE, TEAMS_ADMIN_RESOURCE } from '../../lib/microsoft';
+import { DEFAULT_APP, DIRECTORY_ROLES } from '../../simulator/options';
 import type { TestSimulator } from './helpers';
 import { graphFailure, startSimulator } from './helpers';
 
@@ -11,7 +11,7 @@ const READER_APP = {
   clientId: '0d7c6b1a-2f3e-4d5c-8b9a-1e2f3a4b5c6d',
   clientSecret: 'reader-secret',
   graphRoles: ['User.Read.All'],
-  teamsAdministrator: false,
+  directoryRoles: [],
 };
 
 function decodeJwt(token: string): { header: Record<string, unknown>; claims: Record<string, unknown> } {
@@ -47,10 +47,14 @@ describe('identity: discovery and token endpoint', () => {
     }
   });
 
-  test('the real ClientSecretCredential gets an RS256 Graph token whose roles are the app permissions, verifiable with the JWKS', async () => {
+  test('the real ClientSecretCredential gets an RS256 v1.0 Graph token whose roles are the app permissions, verifiable with the JWKS', async () => {
     const token = await simulator.credential().getToken(`${GRAPH_RESOURCE}/.default`);
     const { header, claims } = decodeJwt(token.token);
     assert.equal(header.alg, 'RS256');
+    // Entra's v1.0 tokens: x5t beside kid, issuer sts.windows.net (access token claims reference).
+    assert.equal(header.x5t, header.kid);
+    assert.equal(claims.ver, '1.0');
+    assert.equal(claims.iss, `https://sts.windows.net/${LOCAL_TENANT_ID}/`);
     assert.equal(claims.aud, GRAPH_RESOURCE);
     assert.equal(claims.tid, LOCAL_TENANT_ID);
     assert.equal(claims.appid, LOCAL_CLIENT_ID);
@@ -65,11 +69,11 @@ describe('identity: discovery and token endpoint', () => {
     assert.ok(verify('sha256', Buffer.from(`${encodedHeader}.${encodedClaims}`), publicKey, Buffer.from(signature, 'base64url')));
   });
 
-  test('a Teams admin token has the Teams audience and the Teams Administrator role in wids', async () => {
+  test('a Teams admin token has the Teams audience and the app\'s directory roles in wids', async () => {
     const token = await simulator.credential().getToken(`${TEAMS_ADMIN_RESOURCE}/.default`);
     const { claims } = decodeJwt(token.token);
     assert.equal(claims.aud, TEAMS_ADMIN_RESOURCE);
-    assert.deepEqual(claims.wids, [TEAMS_ADMINISTRATOR_ROLE_ID]);
+    assert.deepEqual(claims.wids, [DIRECTORY_ROLES['Teams Administrator'], DIRECTORY_ROLES['User Administrator']]);
     assert.equal(claims.roles, undefined);
   });
 
@@ -122,12 +126,46 @@ describe('Graph and Teams token checks', () => {
     assert.equal(error.message, 'Insufficient privileges to complete the operation.');
   });
 
-  test('the Teams admin API refuses an app without the Teams Administrator role', async () => {
+  test('the Teams admin API refuses an app without a Teams admin role', async () => {
     const response = await simulator.teams('/Teams.PlatformService/v2/ApplicationInstances', {
       credential: simulator.credential(READER_APP.clientId, READER_APP.clientSecret),
     });
     assert.equal(response.status, 403);
     assert.equal(((await response.json()) as { error: { code: string } }).error.code, 'Authorization_RequestDenied');
+  });
+
+  test('creating a resource account needs User Administrator besides a Teams role; reading does not', async () => {
+    const teamsOnly = await simulator.control(`/apps/${LOCAL_CLIENT_ID}`, { method: 'PUT', body: { directoryRoles: ['Teams Administrator'] } });
+    assert.equal(teamsOnly.status, 200);
+    try {
+      // A fresh credential, so the token carries the roles as they are now.
+      const credential = simulator.credential();
+      const read = await simulator.teams('/Teams.PlatformService/v2/ApplicationInstances', { credential });
+      assert.equal(read.status, 200);
+      const create = await simulator.teams('/Teams.PlatformService/v2/ApplicationInstances', {
+        method: 'POST',
+        credential,
+        body: { userPrincipalName: 'aa-roles@contoso.onmicrosoft.com', displayName: 'Roles', applicationId: 'ce933385-9390-45d1-9512-c8d228074e07' },
+      });
+      assert.equal(create.status, 403);
+      assert.match(((await create.json()) as { error: { message: string } }).error.message, /User Administrator/);
+    } finally {
+      await simulator.control(`/apps/${LOCAL_CLIENT_ID}`, { method: 'PUT', body: { directoryRoles: ['Teams Administrator', 'User Administrator'] } });
+    }
+  });
+
+  test('a Graph token carries the permissions the app has when it is issued', async () => {
+    const changed = await simulator.control(`/apps/${LOCAL_CLIENT_ID}`, { method: 'PUT', body: { graphRoles: ['User.Read.All'] } });
+    assert.equal(changed.status, 200);
+    try {
+      const error = await graphFailure(simulator.graph(simulator.credential()).api('/subscribedSkus').get());
+      assert.equal(error.statusCode, 403);
+      const refused = await simulator.control(`/apps/${LOCAL_CLIENT_ID}`, { method: 'PUT', body: { graphRoles: 'all', directoryRoles: ['Dictator'] } });
+      assert.equal(refused.status, 400);
+      assert.match(((await refused.json()) as { error: { message: string } }).error.message, /graphRoles.*directoryRoles/);
+    } finally {
+      await simulator.control(`/apps/${LOCAL_CLIENT_ID}`, { method: 'PUT', body: { graphRoles: [...DEFAULT_APP.graphRoles] } });
+    }
   });
 
   test('a token for another audience, a tampered token or no token is 401 InvalidAuthenticationToken', async () => {

@@ -38,7 +38,7 @@ test('an app over its request budget gets 429 with Retry-After and Microsoft\'s 
 });
 
 test('throttling is per app: another app keeps its own budget', async () => {
-  const other = { clientId: '2b3c4d5e-6f70-4182-93a4-b5c6d7e8f901', clientSecret: 'other', graphRoles: ['TeamsTelephoneNumber.Read.All'], teamsAdministrator: false };
+  const other = { clientId: '2b3c4d5e-6f70-4182-93a4-b5c6d7e8f901', clientSecret: 'other', graphRoles: ['TeamsTelephoneNumber.Read.All'], directoryRoles: [] };
   const simulator = await startSimulator({
     throttle: { resourceUnits: 2, windowMs: 60_000 },
     apps: [DEFAULT_APP, other],
@@ -92,6 +92,7 @@ test('transient faults are 429/503 (with Retry-After) before processing, or a 50
     assert.ok(appliedBy504 !== undefined && rejectedAfter504 > 0, 'a 429/503 followed the last 504');
 
     await simulator.control('/config', { method: 'PUT', body: { faultRate: 0 } });
+    simulator.clock.advance(TEST_DELAYS.usageLocationReplication);
     const user = (await simulator.graph().api(`/users/${account}`).select('usageLocation').get()) as { usageLocation: string };
     assert.equal(user.usageLocation, appliedBy504, 'the 504 write was applied; the later 429/503 writes were not');
   } finally {
@@ -107,6 +108,56 @@ test('the time scale multiplies every delay', async () => {
     assert.equal((await graphFailure(simulator.graph().api(`/users/${account}`).get())).statusCode, 404);
     simulator.clock.advance(1);
     await simulator.graph().api(`/users/${account}`).get();
+  } finally {
+    await simulator.close();
+  }
+});
+
+test('writes count against Graph\'s write quota besides the resource units; a 429 names the quota it ran out of', async () => {
+  const simulator = await startSimulator({ writeQuota: { requests: 2, windowMs: 150_000 } });
+  try {
+    const account = await createResourceAccount(simulator, 'writer');
+    simulator.clock.advance(TEST_DELAYS.replication);
+    const patch = () => simulator.graph().api(`/users/${account}`).middlewareOptions(NO_RETRY).patch({ displayName: 'Writer' });
+    await patch();
+    const error = await graphFailure(patch());
+    assert.equal(error.statusCode, 429, 'the create and one PATCH used the two writes');
+    assert.equal(error.code, 'TooManyRequests');
+    assert.equal(error.headers?.get('x-ms-throttle-information'), 'WriteLimitExceeded');
+    assert.equal(error.headers?.get('x-ms-throttle-scope'), `Tenant_Application/Write/${LOCAL_CLIENT_ID}/${LOCAL_TENANT_ID}`);
+    assert.ok(Number(error.headers?.get('retry-after')) >= 1, 'identity 429s carry Retry-After, as documented');
+    // Reads are not writes.
+    await simulator.graph().api(`/users/${account}`).middlewareOptions(NO_RETRY).get();
+    simulator.clock.advance(150_000);
+    await patch();
+  } finally {
+    await simulator.close();
+  }
+});
+
+test('x-ms-throttle-limit-percentage never exceeds 1.8, however far over the budget an app goes', async () => {
+  const simulator = await startSimulator({ throttle: { resourceUnits: 2, windowMs: 60_000 } });
+  try {
+    const call = () => simulator.graph().api('/subscribedSkus').middlewareOptions(NO_RETRY).responseType(ResponseType.RAW).get() as Promise<Response>;
+    const percentages: (string | null)[] = [];
+    for (let index = 0; index < 3; index += 1) percentages.push((await call()).headers.get('x-ms-throttle-limit-percentage'));
+    assert.deepEqual(percentages, ['1.5', '1.8', '1.8']);
+  } finally {
+    await simulator.close();
+  }
+});
+
+test('on Teams routes a share of 429s come without Retry-After (retryAfterOmissionRate), so clients must back off on their own', async () => {
+  const simulator = await startSimulator({ throttle: { resourceUnits: 1, windowMs: 60_000 }, retryAfterOmissionRate: 1 });
+  try {
+    const path = '/admin/teams/telephoneNumberManagement/numberAssignments?$top=50';
+    await simulator.graph().api(path).middlewareOptions(NO_RETRY).get();
+    const teams = await graphFailure(simulator.graph().api(path).middlewareOptions(NO_RETRY).get());
+    assert.equal(teams.statusCode, 429);
+    assert.equal(teams.headers?.get('retry-after'), null);
+    const identity = await graphFailure(simulator.graph().api('/subscribedSkus').middlewareOptions(NO_RETRY).get());
+    assert.equal(identity.statusCode, 429);
+    assert.ok(identity.headers?.get('retry-after'), 'identity routes keep the documented Retry-After');
   } finally {
     await simulator.close();
   }

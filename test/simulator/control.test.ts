@@ -99,9 +99,11 @@ describe('control API', () => {
     const [existing, fresh] = body.users;
     assert.ok(existing && fresh);
 
-    const configuration = (await simulator.graph().api(`/admin/teams/userConfigurations/${existing.id}`).get()) as { featureTypes: string[]; accountType: string };
-    assert.deepEqual(configuration.featureTypes, ['PhoneSystemVirtualUser'], 'seeded licenses are already in Teams');
-    assert.equal(configuration.accountType, 'resourceAccount');
+    const seededUser = (await state()).users.find((user) => user.userPrincipalName === `cq-existing@${DOMAIN}`) as unknown as {
+      licenses: { inTeams: boolean }[]; teams: { accountType: string; featureTypes: string[] };
+    };
+    assert.deepEqual(seededUser.licenses.map((license) => license.inTeams), [true], 'seeded licenses are already in Teams');
+    assert.equal(seededUser.teams.accountType, 'resourceAccount');
     assert.equal((await graphFailure(simulator.graph().api(`/users/${fresh.id}`).get())).statusCode, 404);
     const numbers = (await simulator.graph().api("/admin/teams/telephoneNumberManagement/numberAssignments?$filter=isoCountryCode eq 'DE'").get()) as { value: { city: string }[] };
     assert.deepEqual(numbers.value.map((entry) => entry.city), ['Frankfurt']);
@@ -128,8 +130,34 @@ describe('control API', () => {
     const userRoute = summary.routes.find((entry) => entry.method === 'GET' && entry.route === '/v1.0/users/:id');
     assert.deepEqual(userRoute?.statuses, { 200: 1, 404: 1 });
     const create = summary.routes.find((entry) => entry.method === 'POST' && entry.route === '/Teams.PlatformService/v2/ApplicationInstances');
-    assert.deepEqual(create?.statuses, { 201: 1 });
+    assert.deepEqual(create?.statuses, { 200: 1 });
     assert.ok(summary.routes.every((entry) => !entry.route.startsWith('/_simulator')));
     assert.equal(summary.total, summary.routes.reduce((sum, entry) => sum + entry.count, 0));
+  });
+
+  test('apps can be listed and their permissions and roles changed; mistakes are named', async () => {
+    const apps = (await (await simulator.control('/apps')).json()) as { clientId: string; graphRoles: string[]; directoryRoles: string[] }[];
+    assert.deepEqual(apps[0]?.directoryRoles, ['Teams Administrator', 'User Administrator']);
+    assert.ok(apps.every((app) => !('clientSecret' in app)));
+    const unknownApp = await simulator.control('/apps/00000000-0000-4000-8000-000000000000', { method: 'PUT', body: { graphRoles: [] } });
+    assert.equal(unknownApp.status, 404);
+    const typo = await simulator.control(`/apps/${apps[0]?.clientId}`, { method: 'PUT', body: { roles: [] } });
+    assert.equal(typo.status, 400);
+    assert.match(await errorMessage(typo), /roles is not a setting/);
+  });
+
+  test('a subscription\'s status and units can be set; a bad status is refused', async () => {
+    const set = await simulator.control(`/licenses/${RESOURCE_ACCOUNT_SKU_PART_NUMBER}`, { method: 'PUT', body: { capabilityStatus: 'LockedOut', units: 3 } });
+    assert.equal(set.status, 200);
+    assert.deepEqual(((await set.json()) as { prepaidUnits: unknown }).prepaidUnits, { enabled: 0, lockedOut: 3, suspended: 0, warning: 0 });
+    const bad = await simulator.control(`/licenses/${RESOURCE_ACCOUNT_SKU_PART_NUMBER}`, { method: 'PUT', body: { capabilityStatus: 'Expired' } });
+    assert.equal(bad.status, 400);
+    assert.match(await errorMessage(bad), /capabilityStatus must be one of Enabled, Warning, Suspended, LockedOut, Deleted/);
+    assert.equal((await simulator.control('/licenses/MCOEV', { method: 'PUT', body: { units: 1 } })).status, 404, 'a SKU the tenant does not own');
+  });
+
+  test('a number can be released by hand (as Microsoft support would); an unknown number is a 404', async () => {
+    assert.equal((await simulator.control(`/numbers/${encodeURIComponent('+12065550100')}/release`, { method: 'POST' })).status, 200);
+    assert.equal((await simulator.control(`/numbers/${encodeURIComponent('+19995550100')}/release`, { method: 'POST' })).status, 404);
   });
 });

@@ -7,8 +7,10 @@ import {
   RESOURCE_ACCOUNT_SKU_PART_NUMBER,
   TEAMS_TELEPHONY_SERVICE,
 } from '../../lib/microsoft';
+import { LOCAL_CLIENT_ID } from '../../lib/local-defaults';
+import { LOCAL_APP_GRAPH_ROLES } from '../../simulator/options';
 import type { TestSimulator } from './helpers';
-import { AUTO_ATTENDANT_APP_ID, DOMAIN, TEST_DELAYS, createResourceAccount, graphFailure, simulatorPerSuite } from './helpers';
+import { AUTO_ATTENDANT_APP_ID, DOMAIN, TEST_DELAYS, createResourceAccount, graphFailure, simulatorPerSuite, startSimulator } from './helpers';
 
 const E3_SKU_ID = '6fd2c87f-b296-42f0-b197-1e91e994b900';
 
@@ -19,11 +21,12 @@ describe('directory and licensing', () => {
   const skus = async () => ((await simulator.graph().api('/subscribedSkus').get()) as { value: SubscribedSku[] }).value;
   const resourceSku = async () => (await skus()).find((sku) => sku.skuPartNumber === RESOURCE_ACCOUNT_SKU_PART_NUMBER);
 
-  /** Creates an account, lets it replicate and gives it a usage location. */
+  /** Creates an account, lets it replicate and gives it a usage location that has replicated too. */
   const replicatedAccount = async (name: string, usageLocation = 'US') => {
     const id = await createResourceAccount(simulator, name);
     simulator.clock.advance(TEST_DELAYS.replication);
     await simulator.graph().api(`/users/${id}`).patch({ usageLocation });
+    simulator.clock.advance(TEST_DELAYS.usageLocationReplication);
     return id;
   };
   const assign = (id: string, skuId = RESOURCE_ACCOUNT_SKU_ID) =>
@@ -47,7 +50,7 @@ describe('directory and licensing', () => {
       method: 'POST',
       body: { userPrincipalName: `aa-main@${DOMAIN}`, displayName: 'Main line', applicationId: AUTO_ATTENDANT_APP_ID },
     });
-    assert.equal(created.status, 201);
+    assert.equal(created.status, 200);
     const instance = (await created.json()) as { objectId: string; applicationId: string; phoneNumber: string | null };
     assert.equal(instance.applicationId, AUTO_ATTENDANT_APP_ID);
     assert.equal(instance.phoneNumber, null);
@@ -67,11 +70,31 @@ describe('directory and licensing', () => {
     assert.equal(user.usageLocation, null);
     assert.equal(user.userPrincipalName, `aa-main@${DOMAIN}`);
 
-    const byUpn = await simulator.teams(`/Teams.PlatformService/v2/ApplicationInstances?userPrincipalName=${encodeURIComponent(`AA-Main@${DOMAIN}`)}`);
-    const found = (await byUpn.json()) as { applicationInstances: { objectId: string }[] };
-    assert.deepEqual(found.applicationInstances.map((entry) => entry.objectId), [instance.objectId]);
+    // The Teams admin service has no read-your-writes: the instance is listed only after the listing delay.
+    const list = async () => ((await (await simulator.teams('/Teams.PlatformService/v2/ApplicationInstances')).json()) as {
+      applicationInstances: { objectId: string }[];
+    }).applicationInstances.map((entry) => entry.objectId);
+    assert.deepEqual(await list(), []);
+    assert.equal((await simulator.teams(`/Teams.PlatformService/v2/ApplicationInstances/${instance.objectId}`)).status, 404);
+    simulator.clock.advance(TEST_DELAYS.applicationInstanceListing);
+    assert.deepEqual(await list(), [instance.objectId]);
     const byId = await simulator.teams(`/Teams.PlatformService/v2/ApplicationInstances/${instance.objectId}`);
     assert.equal(((await byId.json()) as { userPrincipalName: string }).userPrincipalName, `aa-main@${DOMAIN}`);
+  });
+
+  test('the Teams admin service has no lookup by UPN: an unknown query parameter is ignored and the first page comes back', async () => {
+    for (const name of ['lookup-a', 'lookup-b']) await createResourceAccount(simulator, name);
+    simulator.clock.advance(TEST_DELAYS.applicationInstanceListing);
+    const response = await simulator.teams(`/Teams.PlatformService/v2/ApplicationInstances?userPrincipalName=${encodeURIComponent(`lookup-b@${DOMAIN}`)}&pageSize=1`);
+    const page = (await response.json()) as { applicationInstances: { userPrincipalName: string }[]; skipToken: string | null };
+    assert.deepEqual(page.applicationInstances.map((entry) => entry.userPrincipalName), [`lookup-a@${DOMAIN}`]);
+    assert.ok(page.skipToken, 'the rest is on later pages');
+  });
+
+  test('the Teams admin service refuses requests without the headers its public clients send', async () => {
+    const response = await simulator.teams('/Teams.PlatformService/v2/ApplicationInstances', { headers: {} });
+    assert.equal(response.status, 400);
+    assert.match(((await response.json()) as { error: { message: string } }).error.message, /x-authz-scope/);
   });
 
   test('without $select a user has Graph\'s default properties only; an unknown $select property is a 400', async () => {
@@ -84,18 +107,19 @@ describe('directory and licensing', () => {
     assert.equal(error.statusCode, 400);
   });
 
-  test('creating an instance refuses a used UPN (409), an unverified domain (400) and an unknown application (400)', async () => {
+  test('creating an instance refuses a used UPN (400 ObjectConflict), an unverified domain (400) and an unknown application (400)', async () => {
     const post = (body: unknown) => simulator.teams('/Teams.PlatformService/v2/ApplicationInstances', { method: 'POST', body });
     await createResourceAccount(simulator, 'taken');
 
     const conflict = await post({ userPrincipalName: `TAKEN@${DOMAIN}`, displayName: 'Again', applicationId: AUTO_ATTENDANT_APP_ID });
-    assert.equal(conflict.status, 409);
-    const conflictBody = (await conflict.json()) as { error: { code: string; message: string } };
-    assert.equal(conflictBody.error.code, 'Conflict');
+    assert.equal(conflict.status, 400);
+    const conflictBody = (await conflict.json()) as { error: { code: string; message: string; details: { code: string; target: string }[] } };
+    assert.equal(conflictBody.error.code, 'Request_BadRequest');
     assert.equal(conflictBody.error.message, 'Another object with the same value for property userPrincipalName already exists.');
+    assert.deepEqual(conflictBody.error.details.map(({ code, target }) => ({ code, target })), [{ code: 'ObjectConflict', target: 'userPrincipalName' }]);
 
     const seededPerson = await post({ userPrincipalName: `AdeleV@${DOMAIN}`, displayName: 'Adele', applicationId: AUTO_ATTENDANT_APP_ID });
-    assert.equal(seededPerson.status, 409, 'any object with the UPN conflicts, not only instances');
+    assert.equal(seededPerson.status, 400, 'any object with the UPN conflicts, not only instances');
 
     const domain = await post({ userPrincipalName: 'aa@fabrikam.com', displayName: 'Elsewhere', applicationId: AUTO_ATTENDANT_APP_ID });
     assert.equal(domain.status, 400);
@@ -108,6 +132,7 @@ describe('directory and licensing', () => {
 
   test('the Teams instance list pages with skipToken', async () => {
     for (const name of ['page-a', 'page-b', 'page-c']) await createResourceAccount(simulator, name);
+    simulator.clock.advance(TEST_DELAYS.applicationInstanceListing);
     const first = (await (await simulator.teams('/Teams.PlatformService/v2/ApplicationInstances?pageSize=2')).json()) as {
       applicationInstances: { userPrincipalName: string }[]; skipToken: string | null;
     };
@@ -130,8 +155,13 @@ describe('directory and licensing', () => {
     assert.equal(error.code, 'Request_BadRequest');
     assert.match(error.message, /usageLocation/);
     await simulator.graph().api(`/users/${id}`).patch({ usageLocation: 'GB' });
-    const user = (await simulator.graph().api(`/users/${id}`).select('usageLocation').get()) as User;
-    assert.equal(user.usageLocation, 'GB');
+    const read = async () => ((await simulator.graph().api(`/users/${id}`).select('usageLocation').get()) as User).usageLocation;
+    assert.equal(await read(), null, 'other replicas still show the old value for a while');
+    const early = await graphFailure(assign(id));
+    assert.equal(early.message, 'License assignment cannot be done for user with invalid usage location.', 'so does the license service');
+    simulator.clock.advance(TEST_DELAYS.usageLocationReplication);
+    assert.equal(await read(), 'GB');
+    await assign(id);
   });
 
   test('assignLicense without a usage location fails with Microsoft\'s message', async () => {
@@ -166,6 +196,7 @@ describe('directory and licensing', () => {
 
     await purchase(1);
     await assign(second, mcoev);
+    simulator.clock.advance(TEST_DELAYS.consumedUnits);
     const sku = (await skus()).find((entry) => entry.skuPartNumber === 'MCOEV');
     assert.equal(sku?.consumedUnits, 2);
     assert.equal(sku?.prepaidUnits?.enabled, 2);
@@ -186,7 +217,9 @@ describe('directory and licensing', () => {
     const details = (await simulator.graph().api(`/users/${id}/licenseDetails`).get()) as { value: { skuPartNumber: string; servicePlans: { provisioningStatus: string }[] }[] };
     assert.equal(details.value[0]?.skuPartNumber, RESOURCE_ACCOUNT_SKU_PART_NUMBER);
     assert.equal(details.value[0]?.servicePlans[0]?.provisioningStatus, 'PendingProvisioning');
-    assert.equal((await resourceSku())?.consumedUnits, 1, 'a unit is consumed as soon as the license is assigned');
+    assert.equal((await resourceSku())?.consumedUnits, 0, 'subscribedSkus counts the unit only after a lag');
+    simulator.clock.advance(TEST_DELAYS.consumedUnits);
+    assert.equal((await resourceSku())?.consumedUnits, 1);
 
     simulator.clock.advance(TEST_DELAYS.licensePropagation);
     assert.equal((await read()).provisionedPlans?.[0]?.provisioningStatus, 'Success');
@@ -207,11 +240,14 @@ describe('directory and licensing', () => {
     await simulator.graph().api(`/users/${id}/assignLicense`).post({ addLicenses: [], removeLicenses: [RESOURCE_ACCOUNT_SKU_ID] });
     const removed = (await simulator.graph().api(`/users/${id}`).select('assignedLicenses,assignedPlans,provisionedPlans').get()) as User;
     assert.deepEqual([removed.assignedLicenses, removed.assignedPlans, removed.provisionedPlans], [[], [], []]);
+    assert.equal((await resourceSku())?.consumedUnits, 1, 'a freed unit is still counted for a while');
+    simulator.clock.advance(TEST_DELAYS.consumedUnits);
     assert.equal((await resourceSku())?.consumedUnits, 0);
 
     await assign(id);
     await simulator.graph().api(`/users/${id}`).delete();
-    assert.equal((await resourceSku())?.consumedUnits, 0);
+    simulator.clock.advance(TEST_DELAYS.consumedUnits);
+    assert.equal((await resourceSku())?.consumedUnits, 0, 'a deleted user holds no unit');
     assert.equal((await graphFailure(simulator.graph().api(`/users/${id}`).get())).statusCode, 404);
   });
 
@@ -222,16 +258,106 @@ describe('directory and licensing', () => {
     assert.match(error.message, /removeLicenses/);
   });
 
-  test('Teams lists PhoneSystemVirtualUser only after provisioning and the Teams sync', async () => {
+  test('Teams user configurations do not surface resource accounts; ordinary users come wrapped in value, as documented', async () => {
     const id = await replicatedAccount('teams-sync');
-    const configuration = async () => (await simulator.graph().api(`/admin/teams/userConfigurations/${id}`).get()) as {
-      accountType: string; featureTypes: string[]; telephoneNumbers: unknown[];
+    await simulator.control(`/apps/${LOCAL_CLIENT_ID}`, { method: 'PUT', body: { graphRoles: [...LOCAL_APP_GRAPH_ROLES, 'TeamsUserConfiguration.Read.All'] } });
+    const error = await graphFailure(simulator.graph(simulator.credential()).api(`/admin/teams/userConfigurations/${id}`).get());
+    assert.equal(error.statusCode, 404);
+    const adele = (await simulator.graph().api(`/users/AdeleV@${DOMAIN}`).get()) as User;
+    const configuration = (await simulator.graph(simulator.credential()).api(`/admin/teams/userConfigurations/${adele.id}`).get()) as {
+      value: { accountType: string; featureTypes: string[] };
     };
-    assert.equal((await configuration()).accountType, 'resourceAccount');
-    await assign(id);
-    simulator.clock.advance(TEST_DELAYS.licensePropagation);
-    assert.deepEqual((await configuration()).featureTypes, [], 'provisioned but not yet in Teams');
-    simulator.clock.advance(TEST_DELAYS.teamsSync);
-    assert.deepEqual((await configuration()).featureTypes, ['PhoneSystemVirtualUser']);
+    assert.equal(configuration.value.accountType, 'user');
+    assert.deepEqual(configuration.value.featureTypes, ['Teams']);
   });
+
+  test('a deleted resource account waits 30 days in deleted items, still blocks its UPN for a new instance, and can be restored or purged', async () => {
+    const id = await replicatedAccount('soft-deleted');
+    await assign(id);
+    await simulator.graph().api(`/users/${id}`).delete();
+    assert.equal((await graphFailure(simulator.graph().api(`/users/${id}`).get())).statusCode, 404);
+
+    const deleted = (await simulator.graph().api('/directory/deletedItems/microsoft.graph.user').get()) as {
+      value: { id: string; userPrincipalName: string }[];
+    };
+    const entry = deleted.value.find((item) => item.id === id);
+    assert.equal(entry?.userPrincipalName, `${id.replaceAll('-', '')}soft-deleted@${DOMAIN}`, 'deleted items show the UPN behind the object id');
+
+    const again = await simulator.teams('/Teams.PlatformService/v2/ApplicationInstances', {
+      method: 'POST', body: { userPrincipalName: `soft-deleted@${DOMAIN}`, displayName: 'Again', applicationId: AUTO_ATTENDANT_APP_ID },
+    });
+    assert.equal(again.status, 400, 'the deleted instance still holds the UPN in Teams');
+
+    const restored = (await simulator.graph().api(`/directory/deletedItems/${id}/restore`).post({})) as { id: string; userPrincipalName: string };
+    assert.equal(restored.userPrincipalName, `soft-deleted@${DOMAIN}`);
+    assert.equal((await graphFailure(simulator.graph().api(`/users/${id}`).get())).statusCode, 404, 'a restored object replicates again');
+    simulator.clock.advance(TEST_DELAYS.replication);
+    const user = (await simulator.graph().api(`/users/${id}`).select('assignedLicenses,usageLocation').get()) as User;
+    assert.deepEqual(user.assignedLicenses?.map((license) => license.skuId), [RESOURCE_ACCOUNT_SKU_ID], 'licenses come back with the user');
+    assert.equal(user.usageLocation, 'US');
+
+    await simulator.graph().api(`/users/${id}`).delete();
+    await simulator.graph().api(`/directory/deletedItems/${id}`).delete();
+    assert.equal((await graphFailure(simulator.graph().api(`/directory/deletedItems/${id}`).get())).statusCode, 404);
+    await createResourceAccount(simulator, 'soft-deleted');
+  });
+
+  test('a new ordinary user may take the UPN of a deleted one; restoring the deleted one then conflicts', async () => {
+    const create = (upn: string) => simulator.graph().api('/users').post({
+      accountEnabled: true, displayName: 'Pat', mailNickname: 'pat', userPrincipalName: upn, passwordProfile: { password: 'x-Long-Enough-1' },
+    }) as Promise<{ id: string }>;
+    const first = await create(`pat@${DOMAIN}`);
+    simulator.clock.advance(TEST_DELAYS.replication);
+    await simulator.graph().api(`/users/${first.id}`).delete();
+    const second = await create(`pat@${DOMAIN}`);
+    assert.notEqual(second.id, first.id);
+    const error = await graphFailure(simulator.graph().api(`/directory/deletedItems/${first.id}/restore`).post({}));
+    assert.equal(error.statusCode, 400);
+    assert.equal(error.code, 'Request_BadRequest');
+  });
+
+  test('restore and permanent delete need User.DeleteRestore.All', async () => {
+    const id = await replicatedAccount('needs-permission');
+    await simulator.graph().api(`/users/${id}`).delete();
+    const roles = LOCAL_APP_GRAPH_ROLES.filter((role) => role !== 'User.DeleteRestore.All');
+    await simulator.control(`/apps/${LOCAL_CLIENT_ID}`, { method: 'PUT', body: { graphRoles: roles } });
+    const graph = simulator.graph(simulator.credential());
+    assert.equal((await graphFailure(graph.api(`/directory/deletedItems/${id}/restore`).post({}))).statusCode, 403);
+    assert.equal((await graphFailure(graph.api(`/directory/deletedItems/${id}`).delete())).statusCode, 403);
+  });
+
+  test('a subscription that lapses reports its units under its status and refuses new assignments once suspended', async () => {
+    const warning = await simulator.control(`/licenses/${RESOURCE_ACCOUNT_SKU_PART_NUMBER}`, { method: 'PUT', body: { capabilityStatus: 'Warning' } });
+    assert.equal(warning.status, 200);
+    let sku = await resourceSku();
+    assert.equal(sku?.capabilityStatus, 'Warning');
+    assert.deepEqual(sku?.prepaidUnits, { enabled: 0, lockedOut: 0, suspended: 0, warning: 25 });
+    const inGrace = await replicatedAccount('grace');
+    await assign(inGrace);
+
+    await simulator.control(`/licenses/${RESOURCE_ACCOUNT_SKU_PART_NUMBER}`, { method: 'PUT', body: { capabilityStatus: 'Suspended' } });
+    sku = await resourceSku();
+    assert.deepEqual(sku?.prepaidUnits, { enabled: 0, lockedOut: 0, suspended: 25, warning: 0 });
+    const suspended = await replicatedAccount('suspended');
+    const error = await graphFailure(assign(suspended));
+    assert.equal(error.statusCode, 400);
+    assert.match(error.message, /does not have any available licenses/);
+  });
+});
+
+test('deleted users are purged by themselves after 30 days', async () => {
+  // Its own simulator: moving the clock a month ahead expires every token a shared one would hold.
+  const simulator = await startSimulator();
+  try {
+    const id = await createResourceAccount(simulator, 'expires');
+    simulator.clock.advance(TEST_DELAYS.replication);
+    await simulator.graph().api(`/users/${id}`).delete();
+    simulator.clock.advance(30 * 24 * 60 * 60 * 1000 - 1);
+    const graph = simulator.graph(simulator.credential());
+    await graph.api(`/directory/deletedItems/${id}`).get();
+    simulator.clock.advance(1);
+    assert.equal((await graphFailure(graph.api(`/directory/deletedItems/${id}`).get())).statusCode, 404);
+  } finally {
+    await simulator.close();
+  }
 });

@@ -4,6 +4,7 @@
  * Most tests drive time with a manual clock, so they assert what happens before and after a delay
  * without ever waiting for it.
  */
+import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { after, afterEach, before } from 'node:test';
 import { ClientSecretCredential } from '@azure/identity';
@@ -25,7 +26,15 @@ export const TEST_DELAYS = {
   licensePropagation: 60_000,
   teamsSync: 30_000,
   numberOperation: 5_000,
+  usageLocationReplication: 2_000,
+  applicationInstanceListing: 20_000,
+  consumedUnits: 15_000,
 } as const;
+
+/** The headers public clients of the Teams admin service send; the simulator requires them. */
+export function teamsClientHeaders(): Record<string, string> {
+  return { 'x-authz-scope': 'tenant', 'x-ms-correlation-id': randomUUID(), 'x-requested-with': 'XMLHttpRequest' };
+}
 
 export class ManualClock {
   constructor(private current = Date.now()) {}
@@ -43,8 +52,8 @@ export interface TestSimulator {
   clock: ManualClock;
   credential(clientId?: string, secret?: string): ClientSecretCredential;
   graph(credential?: ClientSecretCredential): Client;
-  /** Calls the Teams admin API with a token for its audience. */
-  teams(path: string, init?: { method?: string; body?: unknown; credential?: ClientSecretCredential }): Promise<Response>;
+  /** Calls the Teams admin API with a token for its audience and the client headers it requires (unless `headers` replaces them). */
+  teams(path: string, init?: { method?: string; body?: unknown; credential?: ClientSecretCredential; headers?: Record<string, string> }): Promise<Response>;
   /** Calls the control API (no token). */
   control(path: string, init?: { method?: string; body?: unknown }): Promise<Response>;
   close(): Promise<void>;
@@ -76,6 +85,8 @@ export async function startSimulator(options: Omit<SimulatorOptions, 'tls'> = {}
     latency: 0,
     faultRate: 0,
     throttle: null,
+    writeQuota: null,
+    retryAfterOmissionRate: 0,
     delays: TEST_DELAYS,
     seed: 1,
     ...options,
@@ -107,7 +118,7 @@ export async function startSimulator(options: Omit<SimulatorOptions, 'tls'> = {}
       return fetch(`${url}${path}`, {
         method: init.method ?? 'GET',
         body: request.body,
-        headers: { ...request.headers, authorization: `Bearer ${token.token}` },
+        headers: { ...request.headers, ...(init.headers ?? teamsClientHeaders()), authorization: `Bearer ${token.token}` },
       });
     },
     control: (path, init = {}) => fetch(`${url}/_simulator${path}`, { method: init.method ?? 'GET', ...json(init.body) }),
@@ -121,7 +132,7 @@ export async function createResourceAccount(simulator: TestSimulator, localPart:
     method: 'POST',
     body: { userPrincipalName: `${localPart}@${DOMAIN}`, displayName: `Resource account ${localPart}`, applicationId: AUTO_ATTENDANT_APP_ID },
   });
-  if (response.status !== 201) throw new Error(`creating ${localPart} failed: ${response.status} ${await response.text()}`);
+  if (response.status !== 200) throw new Error(`creating ${localPart} failed: ${response.status} ${await response.text()}`);
   return ((await response.json()) as { objectId: string }).objectId;
 }
 

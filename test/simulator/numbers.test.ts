@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { PageIterator, ResponseType } from '@microsoft/microsoft-graph-client';
-import type { PageCollection } from '@microsoft/microsoft-graph-client';
-import { LOCAL_TENANT_ID } from '../../lib/local-defaults';
+import { ResponseType } from '@microsoft/microsoft-graph-client';
 import { RESOURCE_ACCOUNT_SKU_ID } from '../../lib/microsoft';
+import { NUMBER_OPERATION_FAILURES } from '../../simulator/state';
 import type { TestSimulator } from './helpers';
 import { TEST_DELAYS, createResourceAccount, graphFailure, simulatorPerSuite } from './helpers';
 
@@ -14,7 +13,9 @@ const GB_SERVICE_NUMBER = '+442079460000';
 const US_USER_NUMBER = '+14255550150';
 
 interface NumberAssignment {
+  id: string;
   telephoneNumber: string;
+  activationState: string;
   assignmentStatus: string;
   assignmentTargetId: string | null;
   capabilities: string[];
@@ -25,7 +26,7 @@ interface NumberAssignment {
 interface Operation {
   id: string;
   status: string;
-  numbers: { telephoneNumber: string; status: string; statusDetail: string | null; resourceLocation: string | null }[];
+  numbers: { status: string; statusDetail?: string; resourceLocation: string | null }[];
 }
 
 describe('telephone numbers', () => {
@@ -43,6 +44,7 @@ describe('telephone numbers', () => {
     const id = await createResourceAccount(simulator, name);
     simulator.clock.advance(TEST_DELAYS.replication);
     await simulator.graph().api(`/users/${id}`).patch({ usageLocation });
+    simulator.clock.advance(TEST_DELAYS.usageLocationReplication);
     await simulator.graph().api(`/users/${id}/assignLicense`).post({ addLicenses: [{ skuId: RESOURCE_ACCOUNT_SKU_ID, disabledPlans: [] }], removeLicenses: [] });
     simulator.clock.advance(TEST_DELAYS.licensePropagation + TEST_DELAYS.teamsSync);
     return id;
@@ -57,7 +59,8 @@ describe('telephone numbers', () => {
     assert.ok(location);
     return location;
   };
-  const poll = async (location: string) => (await simulator.graph().api(location).get()) as Operation;
+  /** The operation, unwrapped from the `value` Graph's documentation shows it in. */
+  const poll = async (location: string) => ((await simulator.graph().api(location).get()) as { value: Operation }).value;
   const finish = async (location: string) => {
     simulator.clock.advance(TEST_DELAYS.numberOperation);
     return poll(location);
@@ -93,51 +96,61 @@ describe('telephone numbers', () => {
     }
   });
 
-  test('$top and $skip page the list and @odata.nextLink leads through all of it', async () => {
-    const first = await list('$top=20');
-    assert.equal(first.value.length, 20);
-    assert.ok(first['@odata.nextLink']);
-    const seen: string[] = [];
-    const iterator = new PageIterator(simulator.graph(), first as PageCollection, (item: NumberAssignment) => {
-      seen.push(item.telephoneNumber);
-      return true;
-    });
-    await iterator.iterate();
+  test('$top and $skip page the list; there is no @odata.nextLink, as documented', async () => {
     const all = await list('$top=1000');
-    assert.equal(all['@odata.nextLink'], undefined);
+    const seen: string[] = [];
+    for (let skip = 0; ; skip += 20) {
+      const page = await list(`$top=20&$skip=${skip}`);
+      assert.equal(page['@odata.nextLink'], undefined);
+      seen.push(...page.value.map((entry) => entry.telephoneNumber));
+      if (page.value.length < 20) break;
+    }
     assert.deepEqual(seen, all.value.map((entry) => entry.telephoneNumber));
-    assert.equal((await list('$top=5&$skip=3')).value[0]?.telephoneNumber, all.value[3]?.telephoneNumber);
     assert.equal((await graphFailure(simulator.graph().api(`${NUMBER_ASSIGNMENTS}?$top=1001`).get())).statusCode, 400);
+  });
+
+  test('numberAssignment ids are opaque: base64url of an id and the number, as in Graph\'s samples', async () => {
+    const entry = await number(US_SERVICE_NUMBER);
+    assert.ok(entry);
+    assert.match(entry.id, /^[A-Za-z0-9_-]+$/);
+    assert.match(Buffer.from(entry.id, 'base64url').toString(), /^[0-9a-f-]{36}\|\+12065550100$/);
+    const single = (await simulator.graph().api(`${NUMBER_ASSIGNMENTS}/${entry.id}`).get()) as { value: NumberAssignment };
+    assert.equal(single.value.telephoneNumber, US_SERVICE_NUMBER, 'a single assignment comes wrapped in value, as documented');
+  });
+
+  test('a raw "+" in the filter is read as a space and matches nothing; %2B matches', async () => {
+    const raw = await simulator.graph().api(`${NUMBER_ASSIGNMENTS}?$filter=telephoneNumber eq '${US_SERVICE_NUMBER}'`).get() as { value: unknown[] };
+    assert.deepEqual(raw.value, []);
+    assert.equal((await number(US_SERVICE_NUMBER))?.telephoneNumber, US_SERVICE_NUMBER);
   });
 
   test('assignNumber answers 202 with an operation that goes notStarted → running → succeeded, then the number is the account\'s', async () => {
     const account = await readyAccount('aa-success');
     const location = await start('assignNumber', { telephoneNumber: US_SERVICE_NUMBER.slice(1), assignmentTargetId: account, numberType: 'callingPlan' });
-    assert.match(location, /\/v1\.0\/admin\/teams\/telephoneNumberManagement\/operations\('[0-9a-f-]{36}'\)$/);
+    assert.match(location, /\/v1\.0\/admin\/teams\/telephoneNumberManagement\/operations\('[A-Za-z0-9_-]+'\)$/);
+    const operationId = /operations\('(.+)'\)$/.exec(location)?.[1] ?? '';
+    assert.match(Buffer.from(operationId, 'base64url').toString(), /^Assignment\|[0-9a-f-]{36}$/);
 
     assert.equal((await poll(location)).status, 'notStarted');
-    assert.equal((await number(US_SERVICE_NUMBER))?.assignmentStatus, 'unassigned', 'nothing changes before the operation runs');
+    const pending = await number(US_SERVICE_NUMBER);
+    assert.equal(pending?.assignmentStatus, 'unassigned', 'nothing changes before the operation runs');
+    assert.equal(pending?.activationState, 'assignmentPending', 'but the number shows the pending assignment');
     simulator.clock.advance(TEST_DELAYS.numberOperation / 2);
     assert.equal((await poll(location)).status, 'running');
     const done = await finish(location);
     assert.equal(done.status, 'succeeded');
+    assert.deepEqual(Object.keys(done.numbers[0] ?? {}).sort(), ['resourceLocation', 'status'], 'the documented fields, no more');
     assert.equal(done.numbers[0]?.status, 'succeeded');
-    assert.equal(done.numbers[0]?.telephoneNumber, US_SERVICE_NUMBER);
-    assert.match(done.numbers[0]?.resourceLocation ?? '', /numberAssignments\/12065550100$/);
+    const assigned = await number(US_SERVICE_NUMBER);
+    assert.equal(done.numbers[0]?.resourceLocation?.endsWith(`/numberAssignments/${assigned?.id}`), true);
 
-    const operationId = /operations\('(.+)'\)$/.exec(location)?.[1];
-    const bySegment = (await simulator.graph().api(`/admin/teams/telephoneNumberManagement/operations/${operationId}`).get()) as Operation;
+    const bySegment = ((await simulator.graph().api(`/admin/teams/telephoneNumberManagement/operations/${operationId}`).get()) as { value: Operation }).value;
     assert.equal(bySegment.id, operationId);
     assert.equal(bySegment.status, 'succeeded');
 
-    const assigned = await number(US_SERVICE_NUMBER);
     assert.equal(assigned?.assignmentStatus, 'voiceApplicationAssigned');
+    assert.equal(assigned?.activationState, 'activated');
     assert.equal(assigned?.assignmentTargetId, account);
-    const configuration = (await simulator.graph().api(`/admin/teams/userConfigurations/${account}`).get()) as {
-      isEnterpriseVoiceEnabled: boolean; telephoneNumbers: { telephoneNumber: string; assignmentCategory: string }[];
-    };
-    assert.deepEqual(configuration.telephoneNumbers, [{ telephoneNumber: US_SERVICE_NUMBER, assignmentCategory: 'primary' }]);
-    assert.equal(configuration.isEnterpriseVoiceEnabled, true);
     const instance = (await (await simulator.teams(`/Teams.PlatformService/v2/ApplicationInstances/${account}`)).json()) as { phoneNumber: string };
     assert.equal(instance.phoneNumber, `tel:${US_SERVICE_NUMBER}`);
   });
@@ -149,7 +162,7 @@ describe('telephone numbers', () => {
     assert.equal((await finish(await assignNumber(US_SERVICE_NUMBER, owner))).status, 'succeeded');
     const stolen = await finish(await assignNumber(US_SERVICE_NUMBER, other));
     assert.equal(stolen.status, 'failed');
-    assert.equal(stolen.numbers[0]?.statusDetail, `Telephone Number '${US_SERVICE_NUMBER}' has already been assigned to another user`);
+    assert.equal(stolen.numbers[0]?.statusDetail, NUMBER_OPERATION_FAILURES.numberUnavailable);
     assert.equal((await number(US_SERVICE_NUMBER))?.assignmentTargetId, owner);
   });
 
@@ -157,35 +170,36 @@ describe('telephone numbers', () => {
     const account = await readyAccount('aa-missing');
     const missing = await finish(await assignNumber('+12065559999', account));
     assert.equal(missing.status, 'failed');
-    assert.equal(missing.numbers[0]?.statusDetail, `Telephone Number '+12065559999' is not found from tenant '${LOCAL_TENANT_ID}'`);
+    assert.equal(missing.numbers[0]?.statusDetail, NUMBER_OPERATION_FAILURES.numberUnavailable);
     const wrongType = await finish(await start('assignNumber', { telephoneNumber: US_SERVICE_NUMBER, assignmentTargetId: account, numberType: 'directRouting' }));
     assert.equal(wrongType.status, 'failed');
-    assert.match(wrongType.numbers[0]?.statusDetail ?? '', /is not found from tenant/);
+    assert.equal(wrongType.numbers[0]?.statusDetail, NUMBER_OPERATION_FAILURES.numberUnavailable);
   });
 
   test('a user (subscriber) number cannot go on a resource account', async () => {
     const account = await readyAccount('aa-user-number');
     const failed = await finish(await assignNumber(US_USER_NUMBER, account));
     assert.equal(failed.status, 'failed');
-    assert.match(failed.numbers[0]?.statusDetail ?? '', /VoiceApplicationAssignment/);
+    assert.equal(failed.numbers[0]?.statusDetail, NUMBER_OPERATION_FAILURES.capabilityMismatch);
     assert.equal((await number(US_USER_NUMBER))?.assignmentStatus, 'unassigned');
   });
 
-  test('the outcome is decided when the operation runs: an account still replicating is NotFound', async () => {
+  test('the outcome is decided when the operation runs: an account still replicating cannot be resolved', async () => {
     const account = await createResourceAccount(simulator, 'aa-too-new');
     const failed = await finish(await assignNumber(US_SERVICE_NUMBER, account));
     assert.equal(failed.status, 'failed');
-    assert.equal(failed.numbers[0]?.statusDetail, 'The server responded with a Request Error, Status: NotFound');
+    assert.equal(failed.numbers[0]?.statusDetail, NUMBER_OPERATION_FAILURES.targetUnresolved(account));
   });
 
   test('an account whose license has not reached Teams lacks appropriate licenses', async () => {
     const account = await createResourceAccount(simulator, 'aa-unlicensed');
     simulator.clock.advance(TEST_DELAYS.replication);
     await simulator.graph().api(`/users/${account}`).patch({ usageLocation: 'US' });
+    simulator.clock.advance(TEST_DELAYS.usageLocationReplication);
     await simulator.graph().api(`/users/${account}/assignLicense`).post({ addLicenses: [{ skuId: RESOURCE_ACCOUNT_SKU_ID, disabledPlans: [] }], removeLicenses: [] });
     const failed = await finish(await assignNumber(US_SERVICE_NUMBER, account));
     assert.equal(failed.status, 'failed');
-    assert.equal(failed.numbers[0]?.statusDetail, `User '${account}' lacks appropriate licenses to assign a 'CallingPlan' number`);
+    assert.equal(failed.numbers[0]?.statusDetail, NUMBER_OPERATION_FAILURES.targetNotEligible(account));
 
     simulator.clock.advance(TEST_DELAYS.licensePropagation + TEST_DELAYS.teamsSync);
     assert.equal((await finish(await assignNumber(US_SERVICE_NUMBER, account))).status, 'succeeded');
@@ -195,7 +209,7 @@ describe('telephone numbers', () => {
     const account = await readyAccount('aa-us');
     const failed = await finish(await assignNumber(GB_SERVICE_NUMBER, account));
     assert.equal(failed.status, 'failed');
-    assert.match(failed.numbers[0]?.statusDetail ?? '', /usage location/);
+    assert.equal(failed.numbers[0]?.statusDetail, NUMBER_OPERATION_FAILURES.countryMismatch);
   });
 
   test('an invalid body is refused at once with 400 and starts no operation', async () => {
@@ -223,15 +237,24 @@ describe('telephone numbers', () => {
     const free = await number(OTHER_US_SERVICE_NUMBER);
     assert.equal(free?.assignmentStatus, 'unassigned');
     assert.equal(free?.assignmentTargetId, null);
-    const configuration = (await simulator.graph().api(`/admin/teams/userConfigurations/${account}`).get()) as { telephoneNumbers: unknown[] };
-    assert.deepEqual(configuration.telephoneNumbers, []);
     assert.equal((await finish(await start('unassignNumber', { telephoneNumber: OTHER_US_SERVICE_NUMBER, numberType: 'callingPlan' }))).status, 'succeeded');
   });
 
-  test('deleting the account releases its number', async () => {
+  test('deleting the account while it holds a number leaves the number stuck pending until support releases it', async () => {
     const account = await readyAccount('aa-deleted');
     await finish(await assignNumber(US_SERVICE_NUMBER, account));
     await simulator.graph().api(`/users/${account}`).delete();
-    assert.equal((await number(US_SERVICE_NUMBER))?.assignmentStatus, 'unassigned');
+    const stuck = await number(US_SERVICE_NUMBER);
+    assert.equal(stuck?.activationState, 'assignmentPending');
+    assert.equal(stuck?.assignmentTargetId, account);
+    const unassign = await finish(await start('unassignNumber', { telephoneNumber: US_SERVICE_NUMBER, numberType: 'callingPlan' }));
+    assert.equal(unassign.status, 'failed');
+    assert.equal(unassign.numbers[0]?.statusDetail, NUMBER_OPERATION_FAILURES.pending);
+    const other = await readyAccount('aa-next');
+    assert.equal((await finish(await assignNumber(US_SERVICE_NUMBER, other))).status, 'failed');
+
+    const released = await simulator.control(`/numbers/${encodeURIComponent(US_SERVICE_NUMBER)}/release`, { method: 'POST' });
+    assert.equal(released.status, 200);
+    assert.equal((await finish(await assignNumber(US_SERVICE_NUMBER, other))).status, 'succeeded');
   });
 });

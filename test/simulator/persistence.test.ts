@@ -68,6 +68,7 @@ describe('simulator state file', () => {
     clock.advance(TEST_DELAYS.replication);
     const graph = first.graph();
     await graph.api(`/users/${id}`).patch({ usageLocation: 'US' });
+    clock.advance(TEST_DELAYS.usageLocationReplication);
     await graph.api(`/users/${id}/assignLicense`).post({ addLicenses: [{ skuId: RESOURCE_ACCOUNT_SKU_ID, disabledPlans: [] }], removeLicenses: [] });
     clock.advance(TEST_DELAYS.licensePropagation + TEST_DELAYS.teamsSync);
     const accepted = await graph.api('/admin/teams/telephoneNumberManagement/numberAssignments/assignNumber').post({
@@ -93,6 +94,31 @@ describe('simulator state file', () => {
     const instance = await second.teams(`/Teams.PlatformService/v2/ApplicationInstances/${id}`);
     assert.equal(instance.status, 200);
     assert.equal(((await instance.json()) as { phoneNumber: string }).phoneNumber, `tel:${NUMBER}`);
+  });
+
+  test('a file written before soft deletion, lags and subscription statuses existed still loads', async () => {
+    setFile();
+    const clock = new ManualClock();
+    const first = await start({ now: clock.now });
+    const id = await createResourceAccount(first, 'aa-older');
+    clock.advance(TEST_DELAYS.replication + TEST_DELAYS.applicationInstanceListing);
+    await stop(first);
+    const older = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown> & {
+      skus: Record<string, unknown>[]; users: (Record<string, unknown> & { licenses: Record<string, unknown>[] })[]; numbers: Record<string, unknown>[];
+    };
+    delete older.releasedUnits;
+    for (const sku of older.skus) delete sku.capabilityStatus;
+    for (const user of older.users) {
+      for (const field of ['previousUsageLocation', 'usageLocationVisibleAt', 'listedAt', 'deletedAt']) delete user[field];
+      for (const license of user.licenses) delete license.countedAt;
+    }
+    for (const number of older.numbers) delete number.stuckSince;
+    writeFileSync(file, JSON.stringify(older));
+
+    const second = await start({ now: clock.now });
+    assert.equal(((await second.graph().api(`/users/${id}`).get()) as { id: string }).id, id);
+    const listed = (await (await second.teams('/Teams.PlatformService/v2/ApplicationInstances')).json()) as { applicationInstances: { objectId: string }[] };
+    assert.ok(listed.applicationInstances.some((instance) => instance.objectId === id));
   });
 
   test('pending work resumes on the same clock after a restart', async () => {
