@@ -7,12 +7,15 @@ import type { PollingOptions } from './polling';
 import { createResourceAccountActivities } from './teams-admin/accounts';
 import type { TeamsAdminClient } from './teams-admin/client';
 import type { Activities } from './types';
+import type { DeletedAccountPolicy } from '../lib/validation';
 
 export interface ActivityDeps {
   graph: Client;
   teamsAdmin: TeamsAdminClient;
   /** Cadence of in-activity condition polling (license propagation, number operations). */
   polling?: PollingOptions;
+  /** What to do when a deleted account holds a UPN being provisioned, unless a run says otherwise. Default `stop`. */
+  onDeletedAccount?: DeletedAccountPolicy;
 }
 
 export function createActivities(deps: ActivityDeps): Activities {

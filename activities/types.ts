@@ -3,6 +3,7 @@
  * breaking histories. Workflows import this module as types only.
  */
 import type { ResourceAccountKind } from '../lib/microsoft';
+import type { DeletedAccountPolicy } from '../lib/validation';
 
 export interface CheckLicenseAvailabilityInput {
   /** The account the license is for; when it already exists and holds the license, none is needed. */
@@ -15,20 +16,31 @@ export interface CheckLicenseAvailabilityOutput {
   needed: number;
   skuId: string;
   skuPartNumber: string;
+  /** Units that may be assigned: `prepaidUnits.enabled` plus units in a grace period (`warning`). */
   enabled: number;
+  /** Of those, units of a subscription in its grace period (Warning): usable until it lapses. */
+  warning?: number;
   consumed: number;
   available: number;
+  /** The SKU's service plans, as the tenant's subscribedSkus names them; what the propagation wait checks. */
+  servicePlanIds?: string[];
 }
 
 export interface CreateResourceAccountInput {
   upn: string;
   displayName: string;
   kind: ResourceAccountKind;
+  /** When a deleted account holds the UPN; default: the worker's `DIALTONE_ON_DELETED_ACCOUNT` (stop). */
+  onDeletedAccount?: DeletedAccountPolicy;
 }
 export interface CreateResourceAccountOutput {
   accountId: string;
   /** True when an existing account of the right kind was found and adopted. */
   adopted: boolean;
+  /** True when this step restored a deleted account holding the UPN (the run owns it, like one it created). */
+  restored?: boolean;
+  /** Set when this step permanently deleted a deleted account that held the UPN: its object id. */
+  purgedDeletedAccountId?: string;
 }
 
 export interface AssignLicenseInput {
@@ -43,6 +55,10 @@ export interface AssignLicenseOutput {
 
 export interface WaitForLicenseInput {
   accountId: string;
+  /** The license; absent in runs started before it was passed (then the SKU of the resource-account part number). */
+  skuId?: string;
+  /** The SKU's service plans from checkLicenseAvailability; read from subscribedSkus when absent. */
+  servicePlanIds?: string[];
 }
 export interface WaitForLicenseOutput {
   /** How many times the account's plans were read before the license showed as provisioned. */

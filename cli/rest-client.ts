@@ -60,9 +60,9 @@ const account = (id: string | undefined): string => {
 };
 
 export const REST_USAGE = `  submit    --upn U --display-name N --kind autoAttendant|callQueue --usage-location CC --phone-number +E164
-            or  submit --file request.json
+            [--on-deleted-account stop|restore|purge]     or  submit --file request.json
   status    UPN                       state and step progress of one account's run
-  decide    UPN retry|rollback|abandon [--reason TEXT]
+  decide    UPN retry|rollback|abandon [--reason TEXT] [--on-deleted-account restore|purge]
   cancel    UPN
   list      [--state needs-attention]
 
@@ -81,6 +81,7 @@ export async function runRestCommand(command: string, args: string[], env: Env):
             kind: flags.kind,
             usageLocation: flags['usage-location'],
             phoneNumber: flags['phone-number'],
+            ...(flags['on-deleted-account'] ? { options: { onDeletedAccount: flags['on-deleted-account'] } } : {}),
           };
       return call(target, 'POST', '/v1/resource-accounts', body);
     }
@@ -89,8 +90,12 @@ export async function runRestCommand(command: string, args: string[], env: Env):
     case 'decide': {
       const [id, decision, ...rest] = args;
       if (!decision) throw new Error('say which decision: retry, rollback or abandon');
-      const { reason } = parseFlags(rest);
-      return call(target, 'POST', `${account(id)}/decision`, { decision, ...(reason ? { reason } : {}) });
+      const { reason, 'on-deleted-account': onDeletedAccount } = parseFlags(rest);
+      return call(target, 'POST', `${account(id)}/decision`, {
+        decision,
+        ...(reason ? { reason } : {}),
+        ...(onDeletedAccount ? { onDeletedAccount } : {}),
+      });
     }
     case 'cancel':
       return call(target, 'POST', `${account(args[0])}/cancel`);

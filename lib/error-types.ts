@@ -41,6 +41,14 @@ export const ErrorType = {
   Timeout: 'Timeout',
   /** A number assignment operation failed for a reason not recognised. */
   NumberAssignmentFailed: 'NumberAssignmentFailed',
+  /** The license subscription exists but is Suspended, LockedOut or Deleted: no unit can be assigned. */
+  LicenseSubscriptionInactive: 'LicenseSubscriptionInactive',
+  /** A soft-deleted account (in Entra's deleted users for 30 days) holds the UPN; restore or purge it. */
+  DeletedAccountHoldsUpn: 'DeletedAccountHoldsUpn',
+  /** The account still holds a number, so deleting it would leave the number stuck pending. */
+  AccountHoldsNumber: 'AccountHoldsNumber',
+  /** Unassigning the number failed; the account is left as it is until someone frees the number. */
+  NumberUnassignFailed: 'NumberUnassignFailed',
 } as const;
 
 export type ErrorTypeName = (typeof ErrorType)[keyof typeof ErrorType];
@@ -60,4 +68,8 @@ export const NEEDS_PERSON_ERROR_TYPES: readonly ErrorTypeName[] = [
   ErrorType.NumberNotServiceNumber,
   ErrorType.InvalidRequest,
   ErrorType.NumberAssignmentFailed,
+  ErrorType.LicenseSubscriptionInactive,
+  ErrorType.DeletedAccountHoldsUpn,
+  ErrorType.AccountHoldsNumber,
+  ErrorType.NumberUnassignFailed,
 ];

@@ -111,3 +111,11 @@ export function validateResourceAccountRequest(fields: ResourceAccountRequestFie
     validateE164(fields.phoneNumber, `${prefix}phoneNumber`),
   ].filter((e): e is FieldError => e !== undefined);
 }
+
+/**
+ * What to do when a soft-deleted account (kept 30 days in Entra's deleted users) holds the UPN being
+ * provisioned: `stop` and ask a person (the default), `restore` the deleted account and adopt it, or
+ * `purge` it (delete it permanently) and create a new one.
+ */
+export const DELETED_ACCOUNT_POLICIES = ['stop', 'restore', 'purge'] as const;
+export type DeletedAccountPolicy = (typeof DELETED_ACCOUNT_POLICIES)[number];

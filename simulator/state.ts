@@ -573,9 +573,21 @@ export class TenantState {
 
   /** Frees a stuck number, as Microsoft support would; the simulator's control API exposes it. */
   releaseStuckNumber(telephoneNumber: string): TelephoneNumberRecord {
+    const number = this.requireNumber(telephoneNumber);
+    release(number);
+    return number;
+  }
+
+  /** Leaves a number stuck in pending mode, for rehearsing what that does to provisioning and roll-back. */
+  stickNumber(telephoneNumber: string): TelephoneNumberRecord {
+    const number = this.requireNumber(telephoneNumber);
+    number.stuckSince = this.now();
+    return number;
+  }
+
+  private requireNumber(telephoneNumber: string): TelephoneNumberRecord {
     const number = this.findNumber(telephoneNumber);
     if (!number) throw new GraphApiError(404, 'NotFound', `The tenant has no telephone number ${telephoneNumber}.`);
-    release(number);
     return number;
   }
 

@@ -3,6 +3,8 @@ import { DEFAULT_SIMULATOR_URL, EnvReader, readTemporalConfig, readTenantId } fr
 import type { Env, TemporalConfig, TenantMode } from '../lib/config';
 import { LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, LOCAL_TENANT_ID } from '../lib/local-defaults';
 import type { PollingOptions } from '../activities/polling';
+import { DELETED_ACCOUNT_POLICIES } from '../lib/validation';
+import type { DeletedAccountPolicy } from '../lib/validation';
 import { TASK_QUEUE } from '../workflows/provision-resource-account/definitions';
 
 export type CredentialConfig =
@@ -30,6 +32,8 @@ export interface WorkerConfig {
   logLevel: WorkerLogLevel;
   /** host:port where the worker serves Temporal SDK metrics for Prometheus at /metrics; off when unset. */
   metricsBindAddress?: string;
+  /** When a deleted account holds a UPN being provisioned: stop (ask a person), restore or purge it. */
+  onDeletedAccount: DeletedAccountPolicy;
 }
 
 /** The simulator compresses time, so the worker looks more often there. */
@@ -103,8 +107,17 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
   if (metricsBindAddress !== undefined && !/^[^\s]+:\d+$/.test(metricsBindAddress)) {
     r.problems.push(`WORKER_METRICS_BIND_ADDRESS="${metricsBindAddress}" must be host:port, e.g. 0.0.0.0:9464`);
   }
+  const onDeletedAccount = r.oneOf<DeletedAccountPolicy>('DIALTONE_ON_DELETED_ACCOUNT', DELETED_ACCOUNT_POLICIES, 'stop');
   r.done();
-  return { temporal, tenant, maxConcurrentActivities, polling: mode === 'simulator' ? SIMULATOR_POLLING : {}, logLevel, metricsBindAddress };
+  return {
+    temporal,
+    tenant,
+    maxConcurrentActivities,
+    polling: mode === 'simulator' ? SIMULATOR_POLLING : {},
+    logLevel,
+    metricsBindAddress,
+    onDeletedAccount,
+  };
 }
 
 /** A copy safe to log: secrets replaced by their presence. */
@@ -115,5 +128,6 @@ export function describeWorkerConfig(config: WorkerConfig): Record<string, unkno
     maxConcurrentActivities: config.maxConcurrentActivities,
     logLevel: config.logLevel,
     metricsBindAddress: config.metricsBindAddress,
+    onDeletedAccount: config.onDeletedAccount,
   };
 }

@@ -5,16 +5,18 @@ import type { Activities } from '../activities';
 import { createGraphClient } from '../activities/graph/client';
 import { TeamsAdminClient } from '../activities/teams-admin/client';
 import type { PollingOptions } from '../activities/polling';
+import type { DeletedAccountPolicy } from '../lib/validation';
 import { temporalConnectionOptions } from '../lib/temporal-connection';
 import type { TenantConfig, WorkerConfig } from './config';
 import { createCredential } from './credentials';
 
-export function createTenantActivities(tenant: TenantConfig, polling?: PollingOptions): Activities {
+export function createTenantActivities(tenant: TenantConfig, polling?: PollingOptions, onDeletedAccount?: DeletedAccountPolicy): Activities {
   const credential = createCredential(tenant);
   return createActivities({
     graph: createGraphClient({ credential, baseUrl: tenant.graphBaseUrl }),
     teamsAdmin: new TeamsAdminClient({ credential, baseUrl: tenant.teamsAdminBaseUrl }),
     polling,
+    onDeletedAccount,
   });
 }
 
@@ -44,7 +46,7 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
       connection,
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
-      activities: createTenantActivities(config.tenant, config.polling),
+      activities: createTenantActivities(config.tenant, config.polling, config.onDeletedAccount),
       maxConcurrentActivities: config.maxConcurrentActivities,
     });
     // Worker.run resolves after SIGINT/SIGTERM, once in-flight tasks have drained.

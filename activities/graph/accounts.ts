@@ -3,10 +3,10 @@
  * license, and the wait until the license is provisioned; plus their undo steps.
  */
 import type { Client } from '@microsoft/microsoft-graph-client';
-import type { User } from '@microsoft/microsoft-graph-types';
+import type { SubscribedSku, User } from '@microsoft/microsoft-graph-types';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { ErrorType } from '../../lib/error-types';
-import { RESOURCE_ACCOUNT_SERVICE_PLAN_ID, TEAMS_TELEPHONY_SERVICE } from '../../lib/microsoft';
+import { RESOURCE_ACCOUNT_SKU_PART_NUMBER } from '../../lib/microsoft';
 import { pollUntil, previousDetails } from '../polling';
 import type { PollingOptions } from '../polling';
 import type {
@@ -21,6 +21,7 @@ import type {
 } from '../types';
 import { call, callUnlessMissing } from './errors';
 import type { ServiceError } from './errors';
+import { numbersAssignedTo } from './numbers';
 
 const USER_WRITE = 'User.ReadWrite.All';
 const LICENSE_WRITE = 'LicenseAssignment.ReadWrite.All (or User.ReadWrite.All)';
@@ -42,10 +43,6 @@ function notYetVisible(accountId: string) {
       : undefined;
 }
 
-interface TeamsUserConfiguration {
-  featureTypes?: string[];
-}
-
 export function createAccountActivities({ graph, polling }: AccountActivityDeps) {
   async function readUser(accountId: string, select: string[]): Promise<User> {
     return call({ action: `read account ${accountId}`, permission: 'User.Read.All', classify: notYetVisible(accountId) }, () =>
@@ -53,16 +50,13 @@ export function createAccountActivities({ graph, polling }: AccountActivityDeps)
     );
   }
 
-  /** Teams' own view; optional, since it may not list resource accounts in every tenant or be permitted. */
-  async function teamsSeesLicense(accountId: string): Promise<boolean | undefined> {
-    try {
-      const config = (await graph.api(`/admin/teams/userConfigurations/${accountId}`).get()) as TeamsUserConfiguration;
-      return (config.featureTypes ?? []).length > 0;
-    } catch (err) {
-      const status = (err as { statusCode?: number }).statusCode;
-      if (status === 404 || status === 403) return undefined;
-      throw err;
-    }
+  /** The service plans of a SKU as the tenant names them (for runs whose license check did not pass them on). */
+  async function servicePlansOf(skuId: string): Promise<string[]> {
+    const skus = await call({ action: 'read the tenant\'s subscribed SKUs', permission: 'Organization.Read.All' }, () =>
+      graph.api('/subscribedSkus').select(['skuId', 'skuPartNumber', 'servicePlans']).get(),
+    );
+    const sku = (skus.value as SubscribedSku[]).find((entry) => entry.skuId === skuId || (!skuId && entry.skuPartNumber === RESOURCE_ACCOUNT_SKU_PART_NUMBER));
+    return (sku?.servicePlans ?? []).map((plan) => plan.servicePlanId).filter((id): id is string => typeof id === 'string');
   }
 
   return {
@@ -118,32 +112,41 @@ export function createAccountActivities({ graph, polling }: AccountActivityDeps)
       return { usageLocationChanged, licenseAdded: true };
     },
 
-    async waitForLicense({ accountId }: WaitForLicenseInput): Promise<WaitForLicenseOutput> {
+    /**
+     * Waits until the directory shows the license's service plans provisioned: each plan of the SKU
+     * (ids from the tenant's subscribedSkus, not hard-coded) is Enabled in assignedPlans, and every
+     * provisionedPlans entry of those plans' services is Success. Teams' own view is not asked: Graph's
+     * userConfigurations may not list resource accounts at all. Teams may still lag behind; the number
+     * step retries until Teams accepts the number.
+     */
+    async waitForLicense({ accountId, skuId, servicePlanIds }: WaitForLicenseInput): Promise<WaitForLicenseOutput> {
       const before = previousDetails<{ checks: number }>().checks ?? 0;
+      const planIds = new Set((servicePlanIds && servicePlanIds.length > 0 ? servicePlanIds : await servicePlansOf(skuId ?? '')).map((id) => id.toLowerCase()));
       let state = 'not checked yet';
       const result = await pollUntil(
         polling,
         async () => {
-          const user = await readUser(accountId, ['id', 'assignedPlans', 'provisionedPlans']);
-          const plan = (user.assignedPlans ?? []).find((p) => p.servicePlanId === RESOURCE_ACCOUNT_SERVICE_PLAN_ID);
-          if (!plan) {
-            state = 'the resource-account service plan is not among the assigned plans';
+          const user = await readUser(accountId, ['id', 'assignedLicenses', 'assignedPlans', 'provisionedPlans']);
+          const license = (user.assignedLicenses ?? []).find((l) => skuId === undefined || l.skuId === skuId);
+          if (!license) {
+            state = 'the license is not among the account\'s assigned licenses yet';
             return { done: false };
           }
-          if (plan.capabilityStatus !== 'Enabled') {
-            state = `the service plan is ${plan.capabilityStatus}`;
+          const disabled = new Set((license.disabledPlans ?? []).map((id) => id.toLowerCase()));
+          const plans = (user.assignedPlans ?? []).filter((p) => planIds.has(String(p.servicePlanId).toLowerCase()) && !disabled.has(String(p.servicePlanId).toLowerCase()));
+          if (plans.length === 0) {
+            state = 'the license\'s service plans are not among the assigned plans yet';
             return { done: false };
           }
-          const provisioning = (user.provisionedPlans ?? []).filter((p) => p.service === TEAMS_TELEPHONY_SERVICE);
+          const notEnabled = plans.find((p) => p.capabilityStatus !== 'Enabled');
+          if (notEnabled) {
+            state = `the service plan ${notEnabled.servicePlanId} is ${notEnabled.capabilityStatus}`;
+            return { done: false };
+          }
+          const services = new Set(plans.map((p) => p.service));
+          const provisioning = (user.provisionedPlans ?? []).filter((p) => services.has(p.service));
           if (provisioning.length === 0 || provisioning.some((p) => p.provisioningStatus !== 'Success')) {
-            state = `Teams telephony provisioning is ${provisioning.map((p) => p.provisioningStatus).join(', ') || 'not started'}`;
-            return { done: false };
-          }
-          const teams = await call({ action: `read the Teams configuration of ${accountId}`, permission: 'TeamsUserConfiguration.Read.All' }, () =>
-            teamsSeesLicense(accountId),
-          );
-          if (teams === false) {
-            state = 'the directory shows the license provisioned but Teams does not list its features yet';
+            state = `provisioning of ${[...services].join(', ')} is ${provisioning.map((p) => p.provisioningStatus).join(', ') || 'not started'}`;
             return { done: false };
           }
           return { done: true };
@@ -170,7 +173,20 @@ export function createAccountActivities({ graph, polling }: AccountActivityDeps)
       return { removed: true };
     },
 
+    /**
+     * Deletes the account, never while a number is on it: Teams would leave that number "stuck in
+     * pending mode" (manage-resource-accounts). Deleted accounts stay 30 days in Entra's deleted users.
+     */
     async deleteResourceAccount({ accountId }: DeleteResourceAccountInput): Promise<DeleteResourceAccountOutput> {
+      const held = await numbersAssignedTo(graph, accountId);
+      if (held.length > 0) {
+        throw ApplicationFailure.create({
+          type: ErrorType.AccountHoldsNumber,
+          nonRetryable: true,
+          message: `Not deleting ${accountId}: it still holds ${held.map((n) => `${n.telephoneNumber}${n.activationState && n.activationState !== 'activated' ? ` (${n.activationState})` : ''}`).join(', ')}. ` +
+            'Deleting it now would leave the number stuck pending. Unassign the number (Teams admin center > Voice > Phone numbers), then retry.',
+        });
+      }
       const deleted = await callUnlessMissing({ action: `delete account ${accountId}`, permission: USER_WRITE }, async () => {
         await graph.api(`/users/${accountId}`).delete();
         return true;

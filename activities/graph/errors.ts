@@ -12,6 +12,8 @@ export interface ServiceError {
   status: number;
   code: string;
   message: string;
+  /** Codes of `error.details[]`, e.g. `ObjectConflict`, when the body had any. */
+  detailCodes?: string[];
   requestId?: string;
   retryAfterMs?: number;
 }
@@ -45,12 +47,14 @@ export function toServiceError(err: unknown): ServiceError {
     requestId?: string | null;
     headers?: { get(name: string): string | null };
     body?: unknown;
+    detailCodes?: string[];
   };
   const status = typeof e.statusCode === 'number' ? e.statusCode : typeof e.status === 'number' ? e.status : -1;
   return {
     status,
     code: e.code ?? e.name ?? 'Error',
     message: e.message ?? String(err),
+    detailCodes: e.detailCodes ?? detailCodesOf(e.body),
     requestId: e.requestId ?? e.headers?.get('request-id') ?? undefined,
     retryAfterMs: parseRetryAfter(e.headers?.get('retry-after')),
   };
@@ -61,15 +65,35 @@ export interface HttpFailure {
   statusCode: number;
   code: string;
   message: string;
+  detailCodes?: string[];
   requestId?: string;
   headers: Headers;
 }
 
-/** Reads Microsoft's error body (`{ error: { code, message, innerError } }`) from a failed response's text. */
-export function httpFailure(response: Pick<Response, 'status' | 'statusText' | 'headers'>, text: string): HttpFailure {
-  let error: { code?: string; message?: string; innerError?: { 'request-id'?: string } } | undefined;
+interface ErrorBody {
+  code?: string;
+  message?: string;
+  details?: { code?: string }[];
+  innerError?: { 'request-id'?: string };
+}
+
+/** `error.details[].code` of a Graph error body given as text (the SDK's GraphError keeps the body as a string). */
+function detailCodesOf(body: unknown): string[] | undefined {
+  if (typeof body !== 'string') return undefined;
   try {
-    error = (JSON.parse(text) as { error?: typeof error }).error;
+    const parsed = JSON.parse(body) as ErrorBody & { error?: ErrorBody };
+    const details = (parsed.error ?? parsed).details;
+    return Array.isArray(details) ? details.map((detail) => detail.code).filter((code): code is string => typeof code === 'string') : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Reads Microsoft's error body (`{ error: { code, message, details, innerError } }`) from a failed response's text. */
+export function httpFailure(response: Pick<Response, 'status' | 'statusText' | 'headers'>, text: string): HttpFailure {
+  let error: ErrorBody | undefined;
+  try {
+    error = (JSON.parse(text) as { error?: ErrorBody }).error;
   } catch {
     // Non-JSON error bodies (proxies, gateways) keep the status alone.
   }
@@ -77,9 +101,20 @@ export function httpFailure(response: Pick<Response, 'status' | 'statusText' | '
     statusCode: response.status,
     code: error?.code ?? `HTTP${response.status}`,
     message: error?.message ?? (text.slice(0, 300) || response.statusText),
+    detailCodes: error?.details?.map((detail) => detail.code).filter((code): code is string => typeof code === 'string'),
     requestId: error?.innerError?.['request-id'] ?? response.headers.get('request-id') ?? undefined,
     headers: response.headers,
   };
+}
+
+/**
+ * Another directory object already has the UPN. Graph answers 400 `Request_BadRequest` with detail
+ * `ObjectConflict` and "Another object with the same value for property userPrincipalName already
+ * exists." (a Microsoft engineer's answer in microsoft-graph-docs#1508); some services answer 409.
+ */
+export function isUpnConflict(e: ServiceError): boolean {
+  if (e.status !== 400 && e.status !== 409) return false;
+  return (e.detailCodes ?? []).includes('ObjectConflict') || /same value for property userPrincipalName/i.test(e.message) || e.status === 409;
 }
 
 function failure(type: ErrorTypeName, message: string, retryable: boolean, nextRetryDelayMs?: number): ApplicationFailure {

@@ -1,15 +1,22 @@
 /** Step 1: are there enough free Teams Phone Resource Account licenses? (Graph subscribedSkus) */
 import type { Client } from '@microsoft/microsoft-graph-client';
-import type { SubscribedSku, User } from '@microsoft/microsoft-graph-types';
+import type { SubscribedSku } from '@microsoft/microsoft-graph-types';
 import { ApplicationFailure } from '@temporalio/common';
 import { ErrorType } from '../../lib/error-types';
 import { RESOURCE_ACCOUNT_SKU_PART_NUMBER } from '../../lib/microsoft';
 import type { CheckLicenseAvailabilityInput, CheckLicenseAvailabilityOutput } from '../types';
-import { call, callUnlessMissing } from './errors';
+import { call } from './errors';
+import { findUserByUpn } from './users';
 
 const PURCHASE_HINT =
   'Buy "Microsoft Teams Phone Resource Account" licenses (free within the tenant\'s allocation, but they must still be bought) in the ' +
   'Microsoft 365 admin center > Billing > Purchase services > Add-ons, untick automatic assignment, then retry.';
+
+/**
+ * What a subscription's status allows (Graph: subscribedSku, assignedPlan): Enabled and Warning (a grace
+ * period) may be assigned; Suspended, LockedOut and Deleted may not.
+ */
+const ASSIGNABLE_STATUSES = new Set(['Enabled', 'Warning']);
 
 export interface LicenseActivityDeps {
   graph: Client;
@@ -19,19 +26,10 @@ export function createLicenseActivities({ graph }: LicenseActivityDeps) {
   /** Finds the resource-account SKU by part number (skuIds differ between clouds; never hard-code them). */
   async function findResourceAccountSku(): Promise<SubscribedSku | undefined> {
     const skus = await call({ action: 'read the tenant\'s subscribed SKUs', permission: 'Organization.Read.All' }, () =>
-      graph.api('/subscribedSkus').select(['skuId', 'skuPartNumber', 'prepaidUnits', 'consumedUnits', 'capabilityStatus']).get(),
+      graph.api('/subscribedSkus').select(['skuId', 'skuPartNumber', 'prepaidUnits', 'consumedUnits', 'capabilityStatus', 'servicePlans']).get(),
     );
     // subscribedSkus supports no $filter; filter here.
-    return (skus.value as SubscribedSku[]).find(
-      (sku) => sku.skuPartNumber === RESOURCE_ACCOUNT_SKU_PART_NUMBER && sku.capabilityStatus !== 'Deleted' && sku.capabilityStatus !== 'LockedOut',
-    );
-  }
-
-  async function holdsLicense(upn: string, skuId: string): Promise<boolean> {
-    const user: User | undefined = await callUnlessMissing({ action: `read ${upn}'s licenses`, permission: 'User.Read.All' }, () =>
-      graph.api(`/users/${encodeURIComponent(upn)}`).select(['id', 'assignedLicenses']).get(),
-    );
-    return (user?.assignedLicenses ?? []).some((l) => l.skuId === skuId);
+    return (skus.value as SubscribedSku[]).find((sku) => sku.skuPartNumber === RESOURCE_ACCOUNT_SKU_PART_NUMBER);
   }
 
   return {
@@ -44,10 +42,25 @@ export function createLicenseActivities({ graph }: LicenseActivityDeps) {
           message: `The tenant has no ${RESOURCE_ACCOUNT_SKU_PART_NUMBER} subscription. ${PURCHASE_HINT}`,
         });
       }
-      const enabled = sku.prepaidUnits?.enabled ?? 0;
+      const status = sku.capabilityStatus ?? 'Enabled';
+      const holder = needed > 0 ? await findUserByUpn(graph, upn) : undefined;
+      const stillNeeded = (holder?.assignedLicenses ?? []).some((l) => l.skuId === sku.skuId) ? needed - 1 : needed;
+      if (!ASSIGNABLE_STATUSES.has(status) && stillNeeded > 0) {
+        const units = sku.prepaidUnits;
+        const held = (units?.suspended ?? 0) + (units?.lockedOut ?? 0);
+        throw ApplicationFailure.create({
+          type: ErrorType.LicenseSubscriptionInactive,
+          nonRetryable: true,
+          message: `The tenant's ${RESOURCE_ACCOUNT_SKU_PART_NUMBER} subscription is ${status}: its ${held} unit${held === 1 ? '' : 's'} cannot be assigned. ` +
+            'Reactivate or renew it in the Microsoft 365 admin center > Billing > Your products, or buy new "Microsoft Teams Phone Resource Account" ' +
+            'licenses there (Billing > Purchase services > Add-ons), then retry.',
+          details: [{ capabilityStatus: status, ...units }],
+        });
+      }
+      const warning = sku.prepaidUnits?.warning ?? 0;
+      const enabled = (sku.prepaidUnits?.enabled ?? 0) + warning;
       const consumed = sku.consumedUnits ?? 0;
       const available = Math.max(0, enabled - consumed);
-      const stillNeeded = needed > 0 && (await holdsLicense(upn, sku.skuId)) ? needed - 1 : needed;
       if (available < stillNeeded) {
         throw ApplicationFailure.create({
           type: ErrorType.LicensesInsufficient,
@@ -56,7 +69,16 @@ export function createLicenseActivities({ graph }: LicenseActivityDeps) {
           details: [{ needed: stillNeeded, available, enabled, consumed }],
         });
       }
-      return { needed: stillNeeded, skuId: sku.skuId, skuPartNumber: RESOURCE_ACCOUNT_SKU_PART_NUMBER, enabled, consumed, available };
+      return {
+        needed: stillNeeded,
+        skuId: sku.skuId,
+        skuPartNumber: RESOURCE_ACCOUNT_SKU_PART_NUMBER,
+        enabled,
+        ...(warning > 0 ? { warning } : {}),
+        consumed,
+        available,
+        servicePlanIds: (sku.servicePlans ?? []).map((plan) => plan.servicePlanId).filter((id): id is string => typeof id === 'string'),
+      };
     },
   };
 }

@@ -10,10 +10,13 @@ import { pollUntil, previousDetails } from '../polling';
 import type { PollingOptions } from '../polling';
 import type { AssignPhoneNumberInput, AssignPhoneNumberOutput, UnassignPhoneNumberInput, UnassignPhoneNumberOutput } from '../types';
 import { call, httpFailure } from './errors';
+import { encodedFilter, odataString } from './query';
 
 const NUMBERS = '/admin/teams/telephoneNumberManagement/numberAssignments';
 const NUMBER_READ = 'TeamsTelephoneNumber.Read.All';
 const NUMBER_WRITE = 'TeamsTelephoneNumber.ReadWrite.All';
+/** Page size for inventory listings; the list allows up to 1,000. */
+const PAGE = 1000;
 
 /** Graph's numberAssignment (not in @microsoft/microsoft-graph-types). */
 export interface NumberAssignment {
@@ -47,15 +50,36 @@ interface AssignDetails {
   alreadyAssigned?: boolean;
 }
 
-export function createNumberActivities({ graph, polling }: NumberActivityDeps) {
-  async function findNumber(phoneNumber: string): Promise<NumberAssignment | undefined> {
-    const filter = `telephoneNumber eq '${phoneNumber}'`;
-    const page = await call({ action: `look up ${phoneNumber} in the tenant's number inventory`, permission: NUMBER_READ }, () =>
-      graph.api(NUMBERS).filter(filter).get(),
-    );
-    return (page.value as NumberAssignment[] | undefined)?.[0];
-  }
+/**
+ * The inventory entry of one number. The filter is encoded: sent raw, the "+" of an E.164 number
+ * would reach Graph as a space and match nothing.
+ */
+async function findNumber(graph: Client, phoneNumber: string): Promise<NumberAssignment | undefined> {
+  const page = await call({ action: `look up ${phoneNumber} in the tenant's number inventory`, permission: NUMBER_READ }, () =>
+    graph.api(NUMBERS).filter(encodedFilter(`telephoneNumber eq ${odataString(phoneNumber)}`)).get(),
+  );
+  return (page.value as NumberAssignment[] | undefined)?.find((entry) => entry.telephoneNumber === phoneNumber);
+}
 
+/** Numbers the inventory shows on an account (the list pages with $top/$skip only, no next link). */
+export async function numbersAssignedTo(graph: Client, accountId: string): Promise<NumberAssignment[]> {
+  const found: NumberAssignment[] = [];
+  for (let skip = 0; ; skip += PAGE) {
+    const page = await call({ action: `list the numbers assigned to ${accountId}`, permission: NUMBER_READ }, () =>
+      graph.api(NUMBERS).filter(encodedFilter(`assignmentTargetId eq ${odataString(accountId)}`)).top(PAGE).skip(skip).get(),
+    );
+    const value = (page.value as NumberAssignment[] | undefined) ?? [];
+    found.push(...value.filter((entry) => entry.assignmentTargetId === accountId));
+    if (value.length < PAGE) return found;
+  }
+}
+
+/** A pending or failed activation: the number is between states and must not be counted as settled. */
+function unsettled(number: NumberAssignment): boolean {
+  return number.activationState !== undefined && number.activationState !== 'activated';
+}
+
+export function createNumberActivities({ graph, polling }: NumberActivityDeps) {
   /** POSTs an assign/unassign action and returns the operation id from the Location header. */
   async function startOperation(action: 'assignNumber' | 'unassignNumber', body: object, what: string): Promise<string> {
     const response = (await call({ action: what, permission: NUMBER_WRITE }, async () => {
@@ -73,7 +97,7 @@ export function createNumberActivities({ graph, polling }: NumberActivityDeps) {
         message: `${action} was accepted but returned no operation Location header (got ${location ?? 'none'})`,
       });
     }
-    return operationId;
+    return decodeURIComponent(operationId);
   }
 
   async function readOperation(operationId: string): Promise<NumberOperation> {
@@ -95,6 +119,8 @@ export function createNumberActivities({ graph, polling }: NumberActivityDeps) {
     );
   }
 
+  const failureDetail = (op: NumberOperation) => op.numbers?.map((n) => n.statusDetail).filter(Boolean).join('; ') || `operation ${op.status}`;
+
   return {
     async assignPhoneNumber({ accountId, phoneNumber, numberType }: AssignPhoneNumberInput): Promise<AssignPhoneNumberOutput> {
       const previous = previousDetails<AssignDetails>();
@@ -102,7 +128,7 @@ export function createNumberActivities({ graph, polling }: NumberActivityDeps) {
       let operationId = previous.operationId;
 
       if (!operationId) {
-        const number = await findNumber(phoneNumber);
+        const number = await findNumber(graph, phoneNumber);
         if (!number) {
           throw ApplicationFailure.create({
             type: ErrorType.NumberNotFound,
@@ -117,15 +143,22 @@ export function createNumberActivities({ graph, polling }: NumberActivityDeps) {
             message: `${phoneNumber} is a ${number.numberType} number, not a ${numberType} number; choose a ${numberType} service number.`,
           });
         }
-        const alreadyAssigned = previous.alreadyAssigned ?? number.assignmentTargetId === accountId;
-        if (number.assignmentTargetId === accountId && number.activationState !== 'assignmentPending') {
-          return { assigned: !alreadyAssigned, alreadyAssigned, checks: before };
+        const alreadyAssigned = previous.alreadyAssigned ?? (number.assignmentTargetId === accountId && !unsettled(number));
+        if (number.assignmentTargetId === accountId) {
+          if (!unsettled(number)) return { assigned: !alreadyAssigned, alreadyAssigned, checks: before };
+          // An assignment to this account is still being carried out (e.g. one whose answer was lost): let it finish.
+          Context.current().heartbeat({ checks: before, alreadyAssigned } satisfies AssignDetails);
+          throw ApplicationFailure.create({
+            type: ErrorType.AccountNotReadyForNumber,
+            message: `${phoneNumber} is being assigned to ${accountId} (${number.activationState}); checking again shortly`,
+          });
         }
-        if (number.assignmentStatus !== 'unassigned' && number.assignmentTargetId && number.assignmentTargetId !== accountId) {
+        if (number.assignmentTargetId) {
           throw ApplicationFailure.create({
             type: ErrorType.NumberAlreadyAssigned,
             nonRetryable: true,
-            message: `${phoneNumber} is already assigned (${number.assignmentStatus}) to ${number.assignmentTargetId}. Unassign it there first or choose another number.`,
+            message: `${phoneNumber} is already assigned (${number.assignmentStatus}${unsettled(number) ? `, ${number.activationState}` : ''}) to ${number.assignmentTargetId}. ` +
+              'Unassign it there first or choose another number.',
           });
         }
         if (!(number.capabilities ?? []).some((c) => c.toLowerCase() === 'voiceapplicationassignment')) {
@@ -153,29 +186,26 @@ export function createNumberActivities({ graph, polling }: NumberActivityDeps) {
       const op = result.value;
       if (op.status === 'succeeded') return { assigned: true, alreadyAssigned, operationId: opId, checks };
 
-      const detail = op.numbers?.map((n) => n.statusDetail).filter(Boolean).join('; ') || `operation ${op.status}`;
       // The next attempt starts over with a fresh lookup and a new operation.
       Context.current().heartbeat({ checks, alreadyAssigned } satisfies AssignDetails);
-      if (/lacks appropriate licenses|Status: NotFound|not (yet )?(synced|found in Teams)/i.test(detail)) {
-        throw ApplicationFailure.create({
-          type: ErrorType.AccountNotReadyForNumber,
-          message: `Teams is not ready to give ${accountId} a number yet (license or account still propagating): ${detail}`,
-        });
+      const detail = failureDetail(op);
+      // Graph documents no failure texts, so none is matched: what the inventory shows now decides.
+      const now = await findNumber(graph, phoneNumber);
+      if (!now) {
+        throw ApplicationFailure.create({ type: ErrorType.NumberNotFound, nonRetryable: true, message: `${phoneNumber} left the tenant's inventory: ${detail}` });
       }
-      if (/already been assigned/i.test(detail)) {
+      if (now.assignmentTargetId && now.assignmentTargetId !== accountId) {
         throw ApplicationFailure.create({
           type: ErrorType.NumberAlreadyAssigned,
           nonRetryable: true,
-          message: `${phoneNumber}: ${detail}. Unassign it there first or choose another number.`,
+          message: `${phoneNumber} was assigned to ${now.assignmentTargetId} meanwhile (${detail}). Unassign it there first or choose another number.`,
         });
       }
-      if (/is not found from tenant/i.test(detail)) {
-        throw ApplicationFailure.create({ type: ErrorType.NumberNotFound, nonRetryable: true, message: `${phoneNumber}: ${detail}` });
-      }
+      // The number is free and ours to take, yet Teams refused: on a freshly licensed account that is
+      // Teams not being ready yet. Retried until the step's propagation deadline, then a person decides.
       throw ApplicationFailure.create({
-        type: ErrorType.NumberAssignmentFailed,
-        nonRetryable: true,
-        message: `Assigning ${phoneNumber} to ${accountId} failed: ${detail}`,
+        type: ErrorType.AccountNotReadyForNumber,
+        message: `Teams did not yet accept ${phoneNumber} for ${accountId} (the license or the account may still be reaching Teams): ${detail}`,
       });
     },
 
@@ -183,7 +213,7 @@ export function createNumberActivities({ graph, polling }: NumberActivityDeps) {
       const previous = previousDetails<AssignDetails>();
       let operationId = previous.operationId;
       if (!operationId) {
-        const number = await findNumber(phoneNumber);
+        const number = await findNumber(graph, phoneNumber);
         if (!number || number.assignmentTargetId !== accountId) return { unassigned: false };
         operationId = await startOperation('unassignNumber', { telephoneNumber: phoneNumber, numberType }, `unassign ${phoneNumber} from ${accountId}`);
       }
@@ -194,8 +224,12 @@ export function createNumberActivities({ graph, polling }: NumberActivityDeps) {
       }
       if (result.value.status !== 'succeeded') {
         Context.current().heartbeat({ checks: result.checks });
-        const detail = result.value.numbers?.map((n) => n.statusDetail).filter(Boolean).join('; ') || result.value.status;
-        throw ApplicationFailure.create({ type: ErrorType.NumberAssignmentFailed, message: `Unassigning ${phoneNumber} failed: ${detail}` });
+        throw ApplicationFailure.create({
+          type: ErrorType.NumberUnassignFailed,
+          nonRetryable: true,
+          message: `Unassigning ${phoneNumber} from ${accountId} failed: ${failureDetail(result.value)}. The account keeps the number for now; ` +
+            'unassign it in the Teams admin center (Voice > Phone numbers), or ask Microsoft support if it stays pending, then retry.',
+        });
       }
       return { unassigned: true };
     },

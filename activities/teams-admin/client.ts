@@ -4,7 +4,12 @@
  * which calls the Teams admin service behind it. This client speaks that service's
  * application-instance REST shape with an app-only token for the Teams admin resource; the tenant
  * simulator implements the same shape.
+ *
+ * Only the paged read is known from public code (`GET …/ApplicationInstances?pageSize=&skipToken=`, with
+ * `x-authz-scope`, `x-ms-correlation-id` and `X-Requested-With`), so lookups page through the list and
+ * never rely on a filter the service may not have; creating accepts any 2xx answer that names the object.
  */
+import { randomUUID } from 'node:crypto';
 import type { TokenCredential } from '@azure/identity';
 import { TEAMS_ADMIN_RESOURCE } from '../../lib/microsoft';
 import { httpFailure } from '../graph/errors';
@@ -34,6 +39,7 @@ export class TeamsAdminError extends Error {
     message: string,
     readonly requestId: string | undefined,
     readonly headers: Headers,
+    readonly detailCodes?: string[],
   ) {
     super(message);
     this.name = 'TeamsAdminError';
@@ -41,6 +47,10 @@ export class TeamsAdminError extends Error {
 }
 
 const INSTANCES = '/Teams.PlatformService/v2/ApplicationInstances';
+/** The page size public clients use; the service may return fewer. */
+const PAGE_SIZE = 100;
+/** A guard against a service that keeps returning a skipToken: 100,000 instances is far beyond any tenant. */
+const MAX_PAGES = 1000;
 
 export class TeamsAdminClient {
   private readonly baseUrl: string;
@@ -53,15 +63,27 @@ export class TeamsAdminClient {
     this.timeoutMs = options.timeoutMs ?? 30_000;
   }
 
+  /** The instance with this UPN, looked for page by page through the whole list. */
   async findByUpn(upn: string): Promise<ApplicationInstance | undefined> {
-    const body = (await this.request('GET', `${INSTANCES}?userPrincipalName=${encodeURIComponent(upn)}`)) as {
-      applicationInstances?: ApplicationInstance[];
-    };
-    return (body.applicationInstances ?? []).find((i) => i.userPrincipalName.toLowerCase() === upn.toLowerCase());
+    const wanted = upn.toLowerCase();
+    let skipToken: string | undefined;
+    for (let page = 0; page < MAX_PAGES; page += 1) {
+      const query = new URLSearchParams({ pageSize: String(PAGE_SIZE), ...(skipToken ? { skipToken } : {}) });
+      const body = ((await this.request('GET', `${INSTANCES}?${query}`)) ?? {}) as { applicationInstances?: ApplicationInstance[]; skipToken?: string | null };
+      const found = (body.applicationInstances ?? []).find((instance) => instance.userPrincipalName?.toLowerCase() === wanted);
+      if (found) return found;
+      if (!body.skipToken) return undefined;
+      skipToken = body.skipToken;
+    }
+    throw new TeamsAdminError(502, 'EndlessPaging', `the application-instance list did not end after ${MAX_PAGES} pages`, undefined, new Headers());
   }
 
   async create(input: { userPrincipalName: string; displayName: string; applicationId: string }): Promise<ApplicationInstance> {
-    return (await this.request('POST', INSTANCES, input)) as ApplicationInstance;
+    const created = (await this.request('POST', INSTANCES, input)) as Partial<ApplicationInstance> | undefined;
+    if (typeof created?.objectId !== 'string' || created.objectId === '') {
+      throw new TeamsAdminError(502, 'UnexpectedAnswer', 'the service accepted the new instance but its answer did not name the object', undefined, new Headers());
+    }
+    return created as ApplicationInstance;
   }
 
   private async request(method: string, path: string, body?: object): Promise<unknown> {
@@ -72,6 +94,9 @@ export class TeamsAdminClient {
       headers: {
         authorization: `Bearer ${token.token}`,
         accept: 'application/json',
+        'x-authz-scope': 'tenant',
+        'x-ms-correlation-id': randomUUID(),
+        'x-requested-with': 'XMLHttpRequest',
         ...(body ? { 'content-type': 'application/json' } : {}),
       },
       body: body ? JSON.stringify(body) : undefined,
@@ -80,12 +105,15 @@ export class TeamsAdminClient {
     const text = await response.text();
     if (!response.ok) {
       const failure = httpFailure(response, text);
-      throw new TeamsAdminError(failure.statusCode, failure.code, failure.message, failure.requestId, failure.headers);
+      throw new TeamsAdminError(failure.statusCode, failure.code, failure.message, failure.requestId, failure.headers, failure.detailCodes);
     }
+    if (text === '') return undefined;
     try {
-      return text ? (JSON.parse(text) as unknown) : undefined;
+      return JSON.parse(text) as unknown;
     } catch {
-      return undefined;
+      // An answer that cannot be read must not pass for "nothing found": that would lead to a second create.
+      throw new TeamsAdminError(502, 'UnreadableAnswer', `${method} ${path.split('?')[0]} answered ${response.status} with a body that is not JSON`,
+        response.headers.get('request-id') ?? undefined, response.headers);
     }
   }
 }

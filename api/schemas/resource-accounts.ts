@@ -5,6 +5,7 @@
 import { Type } from '@fastify/type-provider-typebox';
 import type { Static, TObject, TProperties } from '@fastify/type-provider-typebox';
 import { RESOURCE_ACCOUNT_KINDS } from '../../lib/microsoft';
+import { DELETED_ACCOUNT_POLICIES } from '../../lib/validation';
 import { DECISIONS, PROVISIONING_STATES, STEP_NAMES } from '../../workflows/provision-resource-account/definitions';
 import type {
   ProvisionOptions,
@@ -45,6 +46,12 @@ const ProvisionOptionsSchema = Type.Object(
     attentionTimeoutMs: Type.Optional(
       Type.Integer({ minimum: 60_000, description: 'How long a needs-attention run waits for a decision, in ms (default 7 days)' }),
     ),
+    onDeletedAccount: Type.Optional(
+      StringEnum(DELETED_ACCOUNT_POLICIES, {
+        description: "When a deleted account (kept 30 days in Entra's deleted users) holds the UPN: stop and ask (default, " +
+          'or the worker\'s DIALTONE_ON_DELETED_ACCOUNT), restore it and use it, or purge it (delete permanently) and create a new one',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -83,6 +90,9 @@ export const SubmitResponse = Type.Object({
 export type SubmitResponse = Static<typeof SubmitResponse>;
 
 const StepErrorSchema = Type.Object({ type: Type.String(), message: Type.String() });
+const DeletedAccountChoice = StringEnum(['restore', 'purge'] as const, {
+  description: 'With retry, when a deleted account holds the UPN (DeletedAccountHoldsUpn): restore it and use it, or purge it and create a new one',
+});
 const StepName = StringEnum(STEP_NAMES);
 const DecisionSchema = StringEnum(DECISIONS);
 
@@ -120,14 +130,24 @@ const StatusProperties = {
   attention: Type.Optional(
     Type.Object({
       step: StepName,
+      undo: Type.Optional(Type.Boolean({ description: 'True when the step\'s undo failed during a roll-back' })),
       error: StepErrorSchema,
       since: Timestamp,
       deadline: Timestamp,
       allowedDecisions: Type.Array(DecisionSchema),
     }),
   ),
+  leftBehind: Type.Optional(
+    Type.Array(Type.String(), { description: 'What the run did that is still in the tenant after a roll-back stopped short or an abandon, newest first' }),
+  ),
   decisions: Type.Array(
-    Type.Object({ decision: DecisionSchema, reason: Type.Optional(Type.String()), at: Timestamp, step: StepName }),
+    Type.Object({
+      decision: DecisionSchema,
+      reason: Type.Optional(Type.String()),
+      onDeletedAccount: Type.Optional(DeletedAccountChoice),
+      at: Timestamp,
+      step: StepName,
+    }),
   ),
   startedAt: Timestamp,
   endedAt: Type.Optional(Timestamp),
@@ -165,6 +185,7 @@ export const DecisionBody = Type.Object(
   {
     decision: DecisionSchema,
     reason: Type.Optional(Type.String({ maxLength: 1000, description: 'Who decided and why; kept in the audit trail' })),
+    onDeletedAccount: Type.Optional(DeletedAccountChoice),
   },
   { additionalProperties: false },
 );

@@ -146,6 +146,12 @@ export async function controlRoutes(app: FastifyInstance, { context }: { context
     return subscribedSkuView(context.state, sku, context.options.organizationName, context.now());
   });
 
+  // Rehearses a number stuck in pending mode (as after deleting the account that held it): operations on it fail.
+  app.post<{ Params: { telephoneNumber: string } }>(`${CONTROL_PREFIX}/numbers/:telephoneNumber/stuck`, async (request) => {
+    const number = context.state.stickNumber(request.params.telephoneNumber);
+    return numberAssignmentView(context.state, number, context.now());
+  });
+
   // What Microsoft support does for a number stuck in pending after its account was deleted.
   app.post<{ Params: { telephoneNumber: string } }>(`${CONTROL_PREFIX}/numbers/:telephoneNumber/release`, async (request) => {
     const number = context.state.releaseStuckNumber(request.params.telephoneNumber);

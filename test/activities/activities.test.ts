@@ -12,7 +12,11 @@ import { DefaultLogger } from '@temporalio/worker';
 import type { Activities } from '../../activities/types';
 import { ErrorType } from '../../lib/error-types';
 import { LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET } from '../../lib/local-defaults';
-import { RESOURCE_ACCOUNT_SKU_ID } from '../../lib/microsoft';
+import { RESOURCE_ACCOUNT_APP_IDS, RESOURCE_ACCOUNT_SERVICE_PLAN_ID, RESOURCE_ACCOUNT_SKU_ID } from '../../lib/microsoft';
+import { createActivities } from '../../activities';
+import { createGraphClient } from '../../activities/graph/client';
+import { TeamsAdminClient } from '../../activities/teams-admin/client';
+import { createCredential } from '../../worker/credentials';
 import { createTenantActivities } from '../../worker/worker';
 import { TEST_POLLING, startTestSimulator } from '../helpers/simulator';
 import type { TestSimulator } from '../helpers/simulator';
@@ -27,11 +31,38 @@ function run<K extends keyof Activities>(
   name: K,
   input: Parameters<Activities[K]>[0],
   info: { attempt?: number; heartbeatDetails?: unknown } = {},
+  onHeartbeat?: (details: unknown) => void,
 ): ReturnType<Activities[K]> {
   // Expected failures are asserted below; the environment need not log them too.
   const env = new MockActivityEnvironment(info, { logger: new DefaultLogger('ERROR') });
+  if (onHeartbeat) env.on('heartbeat', onHeartbeat);
   const fn = activities[name] as (i: typeof input) => ReturnType<Activities[K]>;
   return env.run(fn, input) as ReturnType<Activities[K]>;
+}
+
+/**
+ * Runs an activity the way Temporal's retry policy would: a retryable failure is tried again (after a
+ * short pause) with the attempt number and the last heartbeat details carried over, until it succeeds,
+ * fails for good, or `maxAttempts` run out. Returns the result and the retryable failures seen on the way.
+ */
+async function retried<K extends keyof Activities>(
+  activities: Activities,
+  name: K,
+  input: Parameters<Activities[K]>[0],
+  maxAttempts = 300,
+): Promise<{ result: Awaited<ReturnType<Activities[K]>>; retries: ApplicationFailure[] }> {
+  const retries: ApplicationFailure[] = [];
+  let heartbeatDetails: unknown;
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      const result = await run(activities, name, input, { attempt, heartbeatDetails }, (details) => (heartbeatDetails = details));
+      return { result: result as Awaited<ReturnType<Activities[K]>>, retries };
+    } catch (err) {
+      if (!(err instanceof ApplicationFailure) || err.nonRetryable || attempt >= maxAttempts) throw err;
+      retries.push(err);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
 }
 
 async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
@@ -41,6 +72,12 @@ async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure>
   );
   assert.ok(err instanceof ApplicationFailure, `expected an ApplicationFailure, got ${String(err)}`);
   return err;
+}
+
+/** How many requests the simulator answered on one route pattern. */
+async function requestCount(sim: TestSimulator, route: string): Promise<number> {
+  const summary = (await sim.app.inject({ method: 'GET', url: '/_simulator/requests' })).json() as { routes: { route: string; count: number }[] };
+  return summary.routes.filter((entry) => entry.route === route).reduce((sum, entry) => sum + entry.count, 0);
 }
 
 async function state(sim: TestSimulator): Promise<{ users: Array<Record<string, unknown>>; numbers: Array<Record<string, unknown>> }> {
@@ -58,38 +95,43 @@ describe('activities against the tenant simulator', () => {
     await sim?.close();
   });
 
-  async function provisionedAccount(kind: 'autoAttendant' | 'callQueue' = 'autoAttendant'): Promise<string> {
+  async function provisionedAccount(kind: 'autoAttendant' | 'callQueue' = 'autoAttendant', usageLocation = 'US'): Promise<string> {
     const { accountId } = await run(acts, 'createResourceAccount', { upn: upn(), displayName: 'Test', kind });
-    // Replication lag: retry as Temporal would until the account is visible.
-    for (let i = 0; ; i++) {
-      try {
-        await run(acts, 'assignLicense', { accountId, usageLocation: 'US', skuId: RESOURCE_ACCOUNT_SKU_ID });
-        break;
-      } catch (err) {
-        if (!(err instanceof ApplicationFailure && err.type === ErrorType.NotYetVisible) || i > 100) throw err;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    }
-    await run(acts, 'waitForLicense', { accountId });
+    // Replication lag: retried as Temporal would until the account (and its usage location) are visible.
+    await retried(acts, 'assignLicense', { accountId, usageLocation, skuId: RESOURCE_ACCOUNT_SKU_ID });
+    await run(acts, 'waitForLicense', { accountId, skuId: RESOURCE_ACCOUNT_SKU_ID });
     return accountId;
   }
 
-  test('checkLicenseAvailability counts free units of the resource-account SKU', async () => {
+  test('checkLicenseAvailability counts free units of the resource-account SKU and names its service plans', async () => {
     const result = await run(acts, 'checkLicenseAvailability', { upn: upn(), needed: 1 });
     assert.equal(result.skuId, RESOURCE_ACCOUNT_SKU_ID);
     assert.equal(result.skuPartNumber, 'PHONESYSTEM_VIRTUALUSER');
     assert.equal(result.needed, 1);
     assert.equal(result.available, result.enabled - result.consumed);
     assert.ok(result.enabled >= 25);
+    assert.deepEqual(result.servicePlanIds, [RESOURCE_ACCOUNT_SERVICE_PLAN_ID], 'read from the tenant, not assumed');
   });
 
-  test('createResourceAccount creates an application instance, then adopts it on a second call', async () => {
+  test('checkLicenseAvailability finds the account\'s own license by a $filter with the UPN\'s quote doubled', async () => {
+    const name = `o'brien-${randomUUID().slice(0, 6)}@contoso.onmicrosoft.com`;
+    const seeded = await sim.app.inject({
+      method: 'POST', url: '/_simulator/seed',
+      payload: { users: [{ userPrincipalName: name, displayName: "O'Brien", usageLocation: 'US', licenses: ['PHONESYSTEM_VIRTUALUSER'] }] },
+    });
+    assert.equal(seeded.statusCode, 201, seeded.body);
+    assert.equal((await run(acts, 'checkLicenseAvailability', { upn: name, needed: 1 })).needed, 0);
+  });
+
+  test('createResourceAccount creates an application instance; a second request waits until Teams lists it, then adopts it', async () => {
     const name = upn('cq');
     const first = await run(acts, 'createResourceAccount', { upn: name, displayName: 'Queue', kind: 'callQueue' });
     assert.equal(first.adopted, false);
-    const second = await run(acts, 'createResourceAccount', { upn: name, displayName: 'Queue', kind: 'callQueue' });
-    assert.equal(second.accountId, first.accountId);
-    assert.equal(second.adopted, true);
+    // Teams does not list the new instance at once, and Graph 400s the second create: that must mean "wait", not "conflict".
+    const second = await retried(acts, 'createResourceAccount', { upn: name, displayName: 'Queue', kind: 'callQueue' });
+    assert.equal(second.result.accountId, first.accountId);
+    assert.equal(second.result.adopted, true);
+    assert.ok(second.retries.every((failure) => failure.type === ErrorType.NotYetVisible));
     const user = (await state(sim)).users.find((u) => String(u.userPrincipalName).toLowerCase() === name);
     assert.ok(user, 'the simulator holds the new directory user');
     assert.equal(user.accountEnabled, false);
@@ -98,17 +140,38 @@ describe('activities against the tenant simulator', () => {
   test('a retried create that finds the account it made itself does not call it adopted', async () => {
     const name = upn();
     await run(acts, 'createResourceAccount', { upn: name, displayName: 'AA', kind: 'autoAttendant' });
-    const retry = await run(acts, 'createResourceAccount', { upn: name, displayName: 'AA', kind: 'autoAttendant' }, {
-      attempt: 2,
-      heartbeatDetails: { preExisting: false },
-    });
-    assert.equal(retry.adopted, false);
+    for (let attempt = 2; ; attempt += 1) {
+      const retry = await run(acts, 'createResourceAccount', { upn: name, displayName: 'AA', kind: 'autoAttendant' }, {
+        attempt,
+        heartbeatDetails: { createUnknown: true },
+      }).catch((err: unknown) => {
+        assert.ok(err instanceof ApplicationFailure && err.type === ErrorType.NotYetVisible && !err.nonRetryable, String(err));
+        return undefined;
+      });
+      if (retry) {
+        assert.equal(retry.adopted, false);
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  });
+
+  test('an account on a later page of the Teams list is found by paging, not by a filter the service may lack', async () => {
+    const users = Array.from({ length: 120 }, (_, index) => ({
+      userPrincipalName: `filler-${index}-${randomUUID().slice(0, 6)}@contoso.onmicrosoft.com`, displayName: `Filler ${index}`,
+      applicationId: RESOURCE_ACCOUNT_APP_IDS.autoAttendant,
+    }));
+    const last = users[users.length - 1]?.userPrincipalName ?? '';
+    const seeded = await sim.app.inject({ method: 'POST', url: '/_simulator/seed', payload: { users } });
+    assert.equal(seeded.statusCode, 201, seeded.body);
+    const found = await run(acts, 'createResourceAccount', { upn: last, displayName: 'Filler', kind: 'autoAttendant' });
+    assert.equal(found.adopted, true);
   });
 
   test('an existing account of the other kind is a conflict a person must resolve', async () => {
     const name = upn();
     await run(acts, 'createResourceAccount', { upn: name, displayName: 'AA', kind: 'autoAttendant' });
-    const failure = await failureOf(run(acts, 'createResourceAccount', { upn: name, displayName: 'AA', kind: 'callQueue' }));
+    const failure = await failureOf(retried(acts, 'createResourceAccount', { upn: name, displayName: 'AA', kind: 'callQueue' }));
     assert.equal(failure.type, ErrorType.AccountKindConflict);
     assert.equal(failure.nonRetryable, true);
     assert.match(failure.message, /auto attendant/);
@@ -123,44 +186,50 @@ describe('activities against the tenant simulator', () => {
     assert.match(failure.message, /verif/i);
   });
 
-  test('a UPN held by an ordinary user is a UPN conflict', async () => {
+  test('a UPN held by an ordinary user is a UPN conflict (Graph\'s 400 ObjectConflict), naming that user', async () => {
     const failure = await failureOf(run(acts, 'createResourceAccount', { upn: 'AdeleV@contoso.onmicrosoft.com', displayName: 'AA', kind: 'autoAttendant' }));
     assert.equal(failure.type, ErrorType.UpnConflict);
     assert.equal(failure.nonRetryable, true);
+    assert.match(failure.message, /"Adele Vance", a directory user that is not a resource account/);
   });
 
-  test('assignLicense right after creation waits out replication, then sets usage location and license', async () => {
+  test('assignLicense right after creation waits out replication and the usage location\'s own lag, then assigns the license', async () => {
     const name = upn();
     const { accountId } = await run(acts, 'createResourceAccount', { upn: name, displayName: 'AA', kind: 'autoAttendant' });
-    let sawLag = false;
-    let result;
-    for (let i = 0; i < 200 && !result; i++) {
-      try {
-        result = await run(acts, 'assignLicense', { accountId, usageLocation: 'GB', skuId: RESOURCE_ACCOUNT_SKU_ID });
-      } catch (err) {
-        assert.ok(err instanceof ApplicationFailure && err.type === ErrorType.NotYetVisible && !err.nonRetryable, String(err));
-        sawLag = true;
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    }
-    assert.ok(sawLag, 'the simulator hides a new account for its replication window');
-    assert.deepEqual(result, { usageLocationChanged: true, licenseAdded: true });
+    const { result, retries } = await retried(acts, 'assignLicense', { accountId, usageLocation: 'GB', skuId: RESOURCE_ACCOUNT_SKU_ID });
+    assert.ok(retries.length > 0 && retries.every((failure) => failure.type === ErrorType.NotYetVisible), 'the simulator hides a new account for its replication window');
+    assert.ok(retries.some((failure) => /Usage location not replicated yet/.test(failure.message)), 'and the license service sees the usage location late');
+    assert.equal(result.licenseAdded, true);
     const again = await run(acts, 'assignLicense', { accountId, usageLocation: 'GB', skuId: RESOURCE_ACCOUNT_SKU_ID });
     assert.deepEqual(again, { usageLocationChanged: false, licenseAdded: false }, 'idempotent');
     const user = (await state(sim)).users.find((u) => u.id === accountId);
     assert.equal(user?.usageLocation, 'GB');
   });
 
-  test('waitForLicense returns once the plan is provisioned and Teams sees it, counting its checks', async () => {
+  test('waitForLicense returns once the license\'s plans are provisioned, counting its checks, without asking Teams', async () => {
+    const before = await requestCount(sim, '/v1.0/admin/teams/userConfigurations/:id');
     const accountId = await provisionedAccount();
-    const again = await run(acts, 'waitForLicense', { accountId }, { attempt: 2, heartbeatDetails: { checks: 4 } });
+    const again = await run(acts, 'waitForLicense', { accountId, skuId: RESOURCE_ACCOUNT_SKU_ID }, { attempt: 2, heartbeatDetails: { checks: 4 } });
     assert.equal(again.checks, 5, 'checks carry over from the previous attempt');
+    assert.equal(await requestCount(sim, '/v1.0/admin/teams/userConfigurations/:id'), before,
+      'userConfigurations may not list resource accounts, so readiness never depends on it');
+  });
+
+  test('waitForLicense takes the plans to wait for from the tenant, not from a hard-coded plan id', async () => {
+    const bought = await sim.app.inject({ method: 'POST', url: '/_simulator/licenses/purchase', payload: { skuPartNumber: 'MCOEV', units: 1 } });
+    assert.equal(bought.statusCode, 200, bought.body);
+    const { servicePlans, skuId } = bought.json() as { skuId: string; servicePlans: { servicePlanId: string }[] };
+    const { accountId } = await run(acts, 'createResourceAccount', { upn: upn(), displayName: 'Phone', kind: 'autoAttendant' });
+    await retried(acts, 'assignLicense', { accountId, usageLocation: 'US', skuId });
+    const ready = await run(acts, 'waitForLicense', { accountId, skuId, servicePlanIds: servicePlans.map((plan) => plan.servicePlanId) });
+    assert.ok(ready.checks >= 1);
   });
 
   test('assignPhoneNumber assigns a service number through the async operation, and is idempotent', async () => {
     const accountId = await provisionedAccount();
     const phoneNumber = '+12065550107';
-    const result = await run(acts, 'assignPhoneNumber', { accountId, phoneNumber, numberType: 'callingPlan' });
+    // Teams may lag behind the directory: the number step itself waits for it (retryably).
+    const { result } = await retried(acts, 'assignPhoneNumber', { accountId, phoneNumber, numberType: 'callingPlan' });
     assert.equal(result.assigned, true);
     assert.equal(result.alreadyAssigned, false);
     assert.ok(result.operationId);
@@ -175,7 +244,7 @@ describe('activities against the tenant simulator', () => {
   test('number failures a person must fix are typed and final', async () => {
     const accountId = await provisionedAccount();
     const other = await provisionedAccount('callQueue');
-    await run(acts, 'assignPhoneNumber', { accountId: other, phoneNumber: '+12065550111', numberType: 'callingPlan' });
+    await retried(acts, 'assignPhoneNumber', { accountId: other, phoneNumber: '+12065550111', numberType: 'callingPlan' });
 
     const taken = await failureOf(run(acts, 'assignPhoneNumber', { accountId, phoneNumber: '+12065550111', numberType: 'callingPlan' }));
     assert.equal(taken.type, ErrorType.NumberAlreadyAssigned);
@@ -192,7 +261,7 @@ describe('activities against the tenant simulator', () => {
   test('compensations undo number, license and account, and are idempotent', async () => {
     const accountId = await provisionedAccount();
     const phoneNumber = '+12065550123';
-    await run(acts, 'assignPhoneNumber', { accountId, phoneNumber, numberType: 'callingPlan' });
+    await retried(acts, 'assignPhoneNumber', { accountId, phoneNumber, numberType: 'callingPlan' });
     assert.deepEqual(await run(acts, 'unassignPhoneNumber', { accountId, phoneNumber, numberType: 'callingPlan' }), { unassigned: true });
     assert.deepEqual(await run(acts, 'unassignPhoneNumber', { accountId, phoneNumber, numberType: 'callingPlan' }), { unassigned: false });
     assert.deepEqual(await run(acts, 'removeLicense', { accountId, skuId: RESOURCE_ACCOUNT_SKU_ID }), { removed: true });
@@ -202,6 +271,119 @@ describe('activities against the tenant simulator', () => {
     const number = (await state(sim)).numbers.find((n) => n.telephoneNumber === phoneNumber);
     assert.equal(number?.assignmentStatus, 'unassigned');
   });
+});
+
+describe('activities when the tenant is as strict as Microsoft', () => {
+  let sim: TestSimulator;
+  let acts: Activities;
+  before(async () => {
+    sim = await startTestSimulator();
+    acts = createTenantActivities(sim.tenant, TEST_POLLING);
+  });
+  after(async () => {
+    await sim?.close();
+  });
+
+  /** Creates, licenses and numbers an account, then deletes it as a roll-back would: number, license, account. */
+  async function rolledBackAccount(name: string, phoneNumber: string): Promise<string> {
+    const { accountId } = await run(acts, 'createResourceAccount', { upn: name, displayName: 'Rolled back', kind: 'autoAttendant' });
+    await retried(acts, 'assignLicense', { accountId, usageLocation: 'US', skuId: RESOURCE_ACCOUNT_SKU_ID });
+    await run(acts, 'waitForLicense', { accountId, skuId: RESOURCE_ACCOUNT_SKU_ID });
+    await retried(acts, 'assignPhoneNumber', { accountId, phoneNumber, numberType: 'callingPlan' });
+    await run(acts, 'unassignPhoneNumber', { accountId, phoneNumber, numberType: 'callingPlan' });
+    await run(acts, 'removeLicense', { accountId, skuId: RESOURCE_ACCOUNT_SKU_ID });
+    assert.deepEqual(await run(acts, 'deleteResourceAccount', { accountId }), { deleted: true });
+    return accountId;
+  }
+
+  test('a UPN held by a deleted account stops with the exact reason and the fix, by default', async () => {
+    const name = upn();
+    const deletedId = await rolledBackAccount(name, '+12065550124');
+    const failure = await failureOf(retried(acts, 'createResourceAccount', { upn: name, displayName: 'Again', kind: 'autoAttendant' }));
+    assert.equal(failure.type, ErrorType.DeletedAccountHoldsUpn);
+    assert.equal(failure.nonRetryable, true);
+    assert.match(failure.message, new RegExp(`deleted account \\(object id ${deletedId}, deleted `));
+    assert.match(failure.message, /30 days, until .*"restore".*"purge".*Deleted users/);
+  });
+
+  test('onDeletedAccount purge deletes the deleted account permanently and creates a new one', async () => {
+    const name = upn();
+    const deletedId = await rolledBackAccount(name, '+12065550125');
+    const { result } = await retried(acts, 'createResourceAccount', { upn: name, displayName: 'Again', kind: 'autoAttendant', onDeletedAccount: 'purge' });
+    assert.notEqual(result.accountId, deletedId);
+    assert.equal(result.adopted, false);
+    assert.equal(result.purgedDeletedAccountId, deletedId);
+    const deleted = (await state(sim)).users.find((user) => user.id === deletedId);
+    assert.equal(deleted, undefined, 'gone from deleted items');
+  });
+
+  test('onDeletedAccount restore brings the deleted account back and owns it, as if created', async () => {
+    const name = upn();
+    const deletedId = await rolledBackAccount(name, '+12065550126');
+    const { result } = await retried(acts, 'createResourceAccount', { upn: name, displayName: 'Again', kind: 'autoAttendant', onDeletedAccount: 'restore' });
+    assert.deepEqual(result, { accountId: deletedId, adopted: false, restored: true });
+  });
+
+  test('the worker\'s onDeletedAccount applies when the run does not choose', async () => {
+    const name = upn();
+    const deletedId = await rolledBackAccount(name, '+12065550127');
+    const purging = createActivities({
+      graph: createGraphClient({ credential: createCredential(sim.tenant), baseUrl: sim.tenant.graphBaseUrl }),
+      teamsAdmin: new TeamsAdminClient({ credential: createCredential(sim.tenant), baseUrl: sim.tenant.teamsAdminBaseUrl }),
+      polling: TEST_POLLING,
+      onDeletedAccount: 'purge',
+    });
+    const { result } = await retried(purging, 'createResourceAccount', { upn: name, displayName: 'Again', kind: 'autoAttendant' });
+    assert.equal(result.purgedDeletedAccountId, deletedId);
+  });
+
+  test('deleteResourceAccount refuses while a number is on the account, so the number is never stuck pending', async () => {
+    const { accountId } = await run(acts, 'createResourceAccount', { upn: upn(), displayName: 'Holder', kind: 'autoAttendant' });
+    await retried(acts, 'assignLicense', { accountId, usageLocation: 'US', skuId: RESOURCE_ACCOUNT_SKU_ID });
+    await run(acts, 'waitForLicense', { accountId, skuId: RESOURCE_ACCOUNT_SKU_ID });
+    await retried(acts, 'assignPhoneNumber', { accountId, phoneNumber: '+12065550128', numberType: 'callingPlan' });
+    const failure = await failureOf(run(acts, 'deleteResourceAccount', { accountId }));
+    assert.equal(failure.type, ErrorType.AccountHoldsNumber);
+    assert.equal(failure.nonRetryable, true);
+    assert.match(failure.message, /\+12065550128.*stuck pending.*Unassign/);
+    const number = (await state(sim)).numbers.find((entry) => entry.telephoneNumber === '+12065550128');
+    assert.equal(number?.assignmentTargetId, accountId);
+    assert.equal(number?.activationState, 'activated', 'nothing was deleted, nothing is stuck');
+  });
+
+  test('an unassignment Teams refuses is a failure a person must look at, not a success', async () => {
+    const accountId = await provisionedAccountOn(acts);
+    await retried(acts, 'assignPhoneNumber', { accountId, phoneNumber: '+12065550129', numberType: 'callingPlan' });
+    const stuck = await sim.app.inject({ method: 'POST', url: `/_simulator/numbers/${encodeURIComponent('+12065550129')}/stuck` });
+    assert.equal(stuck.statusCode, 200, stuck.body);
+    const failure = await failureOf(run(acts, 'unassignPhoneNumber', { accountId, phoneNumber: '+12065550129', numberType: 'callingPlan' }));
+    assert.equal(failure.type, ErrorType.NumberUnassignFailed);
+    assert.equal(failure.nonRetryable, true);
+    assert.match(failure.message, /keeps the number for now/);
+    await sim.app.inject({ method: 'POST', url: `/_simulator/numbers/${encodeURIComponent('+12065550129')}/release` });
+  });
+
+  test('a number operation that fails in words nobody documented is retried while the account settles in Teams', async () => {
+    // Teams sees the license long after the directory: the first assignments fail with a text the product must not parse.
+    await sim.app.inject({ method: 'PUT', url: '/_simulator/config', payload: { delays: { teamsSync: 1_500 } } });
+    try {
+      const accountId = await provisionedAccountOn(acts);
+      const { result, retries } = await retried(acts, 'assignPhoneNumber', { accountId, phoneNumber: '+12065550119', numberType: 'callingPlan' });
+      assert.equal(result.assigned, true);
+      assert.ok(retries.length > 0, 'Teams refused at first');
+      assert.ok(retries.every((failure) => failure.type === ErrorType.AccountNotReadyForNumber && !failure.nonRetryable));
+      assert.match(retries[0]?.message ?? '', /is not eligible/, 'the refusal is reported as Teams worded it');
+    } finally {
+      await sim.app.inject({ method: 'PUT', url: '/_simulator/config', payload: { delays: { teamsSync: { minMs: 50, maxMs: 150 } } } });
+    }
+  });
+
+  async function provisionedAccountOn(activities: Activities): Promise<string> {
+    const { accountId } = await run(activities, 'createResourceAccount', { upn: upn(), displayName: 'Test', kind: 'autoAttendant' });
+    await retried(activities, 'assignLicense', { accountId, usageLocation: 'US', skuId: RESOURCE_ACCOUNT_SKU_ID });
+    await run(activities, 'waitForLicense', { accountId, skuId: RESOURCE_ACCOUNT_SKU_ID });
+    return accountId;
+  }
 });
 
 describe('activities against a tenant that is not ready', () => {
@@ -260,7 +442,7 @@ describe('activities against a tenant that is not ready', () => {
 
   test('a missing permission is PermissionDenied naming the permission to grant', async () => {
     const sim = await startTestSimulator({
-      apps: [{ clientId: LOCAL_CLIENT_ID, clientSecret: LOCAL_CLIENT_SECRET, graphRoles: ['User.ReadWrite.All'], teamsAdministrator: false }],
+      apps: [{ clientId: LOCAL_CLIENT_ID, clientSecret: LOCAL_CLIENT_SECRET, graphRoles: ['User.ReadWrite.All'], directoryRoles: [] }],
     });
     try {
       const acts = createTenantActivities(sim.tenant, TEST_POLLING);
@@ -304,6 +486,42 @@ describe('activities against a tenant that is not ready', () => {
       assert.ok(throttled, 'the budget runs out within ten checks');
       assert.equal(throttled.nonRetryable, false);
       assert.ok(throttled.nextRetryDelay !== undefined, 'Retry-After becomes nextRetryDelay');
+    } finally {
+      await sim.close();
+    }
+  });
+
+  test('a suspended subscription is LicenseSubscriptionInactive with the way to reactivate it; a lapsed one in its grace period still counts', async () => {
+    const sim = await startTestSimulator({ licenses: [{ skuPartNumber: 'PHONESYSTEM_VIRTUALUSER', units: 5, capabilityStatus: 'Suspended' }], users: [] });
+    try {
+      const acts = createTenantActivities(sim.tenant, TEST_POLLING);
+      const failure = await failureOf(run(acts, 'checkLicenseAvailability', { upn: upn(), needed: 1 }));
+      assert.equal(failure.type, ErrorType.LicenseSubscriptionInactive);
+      assert.equal(failure.nonRetryable, true);
+      assert.match(failure.message, /is Suspended: its 5 units cannot be assigned\. Reactivate or renew it/);
+
+      await sim.app.inject({ method: 'PUT', url: '/_simulator/licenses/PHONESYSTEM_VIRTUALUSER', payload: { capabilityStatus: 'Warning' } });
+      const grace = await run(acts, 'checkLicenseAvailability', { upn: upn(), needed: 1 });
+      assert.deepEqual({ enabled: grace.enabled, warning: grace.warning, available: grace.available }, { enabled: 5, warning: 5, available: 5 });
+    } finally {
+      await sim.close();
+    }
+  });
+
+  test('a 429 without Retry-After is retried with Temporal\'s own backoff', async () => {
+    const sim = await startTestSimulator({ throttle: { resourceUnits: 1, windowMs: 60_000 }, retryAfterOmissionRate: 1 });
+    try {
+      const acts = createTenantActivities(sim.tenant, TEST_POLLING);
+      let throttled: ApplicationFailure | undefined;
+      for (let i = 0; i < 5 && !throttled; i++) {
+        await run(acts, 'unassignPhoneNumber', { accountId: randomUUID(), phoneNumber: '+12065550100', numberType: 'callingPlan' }).catch((err: unknown) => {
+          if (err instanceof ApplicationFailure && err.type === ErrorType.Throttled) throttled = err;
+          else throw err;
+        });
+      }
+      assert.ok(throttled, 'the number inventory answered 429');
+      assert.equal(throttled.nonRetryable, false);
+      assert.equal(throttled.nextRetryDelay, undefined, 'no Retry-After: the retry policy\'s backoff decides');
     } finally {
       await sim.close();
     }

@@ -16,7 +16,10 @@ import { startTestStack } from '../helpers/stack';
 import type { TestStack } from '../helpers/stack';
 
 interface SimState {
-  users: Array<{ id: string; userPrincipalName: string; usageLocation?: string | null; accountEnabled: boolean; assignedLicenses?: Array<{ skuId: string }> }>;
+  users: Array<{
+    id: string; userPrincipalName: string; usageLocation?: string | null; accountEnabled: boolean; assignedLicenses?: Array<{ skuId: string }>;
+    deletedDateTime: string | null;
+  }>;
   numbers: Array<{ telephoneNumber: string; assignmentTargetId?: string | null; assignmentStatus: string }>;
 }
 
@@ -84,25 +87,65 @@ describe('provisioning against the tenant simulator', () => {
     assert.equal(state.users.filter((u) => u.userPrincipalName.toLowerCase() === request.upn).length, 1, 'exactly one account');
   });
 
+  async function untilAttention(handle: { query: (q: typeof getStatusQuery) => Promise<ProvisionResourceAccountStatus> }): Promise<ProvisionResourceAccountStatus> {
+    let status: ProvisionResourceAccountStatus | undefined;
+    for (let i = 0; i < 600 && status?.state !== 'needs-attention'; i++) {
+      status = await handle.query(getStatusQuery);
+      if (status.state !== 'needs-attention') await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(status);
+    assert.equal(status.state, 'needs-attention', JSON.stringify(status));
+    return status;
+  }
+
   test('a number held by another account waits for a decision; rollback removes what the run made', async () => {
     const holder = await (await start(input({ phoneNumber: '+442079460005' }))).result();
     const request = input({ phoneNumber: '+442079460005' });
     const handle = await start(request);
-    let status: ProvisionResourceAccountStatus | undefined;
-    for (let i = 0; i < 300 && status?.state !== 'needs-attention'; i++) {
-      status = await handle.query(getStatusQuery);
-      if (status.state !== 'needs-attention') await new Promise((r) => setTimeout(r, 50));
-    }
-    assert.equal(status?.state, 'needs-attention');
-    assert.equal(status?.attention?.error.type, 'NumberAlreadyAssigned');
-    assert.match(status?.attention?.error.message ?? '', new RegExp(holder.accountId ?? 'missing'));
+    const status = await untilAttention(handle);
+    assert.equal(status.attention?.error.type, 'NumberAlreadyAssigned');
+    assert.match(status.attention?.error.message ?? '', new RegExp(holder.accountId ?? 'missing'));
 
     await handle.executeUpdate(decideUpdate, { args: [{ decision: 'rollback', reason: 'wrong number in the request' }] });
     await assert.rejects(handle.result());
     const final = await handle.query(getStatusQuery);
     assert.equal(final.state, 'rolled-back');
     const state = await simState();
-    assert.equal(state.users.find((u) => u.id === final.accountId), undefined, 'the account this run created is gone');
+    const deleted = state.users.find((u) => u.id === final.accountId);
+    assert.ok(deleted?.deletedDateTime, 'the account this run created is deleted (Entra keeps it 30 days in deleted users)');
+    assert.deepEqual(deleted.assignedLicenses, [], 'its license was removed first');
+    assert.match(final.steps.find((step) => step.name === 'createAccount')?.detail ?? '', /keeps it 30 days.*onDeletedAccount/);
     assert.equal(state.numbers.find((n) => n.telephoneNumber === request.phoneNumber)?.assignmentTargetId, holder.accountId, 'the other account keeps its number');
+  });
+
+  test('roll back, then resubmit the same UPN: the deleted account is reported, and purging it on the operator\'s word lets the run finish', async () => {
+    const request = input({ phoneNumber: '+442079460006' });
+    const first = await start(request);
+    await first.result();
+    // Undo it the way an operator would: a second run of the same account cannot start while the first is completed,
+    // so roll back a run that needs attention instead.
+    const request2 = input({ phoneNumber: '+442079460006' });
+    const blocked = await start(request2);
+    const attention = await untilAttention(blocked);
+    assert.equal(attention.attention?.error.type, 'NumberAlreadyAssigned');
+    await blocked.executeUpdate(decideUpdate, { args: [{ decision: 'rollback' }] });
+    await assert.rejects(blocked.result());
+    const deletedId = (await blocked.query(getStatusQuery)).accountId;
+
+    const again = await start({ ...request2, phoneNumber: '+442079460007' });
+    const held = await untilAttention(again);
+    assert.equal(held.attention?.error.type, 'DeletedAccountHoldsUpn');
+    assert.match(held.attention?.error.message ?? '', new RegExp(`object id ${deletedId}`));
+    await assert.rejects(
+      again.executeUpdate(decideUpdate, { args: [{ decision: 'abandon', onDeletedAccount: 'purge' }] }),
+      (err: Error) => /onDeletedAccount goes only with retry/.test(String((err.cause as Error | undefined)?.message)),
+    );
+    await again.executeUpdate(decideUpdate, { args: [{ decision: 'retry', onDeletedAccount: 'purge', reason: 'the old one was a test' }] });
+    const done = await again.result();
+    assert.equal(done.state, 'completed');
+    assert.notEqual(done.accountId, deletedId);
+    assert.match(done.steps.find((step) => step.name === 'createAccount')?.detail ?? '', new RegExp(`permanently deleting the deleted account ${deletedId}`));
+    assert.deepEqual(done.decisions.map((d) => [d.decision, d.onDeletedAccount]), [['retry', 'purge']]);
+    assert.equal((await simState()).users.find((u) => u.id === deletedId), undefined, 'the deleted account is gone for good');
   });
 });

@@ -171,6 +171,74 @@ describe('provisionResourceAccount on a real Temporal dev server', () => {
     });
   });
 
+  test('a roll-back takes the number off an account it made even when the number step failed, and stops at an undo that fails', async () => {
+    let unassignTries = 0;
+    const { activities, calls } = scriptedActivities({
+      async assignPhoneNumber() {
+        throw personMustFix(ErrorType.NumberAssignmentFailed, 'Teams answered late; the number may be on the account');
+      },
+      async unassignPhoneNumber() {
+        unassignTries += 1;
+        if (unassignTries === 1) throw personMustFix(ErrorType.NumberUnassignFailed, 'Unassigning +12065550100 failed: pending');
+        return { unassigned: true };
+      },
+    });
+    await withWorker(activities, async (taskQueue) => {
+      const handle = await start(taskQueue, request());
+      await waitForState(() => handle.query(getStatusQuery), 'needs-attention');
+      await handle.executeUpdate(decideUpdate, { args: [{ decision: 'rollback' }] });
+      const stuck = await waitForState(() => handle.query(getStatusQuery), 'needs-attention');
+      assert.equal(stuck.attention?.step, 'assignNumber');
+      assert.equal(stuck.attention?.undo, true);
+      assert.deepEqual(stuck.attention?.allowedDecisions, ['retry', 'abandon']);
+      assert.match(stuck.attention?.error.message ?? '', /roll-back stopped before anything older.*Still in the tenant: \+12065550100 on .*; the PHONESYSTEM_VIRTUALUSER license on .*; resource account/);
+      assert.deepEqual(calls.map((c) => c.name).filter((n) => ['removeLicense', 'deleteResourceAccount'].includes(n)), [],
+        'nothing older is undone while the number may still be on the account');
+
+      const answer = await handle.executeUpdate(decideUpdate, { args: [{ decision: 'retry', reason: 'support released the number' }] });
+      assert.equal(answer.state, 'rolling-back');
+      await assert.rejects(handle.result(), WorkflowFailedError);
+      const status = await handle.query(getStatusQuery);
+      assert.equal(status.state, 'rolled-back');
+      assert.deepEqual(calls.map((c) => c.name).filter((n) => ['unassignPhoneNumber', 'removeLicense', 'deleteResourceAccount'].includes(n)),
+        ['unassignPhoneNumber', 'unassignPhoneNumber', 'removeLicense', 'deleteResourceAccount']);
+    });
+  });
+
+  test('abandoning a roll-back that cannot finish says what is left in the tenant', async () => {
+    const { activities, calls } = scriptedActivities({
+      async assignPhoneNumber() {
+        throw personMustFix(ErrorType.NumberAssignmentFailed, 'refused');
+      },
+      async unassignPhoneNumber() {
+        throw personMustFix(ErrorType.NumberUnassignFailed, 'stuck pending');
+      },
+    });
+    await withWorker(activities, async (taskQueue) => {
+      const input = request();
+      const handle = await start(taskQueue, input);
+      await waitForState(() => handle.query(getStatusQuery), 'needs-attention');
+      await handle.executeUpdate(decideUpdate, { args: [{ decision: 'rollback' }] });
+      await waitForState(async () => {
+        const status = await handle.query(getStatusQuery);
+        return status.attention?.undo ? status : { ...status, state: 'rolling-back' };
+      }, 'needs-attention');
+      await handle.executeUpdate(decideUpdate, { args: [{ decision: 'abandon' }] });
+      const err = await handle.result().then(() => assert.fail('must not complete'), (e: unknown) => e);
+      assert.ok(err instanceof WorkflowFailedError && err.cause instanceof ApplicationFailure);
+      assert.equal(err.cause.type, 'ProvisioningAbandoned');
+      const status = await handle.query(getStatusQuery);
+      assert.equal(status.state, 'abandoned');
+      assert.deepEqual(status.leftBehind, [
+        `${input.phoneNumber} on ${input.upn}, if the assignment reached Teams`,
+        `the PHONESYSTEM_VIRTUALUSER license on ${input.upn}`,
+        `resource account ${input.upn} (acc-1)`,
+      ]);
+      assert.match(err.cause.message, /left in the tenant: /);
+      assert.equal(calls.filter((c) => c.name === 'deleteResourceAccount').length, 0);
+    });
+  });
+
   test('an adopted account is never deleted by a roll back', async () => {
     const { activities, calls } = scriptedActivities({
       async createResourceAccount() {

@@ -5,8 +5,9 @@
 import { defineSearchAttributeKey } from '@temporalio/common';
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { ResourceAccountKind } from '../../lib/microsoft';
+import type { DeletedAccountPolicy } from '../../lib/validation';
 
-export type { ResourceAccountKind };
+export type { DeletedAccountPolicy, ResourceAccountKind };
 
 export const TASK_QUEUE = 'dialtone-provisioning';
 /** Workflow type name, as registered by the worker (the exported function's name). */
@@ -20,6 +21,11 @@ export interface ProvisionOptions {
   propagationTimeoutMs?: number;
   /** How long a needs-attention run waits for a decision before it gives up, in ms. Default 7 days. */
   attentionTimeoutMs?: number;
+  /**
+   * When a deleted account (kept 30 days in Entra's deleted users) holds the UPN: `stop` and ask,
+   * `restore` it and use it, or `purge` it and create a new one. Default: the worker's setting (stop).
+   */
+  onDeletedAccount?: DeletedAccountPolicy;
 }
 
 export interface ProvisionResourceAccountInput {
@@ -97,11 +103,18 @@ export interface ProvisionResourceAccountStatus {
   /** Set while state is needs-attention: what failed and what the operator can decide. */
   attention?: {
     step: StepName;
+    /** True when it is the step's undo (during a roll-back) that failed. */
+    undo?: boolean;
     error: StepError;
     since: string;
     deadline: string;
     allowedDecisions: Decision[];
   };
+  /**
+   * What this run did that is still in the tenant after it stopped short: set when a roll-back could not
+   * finish or the run was abandoned, one line per item, newest first.
+   */
+  leftBehind?: string[];
   /** Operator decisions taken so far, oldest first. */
   decisions: Array<DecisionInput & { at: string; step: StepName }>;
   startedAt: string;
@@ -117,6 +130,11 @@ export interface DecisionInput {
   decision: Decision;
   /** Who decided and why, kept in the status for the audit trail. */
   reason?: string;
+  /**
+   * With `retry` when a deleted account holds the UPN (error DeletedAccountHoldsUpn): restore that
+   * account and use it, or purge it and create a new one.
+   */
+  onDeletedAccount?: Exclude<DeletedAccountPolicy, 'stop'>;
 }
 
 export interface DecisionOutput {

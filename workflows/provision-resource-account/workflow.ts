@@ -98,6 +98,8 @@ export async function provisionResourceAccount(input: ProvisionResourceAccountIn
   const propagationTimeoutMs = input.options?.propagationTimeoutMs ?? DEFAULT_PROPAGATION_TIMEOUT_MS;
   const attentionTimeoutMs = input.options?.attentionTimeoutMs ?? DEFAULT_ATTENTION_TIMEOUT_MS;
   const numberType = input.phoneNumberType ?? 'callingPlan';
+  /** The request's choice, replaced by an operator's retry decision that names one. */
+  let onDeletedAccount = input.options?.onDeletedAccount;
 
   const status: ProvisionResourceAccountStatus = {
     workflowId: workflowInfo().workflowId,
@@ -114,7 +116,8 @@ export async function provisionResourceAccount(input: ProvisionResourceAccountIn
     decideUpdate,
     (decision) => {
       pendingDecision = decision;
-      return { accepted: true as const, state: decision.decision === 'rollback' ? 'rolling-back' : decision.decision === 'abandon' ? 'abandoned' : 'running' };
+      const retryState = status.attention?.undo ? 'rolling-back' : 'running';
+      return { accepted: true as const, state: decision.decision === 'rollback' ? 'rolling-back' : decision.decision === 'abandon' ? 'abandoned' : retryState };
     },
     {
       validator: (decision) => {
@@ -123,6 +126,10 @@ export async function provisionResourceAccount(input: ProvisionResourceAccountIn
         }
         if (!status.attention.allowedDecisions.includes(decision.decision)) {
           throw new Error(`decision must be one of ${status.attention.allowedDecisions.join(', ')}`);
+        }
+        if (decision.onDeletedAccount !== undefined &&
+            (decision.decision !== 'retry' || status.attention.error.type !== ErrorType.DeletedAccountHoldsUpn)) {
+          throw new Error('onDeletedAccount goes only with retry, when a deleted account holds the UPN');
         }
       },
     },
@@ -150,8 +157,8 @@ export async function provisionResourceAccount(input: ProvisionResourceAccountIn
     return step;
   }
 
-  /** Newest first on roll-back. Each undo is idempotent on the activity side. */
-  const compensations: Array<{ step: StepName; undo: () => Promise<unknown> }> = [];
+  /** Newest first on roll-back. Each undo is idempotent on the activity side; `what` names what it removes. */
+  const compensations: Array<{ step: StepName; what: string; undo: () => Promise<unknown> }> = [];
 
   /**
    * Runs one step; when it fails in a way a person must fix (or its deadline passes), the run waits
@@ -177,21 +184,23 @@ export async function provisionResourceAccount(input: ProvisionResourceAccountIn
         step.status = 'failed';
         step.lastError = error;
         log.warn('step needs attention', { step: name, type: error.type });
-        const decision = await awaitDecision(name, error);
-        if (decision !== 'retry') throw new OperatorStop(decision);
+        const decision = await awaitDecision(name, error, compensations.length > 0 ? ['retry', 'rollback', 'abandon'] : ['retry', 'abandon']);
+        if (decision.decision !== 'retry') throw new OperatorStop(decision.decision);
+        if (decision.onDeletedAccount) onDeletedAccount = decision.onDeletedAccount;
         step.lastError = undefined;
       }
     }
   }
 
-  async function awaitDecision(name: StepName, error: StepError): Promise<Decision> {
+  async function awaitDecision(name: StepName, error: StepError, allowedDecisions: Decision[], undo = false): Promise<DecisionInput> {
     const since = new Date();
     status.attention = {
       step: name,
+      ...(undo ? { undo } : {}),
       error,
       since: since.toISOString(),
       deadline: new Date(since.getTime() + attentionTimeoutMs).toISOString(),
-      allowedDecisions: compensations.length > 0 ? ['retry', 'rollback', 'abandon'] : ['retry', 'abandon'],
+      allowedDecisions,
     };
     pendingDecision = undefined;
     setState('needs-attention', name);
@@ -200,7 +209,7 @@ export async function provisionResourceAccount(input: ProvisionResourceAccountIn
     status.decisions.push({ ...decision, at: new Date().toISOString(), step: name });
     status.attention = undefined;
     pendingDecision = undefined;
-    return decision.decision;
+    return decision;
   }
 
   try {
@@ -212,14 +221,23 @@ export async function provisionResourceAccount(input: ProvisionResourceAccountIn
 
     const account = await runStep(
       'createAccount',
-      () => activitiesFor('createAccount', directoryCall).createResourceAccount({ upn: input.upn, displayName: input.displayName, kind: input.kind }),
-      (r) => (r.adopted ? `adopted existing account ${r.accountId}` : `created account ${r.accountId}`),
+      () =>
+        activitiesFor('createAccount', directoryCall).createResourceAccount({
+          upn: input.upn,
+          displayName: input.displayName,
+          kind: input.kind,
+          ...(onDeletedAccount ? { onDeletedAccount } : {}),
+        }),
+      (r) =>
+        (r.adopted ? `adopted existing account ${r.accountId}` : r.restored ? `restored deleted account ${r.accountId}` : `created account ${r.accountId}`) +
+        (r.purgedDeletedAccountId ? ` (after permanently deleting the deleted account ${r.purgedDeletedAccountId} that held the UPN)` : ''),
     );
     status.accountId = account.accountId;
     status.adopted = account.adopted;
     if (!account.adopted) {
       compensations.push({
         step: 'createAccount',
+        what: `resource account ${input.upn} (${account.accountId})`,
         undo: () => activitiesFor('deleteResourceAccount', compensationCall).deleteResourceAccount({ accountId: account.accountId }),
       });
     }
@@ -237,16 +255,37 @@ export async function provisionResourceAccount(input: ProvisionResourceAccountIn
     if (license.licenseAdded) {
       compensations.push({
         step: 'assignLicense',
+        what: `the ${licenses.skuPartNumber} license on ${input.upn}`,
         undo: () => activitiesFor('removeLicense', compensationCall).removeLicense({ accountId: account.accountId, skuId: licenses.skuId }),
       });
     }
 
     await runStep(
       'waitForLicense',
-      () => activitiesFor('waitForLicense', conditionWait(propagationTimeoutMs)).waitForLicense({ accountId: account.accountId }),
+      () =>
+        activitiesFor('waitForLicense', conditionWait(propagationTimeoutMs)).waitForLicense({
+          accountId: account.accountId,
+          skuId: licenses.skuId,
+          ...(licenses.servicePlanIds ? { servicePlanIds: licenses.servicePlanIds } : {}),
+        }),
       (r) => `license provisioned (seen after ${r.checks} check${r.checks === 1 ? '' : 's'})`,
     );
 
+    const unassignNumber = {
+      step: 'assignNumber' as const,
+      what: `${input.phoneNumber} on ${input.upn}, if the assignment reached Teams`,
+      undo: () =>
+        activitiesFor('unassignPhoneNumber', compensationCall).unassignPhoneNumber({
+          accountId: account.accountId,
+          phoneNumber: input.phoneNumber,
+          numberType,
+        }),
+    };
+    // An assignment can land in Teams although the step failed (an answer lost, an operation that went
+    // on): on an account this run owns, the number comes off before the account can be deleted. The undo
+    // does nothing when the number is not on the account. On an adopted account only a number this run
+    // is known to have assigned is removed.
+    if (!account.adopted) compensations.push(unassignNumber);
     const number = await runStep(
       'assignNumber',
       () =>
@@ -257,17 +296,8 @@ export async function provisionResourceAccount(input: ProvisionResourceAccountIn
         }),
       (r) => (r.assigned ? `${input.phoneNumber} assigned` : `${input.phoneNumber} was already assigned to this account`),
     );
-    if (number.assigned) {
-      compensations.push({
-        step: 'assignNumber',
-        undo: () =>
-          activitiesFor('unassignPhoneNumber', compensationCall).unassignPhoneNumber({
-            accountId: account.accountId,
-            phoneNumber: input.phoneNumber,
-            numberType,
-          }),
-      });
-    }
+    unassignNumber.what = `${input.phoneNumber} on ${input.upn}`;
+    if (account.adopted && number.assigned) compensations.push(unassignNumber);
 
     status.currentStep = undefined;
     status.endedAt = new Date().toISOString();
@@ -276,11 +306,12 @@ export async function provisionResourceAccount(input: ProvisionResourceAccountIn
     return status;
   } catch (err) {
     if (err instanceof OperatorStop) {
-      if (err.decision === 'rollback') {
-        await rollBack();
+      if (err.decision === 'rollback' && (await rollBack())) {
         return await finishStopped('rolled-back', 'ProvisioningRolledBack', 'rolled back by operator decision');
       }
-      return await finishStopped('abandoned', 'ProvisioningAbandoned', 'abandoned; what was done is listed in the status');
+      status.leftBehind = [...compensations].reverse().map(({ what }) => what);
+      const left = status.leftBehind.length > 0 ? `; left in the tenant: ${status.leftBehind.join('; ')}` : '';
+      return await finishStopped('abandoned', 'ProvisioningAbandoned', `abandoned${left}`);
     }
     if (isCancellation(err)) {
       status.endedAt = new Date().toISOString();
@@ -289,18 +320,43 @@ export async function provisionResourceAccount(input: ProvisionResourceAccountIn
     throw err;
   }
 
-  async function rollBack(): Promise<void> {
+  /**
+   * Undoes what the run did, newest first. An undo that fails stops the roll-back there: the older steps
+   * are what the newer ones stand on (an account must not be deleted while a number may still be on
+   * it), so the run asks a person to retry that undo or abandon with what is left listed. Returns
+   * whether everything was undone.
+   */
+  async function rollBack(): Promise<boolean> {
     setState('rolling-back');
-    for (const { step, undo } of compensations.reverse()) {
+    while (compensations.length > 0) {
+      const newest = compensations[compensations.length - 1];
+      if (!newest) break;
+      const step = stepOf(newest.step);
       try {
-        await undo();
-        stepOf(step).status = 'undone';
+        await newest.undo();
+        step.status = 'undone';
+        step.lastError = undefined;
+        if (newest.step === 'createAccount') {
+          step.detail = `deleted ${newest.what}; Entra keeps it 30 days in its deleted users, where it still holds the UPN: ` +
+            'a new request for this UPN needs options.onDeletedAccount "restore" or "purge"';
+        }
+        compensations.pop();
+        setState('rolling-back');
       } catch (err) {
-        // A failed undo is recorded and the rest still runs: leaving more behind would help nobody.
-        stepOf(step).lastError = toStepError(step, err, propagationTimeoutMs);
-        log.error('undo failed', { step });
+        if (isCancellation(err)) throw err;
+        const error = toStepError(newest.step, err, propagationTimeoutMs);
+        step.lastError = error;
+        log.warn('undo needs attention', { step: newest.step, type: error.type });
+        const decision = await awaitDecision(newest.step, {
+          type: error.type,
+          message: `Undoing "${STEP_TITLES[newest.step]}" failed, so the roll-back stopped before anything older: ${error.message} ` +
+            `Still in the tenant: ${compensations.map(({ what }) => what).reverse().join('; ')}.`,
+        }, ['retry', 'abandon'], true);
+        if (decision.decision !== 'retry') return false;
+        setState('rolling-back');
       }
     }
+    return true;
   }
 
   async function finishStopped(state: ProvisioningState, type: string, message: string): Promise<never> {
