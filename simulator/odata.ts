@@ -192,11 +192,9 @@ export function directoryPage<T>(
   if (offset === undefined) throw badRequest('The $skiptoken is not valid; start the listing again without it.');
   const value = items.slice(offset, offset + top);
   if (offset + top >= items.length) return { value };
-  const next = new URLSearchParams();
-  for (const [name, entry] of Object.entries(query)) {
-    if (name !== '$skiptoken' && typeof entry === 'string') next.set(name, entry);
-  }
-  next.set('$top', String(top));
-  next.set('$skiptoken', encodeSkipToken(offset + top));
-  return { value, nextLink: `${link.base}${link.path}?${next.toString()}` };
+  // Option names stay as Graph writes them ($top, $skiptoken); values are percent-encoded.
+  const next = Object.entries({ ...query, $top: String(top), $skiptoken: encodeSkipToken(offset + top) })
+    .filter((entry): entry is [string, string] => typeof entry[1] === 'string')
+    .map(([name, entry]) => `${name}=${encodeURIComponent(entry)}`);
+  return { value, nextLink: `${link.base}${link.path}?${next.join('&')}` };
 }
