@@ -32,6 +32,4 @@ export function kindForApplicationId(applicationId: string): ResourceAccountKind
 
 /** Token audience (resource) of the Teams tenant admin API ("Skype and Teams Tenant Admin API"). */
 export const TEAMS_ADMIN_RESOURCE = '48ac35b8-9aa8-4d74-927d-1f4a14a0b239';
-/** Directory role template id of "Teams Administrator"; app-only Teams admin calls need it on the service principal. */
-export const TEAMS_ADMINISTRATOR_ROLE_ID = '69091246-20e8-4a56-aa4d-066075b2a7a8';
 export const GRAPH_RESOURCE = 'https://graph.microsoft.com';

@@ -114,7 +114,9 @@ export function httpFailure(response: Pick<Response, 'status' | 'statusText' | '
  */
 export function isUpnConflict(e: ServiceError): boolean {
   if (e.status !== 400 && e.status !== 409) return false;
-  return (e.detailCodes ?? []).includes('ObjectConflict') || /same value for property userPrincipalName/i.test(e.message) || e.status === 409;
+  if ((e.detailCodes ?? []).includes('ObjectConflict') || /same value for property userPrincipalName/i.test(e.message)) return true;
+  // A 409 that is not a directory concurrency clash (retried elsewhere) means "it exists".
+  return e.status === 409 && e.code !== 'Directory_ConcurrencyViolation';
 }
 
 function failure(type: ErrorTypeName, message: string, retryable: boolean, nextRetryDelayMs?: number): ApplicationFailure {

@@ -122,10 +122,7 @@ export function createResourceAccountActivities({ teamsAdmin, graph, onDeletedAc
     async createResourceAccount(input: CreateResourceAccountInput): Promise<CreateResourceAccountOutput> {
       const { upn, displayName, kind } = input;
       const previous = previousDetails<CreateDetails>();
-      const owned = {
-        ...(previous.restoredAccountId ? { restored: true } : {}),
-        ...(previous.purgedDeletedAccountId ? { purgedDeletedAccountId: previous.purgedDeletedAccountId } : {}),
-      };
+      const purged = previous.purgedDeletedAccountId ? { purgedDeletedAccountId: previous.purgedDeletedAccountId } : {};
       const existing = await call({ action: `look up resource account ${upn}`, permission: ROLE }, () => teamsAdmin.findByUpn(upn));
       if (existing) {
         const existingKind = kindForApplicationId(existing.applicationId);
@@ -144,8 +141,9 @@ export function createResourceAccountActivities({ teamsAdmin, graph, onDeletedAc
           });
         }
         // Adopted unless this step restored it or an earlier attempt's create, whose answer was lost, made it.
-        const ours = previous.restoredAccountId === existing.objectId || previous.createUnknown === true;
-        return { accountId: existing.objectId, adopted: !ours, ...owned };
+        const restored = previous.restoredAccountId === existing.objectId;
+        const ours = restored || previous.createUnknown === true;
+        return { accountId: existing.objectId, adopted: !ours, ...(restored ? { restored } : {}), ...purged };
       }
 
       Context.current().heartbeat({ ...previous, createUnknown: true } satisfies CreateDetails);
@@ -177,7 +175,7 @@ export function createResourceAccountActivities({ teamsAdmin, graph, onDeletedAc
         Context.current().heartbeat(details);
         return resolveConflict(input, conflict, previous, details);
       });
-      return { accountId: created.objectId, adopted: false, ...owned };
+      return { accountId: created.objectId, adopted: false, ...purged };
     },
   };
 }

@@ -84,24 +84,30 @@ async function state(sim: TestSimulator): Promise<{ users: Array<Record<string, 
   return (await sim.app.inject({ method: 'GET', url: '/_simulator/state' })).json();
 }
 
-describe('activities against the tenant simulator', () => {
-  let sim: TestSimulator;
-  let acts: Activities;
+/** One simulator and the real activities against it for the enclosing describe block; `use` receives them once started. */
+function activitiesPerSuite(use: (started: { sim: TestSimulator; acts: Activities }) => void): void {
+  let sim: TestSimulator | undefined;
   before(async () => {
     sim = await startTestSimulator();
-    acts = createTenantActivities(sim.tenant, TEST_POLLING);
+    use({ sim, acts: createTenantActivities(sim.tenant, TEST_POLLING) });
   });
   after(async () => {
     await sim?.close();
   });
+}
 
-  async function provisionedAccount(kind: 'autoAttendant' | 'callQueue' = 'autoAttendant', usageLocation = 'US'): Promise<string> {
-    const { accountId } = await run(acts, 'createResourceAccount', { upn: upn(), displayName: 'Test', kind });
-    // Replication lag: retried as Temporal would until the account (and its usage location) are visible.
-    await retried(acts, 'assignLicense', { accountId, usageLocation, skuId: RESOURCE_ACCOUNT_SKU_ID });
-    await run(acts, 'waitForLicense', { accountId, skuId: RESOURCE_ACCOUNT_SKU_ID });
-    return accountId;
-  }
+/** Creates an account and licenses it; the replication and usage-location lags are retried as Temporal would. */
+async function provisionedAccount(acts: Activities, kind: 'autoAttendant' | 'callQueue' = 'autoAttendant', name = upn()): Promise<string> {
+  const { accountId } = await run(acts, 'createResourceAccount', { upn: name, displayName: 'Test', kind });
+  await retried(acts, 'assignLicense', { accountId, usageLocation: 'US', skuId: RESOURCE_ACCOUNT_SKU_ID });
+  await run(acts, 'waitForLicense', { accountId, skuId: RESOURCE_ACCOUNT_SKU_ID });
+  return accountId;
+}
+
+describe('activities against the tenant simulator', () => {
+  let sim: TestSimulator;
+  let acts: Activities;
+  activitiesPerSuite((started) => ({ sim, acts } = started));
 
   test('checkLicenseAvailability counts free units of the resource-account SKU and names its service plans', async () => {
     const result = await run(acts, 'checkLicenseAvailability', { upn: upn(), needed: 1 });
@@ -208,7 +214,7 @@ describe('activities against the tenant simulator', () => {
 
   test('waitForLicense returns once the license\'s plans are provisioned, counting its checks, without asking Teams', async () => {
     const before = await requestCount(sim, '/v1.0/admin/teams/userConfigurations/:id');
-    const accountId = await provisionedAccount();
+    const accountId = await provisionedAccount(acts);
     const again = await run(acts, 'waitForLicense', { accountId, skuId: RESOURCE_ACCOUNT_SKU_ID }, { attempt: 2, heartbeatDetails: { checks: 4 } });
     assert.equal(again.checks, 5, 'checks carry over from the previous attempt');
     assert.equal(await requestCount(sim, '/v1.0/admin/teams/userConfigurations/:id'), before,
@@ -226,7 +232,7 @@ describe('activities against the tenant simulator', () => {
   });
 
   test('assignPhoneNumber assigns a service number through the async operation, and is idempotent', async () => {
-    const accountId = await provisionedAccount();
+    const accountId = await provisionedAccount(acts);
     const phoneNumber = '+12065550107';
     // Teams may lag behind the directory: the number step itself waits for it (retryably).
     const { result } = await retried(acts, 'assignPhoneNumber', { accountId, phoneNumber, numberType: 'callingPlan' });
@@ -242,8 +248,8 @@ describe('activities against the tenant simulator', () => {
   });
 
   test('number failures a person must fix are typed and final', async () => {
-    const accountId = await provisionedAccount();
-    const other = await provisionedAccount('callQueue');
+    const accountId = await provisionedAccount(acts);
+    const other = await provisionedAccount(acts, 'callQueue');
     await retried(acts, 'assignPhoneNumber', { accountId: other, phoneNumber: '+12065550111', numberType: 'callingPlan' });
 
     const taken = await failureOf(run(acts, 'assignPhoneNumber', { accountId, phoneNumber: '+12065550111', numberType: 'callingPlan' }));
@@ -259,7 +265,7 @@ describe('activities against the tenant simulator', () => {
   });
 
   test('compensations undo number, license and account, and are idempotent', async () => {
-    const accountId = await provisionedAccount();
+    const accountId = await provisionedAccount(acts);
     const phoneNumber = '+12065550123';
     await retried(acts, 'assignPhoneNumber', { accountId, phoneNumber, numberType: 'callingPlan' });
     assert.deepEqual(await run(acts, 'unassignPhoneNumber', { accountId, phoneNumber, numberType: 'callingPlan' }), { unassigned: true });
@@ -276,19 +282,11 @@ describe('activities against the tenant simulator', () => {
 describe('activities when the tenant is as strict as Microsoft', () => {
   let sim: TestSimulator;
   let acts: Activities;
-  before(async () => {
-    sim = await startTestSimulator();
-    acts = createTenantActivities(sim.tenant, TEST_POLLING);
-  });
-  after(async () => {
-    await sim?.close();
-  });
+  activitiesPerSuite((started) => ({ sim, acts } = started));
 
   /** Creates, licenses and numbers an account, then deletes it as a roll-back would: number, license, account. */
   async function rolledBackAccount(name: string, phoneNumber: string): Promise<string> {
-    const { accountId } = await run(acts, 'createResourceAccount', { upn: name, displayName: 'Rolled back', kind: 'autoAttendant' });
-    await retried(acts, 'assignLicense', { accountId, usageLocation: 'US', skuId: RESOURCE_ACCOUNT_SKU_ID });
-    await run(acts, 'waitForLicense', { accountId, skuId: RESOURCE_ACCOUNT_SKU_ID });
+    const accountId = await provisionedAccount(acts, 'autoAttendant', name);
     await retried(acts, 'assignPhoneNumber', { accountId, phoneNumber, numberType: 'callingPlan' });
     await run(acts, 'unassignPhoneNumber', { accountId, phoneNumber, numberType: 'callingPlan' });
     await run(acts, 'removeLicense', { accountId, skuId: RESOURCE_ACCOUNT_SKU_ID });
@@ -352,7 +350,7 @@ describe('activities when the tenant is as strict as Microsoft', () => {
   });
 
   test('an unassignment Teams refuses is a failure a person must look at, not a success', async () => {
-    const accountId = await provisionedAccountOn(acts);
+    const accountId = await provisionedAccount(acts);
     await retried(acts, 'assignPhoneNumber', { accountId, phoneNumber: '+12065550129', numberType: 'callingPlan' });
     const stuck = await sim.app.inject({ method: 'POST', url: `/_simulator/numbers/${encodeURIComponent('+12065550129')}/stuck` });
     assert.equal(stuck.statusCode, 200, stuck.body);
@@ -367,7 +365,7 @@ describe('activities when the tenant is as strict as Microsoft', () => {
     // Teams sees the license long after the directory: the first assignments fail with a text the product must not parse.
     await sim.app.inject({ method: 'PUT', url: '/_simulator/config', payload: { delays: { teamsSync: 1_500 } } });
     try {
-      const accountId = await provisionedAccountOn(acts);
+      const accountId = await provisionedAccount(acts);
       const { result, retries } = await retried(acts, 'assignPhoneNumber', { accountId, phoneNumber: '+12065550119', numberType: 'callingPlan' });
       assert.equal(result.assigned, true);
       assert.ok(retries.length > 0, 'Teams refused at first');
@@ -377,13 +375,6 @@ describe('activities when the tenant is as strict as Microsoft', () => {
       await sim.app.inject({ method: 'PUT', url: '/_simulator/config', payload: { delays: { teamsSync: { minMs: 50, maxMs: 150 } } } });
     }
   });
-
-  async function provisionedAccountOn(activities: Activities): Promise<string> {
-    const { accountId } = await run(activities, 'createResourceAccount', { upn: upn(), displayName: 'Test', kind: 'autoAttendant' });
-    await retried(activities, 'assignLicense', { accountId, usageLocation: 'US', skuId: RESOURCE_ACCOUNT_SKU_ID });
-    await run(activities, 'waitForLicense', { accountId, skuId: RESOURCE_ACCOUNT_SKU_ID });
-    return accountId;
-  }
 });
 
 describe('activities against a tenant that is not ready', () => {

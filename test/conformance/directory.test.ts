@@ -3,10 +3,11 @@
  * documentation, through raw HTTP. Each test cites the page it checks.
  */
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, test } from 'node:test';
-import { DOMAIN, TEST_DELAYS, createResourceAccount, startSimulator } from '../simulator/helpers';
+import { describe, test } from 'node:test';
+import { DOMAIN, TEST_DELAYS, createResourceAccount } from '../simulator/helpers';
 import type { TestSimulator } from '../simulator/helpers';
-import { RawClient } from './raw-client';
+import type { RawClient } from './raw-client';
+import { rawClientPerSuite } from './raw-client';
 
 const newUser = (upn: string) => ({
   accountEnabled: true, displayName: 'Conformance', mailNickname: upn.split('@')[0], userPrincipalName: upn, passwordProfile: { password: 'Long-Enough-Pass-1' },
@@ -15,14 +16,7 @@ const newUser = (upn: string) => ({
 describe('conformance: Graph users and deleted items', () => {
   let simulator: TestSimulator;
   let client: RawClient;
-  before(async () => {
-    simulator = await startSimulator();
-    client = new RawClient(simulator);
-  });
-  afterEach(async () => {
-    await simulator.control('/reset', { method: 'POST' });
-  });
-  after(() => simulator.close());
+  rawClientPerSuite((started) => ({ simulator, client } = started));
 
   /** Creates users through Graph and lets them replicate. */
   async function users(count: number, prefix: string): Promise<string[]> {

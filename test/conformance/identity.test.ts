@@ -3,20 +3,15 @@
  * Each test cites the page it checks.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { LOCAL_CLIENT_ID, LOCAL_TENANT_ID } from '../../lib/local-defaults';
 import type { TestSimulator } from '../simulator/helpers';
-import { startSimulator } from '../simulator/helpers';
-import { GRAPH, RawClient, TEAMS_ADMIN, decodeJwt } from './raw-client';
+import { GRAPH, RawClient, TEAMS_ADMIN, decodeJwt, rawClientPerSuite } from './raw-client';
 
 describe('conformance: Microsoft identity platform (client credentials)', () => {
   let simulator: TestSimulator;
   let client: RawClient;
-  before(async () => {
-    simulator = await startSimulator();
-    client = new RawClient(simulator);
-  });
-  after(() => simulator.close());
+  rawClientPerSuite((started) => ({ simulator, client } = started));
 
   // https://learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow#successful-response
   test('a token response carries token_type Bearer, expires_in and access_token', async () => {

@@ -5,7 +5,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, LOCAL_TENANT_ID } from '../../lib/local-defaults';
+import { after, afterEach, before } from 'node:test';
 import type { TestSimulator } from '../simulator/helpers';
+import { startSimulator } from '../simulator/helpers';
 
 export const GRAPH = 'https://graph.microsoft.com';
 export const TEAMS_ADMIN = '48ac35b8-9aa8-4d74-927d-1f4a14a0b239';
@@ -93,4 +95,17 @@ export function decodeJwt(token: string): { header: Record<string, unknown>; cla
   const [header = '', claims = ''] = token.split('.');
   const part = (text: string) => JSON.parse(Buffer.from(text, 'base64url').toString()) as Record<string, unknown>;
   return { header: part(header), claims: part(claims) };
+}
+
+/** One simulator and a raw client for the enclosing describe block, reset to its seed after each test. */
+export function rawClientPerSuite(use: (started: { simulator: TestSimulator; client: RawClient }) => void): void {
+  let simulator: TestSimulator | undefined;
+  before(async () => {
+    simulator = await startSimulator();
+    use({ simulator, client: new RawClient(simulator) });
+  });
+  afterEach(async () => {
+    await simulator?.control('/reset', { method: 'POST' });
+  });
+  after(() => simulator?.close());
 }

@@ -3,11 +3,11 @@
  * Microsoft's documentation, through raw HTTP. Each test cites the page it checks.
  */
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { RESOURCE_ACCOUNT_SKU_ID } from '../../lib/microsoft';
 import { TEST_DELAYS, createResourceAccount, startSimulator } from '../simulator/helpers';
 import type { TestSimulator } from '../simulator/helpers';
-import { RawClient } from './raw-client';
+import { RawClient, rawClientPerSuite } from './raw-client';
 
 const NUMBERS = '/v1.0/admin/teams/telephoneNumberManagement/numberAssignments';
 const NUMBER = '+12065550100';
@@ -15,14 +15,7 @@ const NUMBER = '+12065550100';
 describe('conformance: Teams telephone number management', () => {
   let simulator: TestSimulator;
   let client: RawClient;
-  before(async () => {
-    simulator = await startSimulator();
-    client = new RawClient(simulator);
-  });
-  afterEach(async () => {
-    await simulator.control('/reset', { method: 'POST' });
-  });
-  after(() => simulator.close());
+  rawClientPerSuite((started) => ({ simulator, client } = started));
 
   const byNumber = async (number: string) =>
     (await client.graph('GET', `${NUMBERS}?$filter=${encodeURIComponent(`telephoneNumber eq '${number}'`)}`)).json.value[0];
