@@ -21,6 +21,7 @@ import type {
 } from '../types';
 import { call, callUnlessMissing } from './errors';
 import type { ServiceError } from './errors';
+import { PURCHASE_HINT } from './licenses';
 import { numbersAssignedTo } from './numbers';
 
 const USER_WRITE = 'User.ReadWrite.All';
@@ -101,7 +102,8 @@ export function createAccountActivities({ graph, polling }: AccountActivityDeps)
               return ApplicationFailure.create({
                 type: ErrorType.LicensesInsufficient,
                 nonRetryable: true,
-                message: `${e.message} Another process used the last free license; buy more "Microsoft Teams Phone Resource Account" licenses, then retry.`,
+                message: `${e.message} No free unit was left when the license was assigned (another run may have taken the last one, ` +
+                  `and the tenant's count of used units can lag behind). ${PURCHASE_HINT}`,
               });
             }
             return undefined;

@@ -8,7 +8,7 @@ import type { CheckLicenseAvailabilityInput, CheckLicenseAvailabilityOutput } fr
 import { call } from './errors';
 import { findUserByUpn } from './users';
 
-const PURCHASE_HINT =
+export const PURCHASE_HINT =
   'Buy "Microsoft Teams Phone Resource Account" licenses (free within the tenant\'s allocation, but they must still be bought) in the ' +
   'Microsoft 365 admin center > Billing > Purchase services > Add-ons, untick automatic assignment, then retry.';
 

@@ -482,6 +482,23 @@ describe('activities against a tenant that is not ready', () => {
     }
   });
 
+  test('consumedUnits lags: a stale free count passes the check, and the assignment that finds no unit is LicensesInsufficient', async () => {
+    const sim = await startTestSimulator({ licenses: [{ skuPartNumber: 'PHONESYSTEM_VIRTUALUSER', units: 1 }], users: [], delays: { consumedUnits: 60_000 } });
+    try {
+      const acts = createTenantActivities(sim.tenant, TEST_POLLING);
+      await provisionedAccount(acts);
+      const stale = await run(acts, 'checkLicenseAvailability', { upn: upn(), needed: 1 });
+      assert.equal(stale.available, 1, 'subscribedSkus does not count the unit just taken yet');
+      const { accountId } = await run(acts, 'createResourceAccount', { upn: upn(), displayName: 'Second', kind: 'autoAttendant' });
+      const failure = await failureOf(retried(acts, 'assignLicense', { accountId, usageLocation: 'US', skuId: RESOURCE_ACCOUNT_SKU_ID }));
+      assert.equal(failure.type, ErrorType.LicensesInsufficient);
+      assert.equal(failure.nonRetryable, true);
+      assert.match(failure.message, /Purchase services/);
+    } finally {
+      await sim.close();
+    }
+  });
+
   test('a suspended subscription is LicenseSubscriptionInactive with the way to reactivate it; a lapsed one in its grace period still counts', async () => {
     const sim = await startTestSimulator({ licenses: [{ skuPartNumber: 'PHONESYSTEM_VIRTUALUSER', units: 5, capabilityStatus: 'Suspended' }], users: [] });
     try {
