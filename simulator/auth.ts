@@ -177,7 +177,7 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /**
      * Directory roles a Teams admin route needs: every inner list must be met by one of its roles.
-     * Default: Teams Administrator (or Global Administrator).
+     * Default: one of {@link TEAMS_ADMIN_ROLES}.
      */
     directoryRoles?: readonly (readonly DirectoryRoleName[])[];
   }

@@ -29,6 +29,11 @@ function retryAfterSeconds(ms: number): string {
   return String(Math.max(1, Math.ceil(ms / 1000)));
 }
 
+/** Graph's 429 (Graph throttling, sample response), with the headers of the limit that was hit. */
+function tooManyRequests(headers: Record<string, string>): GraphApiError {
+  return new GraphApiError(429, 'TooManyRequests', 'Please retry again later.', undefined, headers);
+}
+
 /** The highest `x-ms-throttle-limit-percentage` Graph reports (reference notes 6.2: 0.8 to 1.8). */
 const MAX_LIMIT_PERCENTAGE = 1.8;
 
@@ -80,7 +85,7 @@ export function cloudBehaviour(context: SimulatorContext) {
     const throttled = decisions.filter(({ decision }) => decision.throttled)
       .sort((a, b) => b.decision.retryAfterMs - a.decision.retryAfterMs)[0];
     if (throttled) {
-      throw new GraphApiError(429, 'TooManyRequests', 'Please retry again later.', undefined, {
+      throw tooManyRequests({
         ...retryHeaders(request, 429, throttled.decision.retryAfterMs),
         'x-ms-throttle-scope': `Tenant_Application/${throttled.scope}/${appId}/${tenantId}`,
         'x-ms-throttle-information': throttled.information,
@@ -91,7 +96,7 @@ export function cloudBehaviour(context: SimulatorContext) {
       const kind = context.random();
       const retryAfterMs = context.scaled(TRANSIENT_RETRY_AFTER);
       if (kind < 0.4) {
-        throw new GraphApiError(429, 'TooManyRequests', 'Please retry again later.', undefined, {
+        throw tooManyRequests({
           ...retryHeaders(request, 429, retryAfterMs),
           'x-ms-throttle-information': 'CPULimitExceeded',
         });

@@ -12,9 +12,9 @@ import type { Delay, DirectoryRoleName, SimulatedApp, SimulatorDelays, Simulator
 import {
   DEFAULT_APP,
   DELAY_NAMES,
-  DIRECTORY_ROLE_NAMES,
   SIMULATOR_PROFILES,
   SimulatorConfigError,
+  directoryRoleProblems,
   graphRoleProblems,
 } from './options';
 import { ensureSimulatorTls } from './tls';
@@ -66,8 +66,9 @@ function readConfig(env: NodeJS.ProcessEnv): MainConfig {
   parseSubscriptionStatuses(read('SIMULATOR_SUBSCRIPTION_STATUS'), licenses, problems);
   const app = parseApp(read('SIMULATOR_APP_PERMISSIONS'), read('SIMULATOR_APP_ROLES'), problems);
   const delays = parseDelays(read('SIMULATOR_DELAYS'), problems);
-  const throttle = parseBudget('SIMULATOR_THROTTLE', read('SIMULATOR_THROTTLE'), problems, (units, windowMs) => ({ resourceUnits: units, windowMs }));
-  const writeQuota = parseBudget('SIMULATOR_WRITE_QUOTA', read('SIMULATOR_WRITE_QUOTA'), problems, (requests, windowMs) => ({ requests, windowMs }));
+  const throttle = parseBudget('SIMULATOR_THROTTLE', read('SIMULATOR_THROTTLE'), 10_000, problems,
+    (units, windowMs) => ({ resourceUnits: units, windowMs }));
+  const writeQuota = parseBudget('SIMULATOR_WRITE_QUOTA', read('SIMULATOR_WRITE_QUOTA'), 150_000, problems, (requests, windowMs) => ({ requests, windowMs }));
   const stateFile = read('SIMULATOR_STATE_FILE');
   if (stateFile !== undefined && (stateFile.endsWith('/') || stateFile.endsWith(path.sep) || isDirectory(stateFile))) {
     problems.push(`SIMULATOR_STATE_FILE must name a file, not a folder, e.g. .data/simulator-state.json (got "${stateFile}")`);
@@ -108,12 +109,9 @@ function parseApp(permissions: string | undefined, roles: string | undefined, pr
   }
   if (roles !== undefined) {
     const directoryRoles = roles.toLowerCase() === 'none' ? [] : list(roles);
-    const unknown = directoryRoles.filter((role) => !(DIRECTORY_ROLE_NAMES as readonly string[]).includes(role));
-    if (unknown.length > 0) {
-      problems.push(`SIMULATOR_APP_ROLES: ${unknown.map((role) => `"${role}"`).join(', ')} is not a directory role the simulator knows; use names from ${DIRECTORY_ROLE_NAMES.join(', ')}, or none`);
-    } else {
-      app.directoryRoles = directoryRoles as DirectoryRoleName[];
-    }
+    const found = directoryRoleProblems(directoryRoles, 'SIMULATOR_APP_ROLES');
+    if (found.length > 0) problems.push(`${found.join('; ')}, or none (got "${roles}")`);
+    else app.directoryRoles = directoryRoles as DirectoryRoleName[];
   }
   return app;
 }
@@ -153,18 +151,23 @@ function parseDelays(raw: string | undefined, problems: string[]): Partial<Simul
   return delays;
 }
 
-/** `<count>` or `<count>/<windowMs>`, or `off`; undefined keeps the profile's. */
-function parseBudget<T>(name: string, raw: string | undefined, problems: string[], make: (count: number, windowMs: number) => T): T | null | undefined {
+/** `<count>` or `<count>/<windowMs>` (the window defaulting to `windowMs`), or `off`; undefined keeps the profile's. */
+function parseBudget<T>(
+  name: string,
+  raw: string | undefined,
+  windowMs: number,
+  problems: string[],
+  make: (count: number, windowMs: number) => T,
+): T | null | undefined {
   if (raw === undefined) return undefined;
   if (raw.toLowerCase() === 'off') return null;
   const match = /^(\d+)(?:\/(\d+))?$/.exec(raw);
   const count = Number(match?.[1]);
   if (!match || count < 1) {
-    problems.push(`${name} must be off, a whole number of units per window, or units/windowMs such as 3000/150000 (got "${raw}")`);
+    problems.push(`${name} must be off, a whole number per window, or count/windowMs such as 3000/150000 (got "${raw}")`);
     return undefined;
   }
-  const defaults: Record<string, number> = { SIMULATOR_THROTTLE: 10_000, SIMULATOR_WRITE_QUOTA: 150_000 };
-  return make(count, match[2] === undefined ? defaults[name] ?? 10_000 : Number(match[2]));
+  return make(count, match[2] === undefined ? windowMs : Number(match[2]));
 }
 
 function isDirectory(file: string): boolean {

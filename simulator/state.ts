@@ -559,16 +559,22 @@ export class TenantState {
     return [...this.numbers.values()].filter((number) => number.assignmentTargetId === userId);
   }
 
+  /** Numbers with an accepted assignment that has not completed by `at`; computed once for a whole listing. */
+  pendingAssignmentNumbers(at = this.now()): ReadonlySet<string> {
+    const pending = new Set<string>();
+    for (const operation of this.operations.values()) {
+      if (operation.kind === 'assign' && operation.outcome === undefined && at < operation.completesAt) pending.add(operation.telephoneNumber);
+    }
+    return pending;
+  }
+
   /**
-   * `activationState` as Graph would report it now. Microsoft documents the values, not their meaning;
-   * the simulator shows `assignmentPending` while an accepted assignment of the number has not
-   * completed, and for a number stuck on a deleted account.
+   * `activationState` as Graph would report it. Microsoft documents the values, not their meaning; the
+   * simulator shows `assignmentPending` while an accepted assignment of the number has not completed
+   * (`pending`, from {@link pendingAssignmentNumbers}), and for a number stuck on a deleted account.
    */
-  activationState(number: TelephoneNumberRecord, at = this.now()): ActivationState {
-    if (number.stuckSince !== null) return 'assignmentPending';
-    const pending = [...this.operations.values()].some((operation) =>
-      operation.kind === 'assign' && operation.telephoneNumber === number.telephoneNumber && operation.outcome === undefined && at < operation.completesAt);
-    return pending ? 'assignmentPending' : 'activated';
+  activationState(number: TelephoneNumberRecord, pending: ReadonlySet<string>): ActivationState {
+    return number.stuckSince !== null || pending.has(number.telephoneNumber) ? 'assignmentPending' : 'activated';
   }
 
   /** Frees a stuck number, as Microsoft support would; the simulator's control API exposes it. */

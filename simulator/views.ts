@@ -120,13 +120,19 @@ export function deletedUserView(state: TenantState, user: DirectoryUser, at: num
   };
 }
 
-export function numberAssignmentView(state: TenantState, number: TelephoneNumberRecord, at: number): Record<string, unknown> {
+/** `pending`: numbers with an assignment in flight; pass it in when viewing many numbers at once. */
+export function numberAssignmentView(
+  state: TenantState,
+  number: TelephoneNumberRecord,
+  at: number,
+  pending: ReadonlySet<string> = state.pendingAssignmentNumbers(at),
+): Record<string, unknown> {
   return {
     id: number.id,
     telephoneNumber: number.telephoneNumber,
     operatorId: null,
     numberType: number.numberType,
-    activationState: state.activationState(number, at),
+    activationState: state.activationState(number, pending),
     capabilities: number.capabilities,
     locationId: number.locationId,
     civicAddressId: null,

@@ -3,10 +3,9 @@
  * license, and the wait until the license is provisioned; plus their undo steps.
  */
 import type { Client } from '@microsoft/microsoft-graph-client';
-import type { SubscribedSku, User } from '@microsoft/microsoft-graph-types';
+import type { User } from '@microsoft/microsoft-graph-types';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { ErrorType } from '../../lib/error-types';
-import { RESOURCE_ACCOUNT_SKU_PART_NUMBER } from '../../lib/microsoft';
 import { pollUntil, previousDetails } from '../polling';
 import type { PollingOptions } from '../polling';
 import type {
@@ -21,7 +20,7 @@ import type {
 } from '../types';
 import { call, callUnlessMissing } from './errors';
 import type { ServiceError } from './errors';
-import { PURCHASE_HINT } from './licenses';
+import { PURCHASE_HINT, findSubscribedSku } from './licenses';
 import { numbersAssignedTo } from './numbers';
 
 const USER_WRITE = 'User.ReadWrite.All';
@@ -52,11 +51,8 @@ export function createAccountActivities({ graph, polling }: AccountActivityDeps)
   }
 
   /** The service plans of a SKU as the tenant names them (for runs whose license check did not pass them on). */
-  async function servicePlansOf(skuId: string): Promise<string[]> {
-    const skus = await call({ action: 'read the tenant\'s subscribed SKUs', permission: 'Organization.Read.All' }, () =>
-      graph.api('/subscribedSkus').select(['skuId', 'skuPartNumber', 'servicePlans']).get(),
-    );
-    const sku = (skus.value as SubscribedSku[]).find((entry) => entry.skuId === skuId || (!skuId && entry.skuPartNumber === RESOURCE_ACCOUNT_SKU_PART_NUMBER));
+  async function servicePlansOf(skuId: string | undefined): Promise<string[]> {
+    const sku = await findSubscribedSku(graph, skuId);
     return (sku?.servicePlans ?? []).map((plan) => plan.servicePlanId).filter((id): id is string => typeof id === 'string');
   }
 
@@ -123,7 +119,7 @@ export function createAccountActivities({ graph, polling }: AccountActivityDeps)
      */
     async waitForLicense({ accountId, skuId, servicePlanIds }: WaitForLicenseInput): Promise<WaitForLicenseOutput> {
       const before = previousDetails<{ checks: number }>().checks ?? 0;
-      const planIds = new Set((servicePlanIds && servicePlanIds.length > 0 ? servicePlanIds : await servicePlansOf(skuId ?? '')).map((id) => id.toLowerCase()));
+      const planIds = new Set((servicePlanIds && servicePlanIds.length > 0 ? servicePlanIds : await servicePlansOf(skuId)).map((id) => id.toLowerCase()));
       let state = 'not checked yet';
       const result = await pollUntil(
         polling,

@@ -22,19 +22,22 @@ export interface LicenseActivityDeps {
   graph: Client;
 }
 
-export function createLicenseActivities({ graph }: LicenseActivityDeps) {
-  /** Finds the resource-account SKU by part number (skuIds differ between clouds; never hard-code them). */
-  async function findResourceAccountSku(): Promise<SubscribedSku | undefined> {
-    const skus = await call({ action: 'read the tenant\'s subscribed SKUs', permission: 'Organization.Read.All' }, () =>
-      graph.api('/subscribedSkus').select(['skuId', 'skuPartNumber', 'prepaidUnits', 'consumedUnits', 'capabilityStatus', 'servicePlans']).get(),
-    );
-    // subscribedSkus supports no $filter; filter here.
-    return (skus.value as SubscribedSku[]).find((sku) => sku.skuPartNumber === RESOURCE_ACCOUNT_SKU_PART_NUMBER);
-  }
+/**
+ * The tenant's subscription of a SKU: by skuId when given, else the resource-account SKU by part number
+ * (skuIds differ between clouds; never hard-code them).
+ */
+export async function findSubscribedSku(graph: Client, skuId?: string): Promise<SubscribedSku | undefined> {
+  const skus = await call({ action: 'read the tenant\'s subscribed SKUs', permission: 'Organization.Read.All' }, () =>
+    graph.api('/subscribedSkus').select(['skuId', 'skuPartNumber', 'prepaidUnits', 'consumedUnits', 'capabilityStatus', 'servicePlans']).get(),
+  );
+  // subscribedSkus supports no $filter; filter here.
+  return (skus.value as SubscribedSku[]).find((sku) => (skuId ? sku.skuId === skuId : sku.skuPartNumber === RESOURCE_ACCOUNT_SKU_PART_NUMBER));
+}
 
+export function createLicenseActivities({ graph }: LicenseActivityDeps) {
   return {
     async checkLicenseAvailability({ upn, needed }: CheckLicenseAvailabilityInput): Promise<CheckLicenseAvailabilityOutput> {
-      const sku = await findResourceAccountSku();
+      const sku = await findSubscribedSku(graph);
       if (!sku?.skuId) {
         throw ApplicationFailure.create({
           type: ErrorType.LicenseSkuMissing,

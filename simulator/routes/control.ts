@@ -32,6 +32,7 @@ export async function controlRoutes(app: FastifyInstance, { context }: { context
   app.get(`${CONTROL_PREFIX}/state`, async (request) => {
     const { state, options } = context;
     const now = context.now();
+    const pending = state.pendingAssignmentNumbers(now);
     return {
       now: new Date(now).toISOString(),
       seed: options.seed,
@@ -52,7 +53,7 @@ export async function controlRoutes(app: FastifyInstance, { context }: { context
       }),
       users: [...state.users.values()].map((user) => userStateView(state, user, now)),
       numbers: [...state.numbers.values()].map((number) => ({
-        ...numberAssignmentView(state, number, now),
+        ...numberAssignmentView(state, number, now, pending),
         stuckDateTime: number.stuckSince === null ? null : new Date(number.stuckSince).toISOString(),
       })),
       operations: [...state.operations.values()].map((operation) => ({

@@ -159,6 +159,8 @@ export async function provisionResourceAccount(input: ProvisionResourceAccountIn
 
   /** Newest first on roll-back. Each undo is idempotent on the activity side; `what` names what it removes. */
   const compensations: Array<{ step: StepName; what: string; undo: () => Promise<unknown> }> = [];
+  /** What the run did that is still in the tenant, newest first. */
+  const stillInTenant = (): string[] => compensations.map(({ what }) => what).reverse();
 
   /**
    * Runs one step; when it fails in a way a person must fix (or its deadline passes), the run waits
@@ -309,7 +311,7 @@ export async function provisionResourceAccount(input: ProvisionResourceAccountIn
       if (err.decision === 'rollback' && (await rollBack())) {
         return await finishStopped('rolled-back', 'ProvisioningRolledBack', 'rolled back by operator decision');
       }
-      status.leftBehind = [...compensations].reverse().map(({ what }) => what);
+      status.leftBehind = stillInTenant();
       const left = status.leftBehind.length > 0 ? `; left in the tenant: ${status.leftBehind.join('; ')}` : '';
       return await finishStopped('abandoned', 'ProvisioningAbandoned', `abandoned${left}`);
     }
@@ -350,7 +352,7 @@ export async function provisionResourceAccount(input: ProvisionResourceAccountIn
         const decision = await awaitDecision(newest.step, {
           type: error.type,
           message: `Undoing "${STEP_TITLES[newest.step]}" failed, so the roll-back stopped before anything older: ${error.message} ` +
-            `Still in the tenant: ${compensations.map(({ what }) => what).reverse().join('; ')}.`,
+            `Still in the tenant: ${stillInTenant().join('; ')}.`,
         }, ['retry', 'abandon'], true);
         if (decision.decision !== 'retry') return false;
         setState('rolling-back');
