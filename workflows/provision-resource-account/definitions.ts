@@ -131,6 +131,11 @@ export interface DecisionInput {
   /** Who decided and why, kept in the status for the audit trail. */
   reason?: string;
   /**
+   * Who decided, kept in the status for the audit trail: a name the caller gives, or the API's
+   * record of the caller (a token fingerprint, never the token, or `anonymous`).
+   */
+  by?: string;
+  /**
    * With `retry` when a deleted account holds the UPN (error DeletedAccountHoldsUpn): restore that
    * account and use it, or purge it and create a new one.
    */
