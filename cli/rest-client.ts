@@ -1,14 +1,15 @@
 /**
- * `dialtone submit | status | decide | cancel | list`: a small client of the REST API, for people at
- * a terminal. It prints the API's JSON, and exits non-zero with the API's message when refused.
+ * The REST API as the `dialtone` command reaches it: one request at a time, the answer as text, and a
+ * failure to connect turned into a message that names the URL tried and how to point at another API.
  */
-import { readFileSync } from 'node:fs';
 import { EnvReader } from '../lib/config';
 import type { Env } from '../lib/config';
 import { LOCAL_API_PORT } from '../lib/local-defaults';
 
 export interface ApiTarget {
+  /** Where the API listens, without a trailing slash (a path prefix is kept). */
   baseUrl: string;
+  /** Bearer token; never printed. */
   token?: string;
 }
 
@@ -16,94 +17,93 @@ export function readApiTarget(env: Env): ApiTarget {
   const r = new EnvReader(env);
   const baseUrl = r.url('DIALTONE_API_URL', `http://127.0.0.1:${LOCAL_API_PORT}`, ['http:', 'https:']);
   const token = r.secret('DIALTONE_API_TOKEN');
+  if (URL.canParse(baseUrl)) {
+    const { username, password } = new URL(baseUrl);
+    if (username || password) r.problems.push('DIALTONE_API_URL must not hold a user name or password: put the token in DIALTONE_API_TOKEN');
+  }
   r.done();
   return { baseUrl, token };
 }
 
-function parseFlags(args: string[]): Record<string, string> {
-  const flags: Record<string, string> = {};
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] ?? '';
-    if (!arg.startsWith('--')) throw new Error(`unexpected argument "${arg}"; options look like --name value`);
-    const value = args[i + 1];
-    if (value === undefined || value.startsWith('--')) throw new Error(`${arg} needs a value`);
-    flags[arg.slice(2)] = value;
-    i += 1;
-  }
-  return flags;
+export interface ApiRequest {
+  /** Query parameters; undefined values are left out. */
+  query?: Record<string, string | number | undefined>;
+  /** Sent as JSON. */
+  body?: unknown;
+  headers?: Record<string, string>;
 }
 
-async function call(target: ApiTarget, method: string, path: string, body?: unknown): Promise<number> {
-  const response = await fetch(`${target.baseUrl}${path}`, {
-    method,
-    headers: {
-      accept: 'application/json',
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      ...(target.token ? { authorization: `Bearer ${target.token}` } : {}),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  let printable = text;
-  try {
-    printable = JSON.stringify(JSON.parse(text), null, 2);
-  } catch {
-    // Not JSON: print as it came.
-  }
-  (response.ok ? process.stdout : process.stderr).write(`${printable}\n`);
-  return response.ok ? 0 : 1;
+export interface ApiAnswer {
+  ok: boolean;
+  status: number;
+  text: string;
 }
 
-const account = (id: string | undefined): string => {
-  if (!id) throw new Error('name the account by its UPN, e.g. aa-main@contoso.onmicrosoft.com');
-  return `/v1/resource-accounts/${encodeURIComponent(id)}`;
-};
+/** The API did not answer at all: nothing listening, a host name that does not resolve, a TLS failure. */
+export class ApiUnreachableError extends Error {
+  constructor(
+    readonly url: string,
+    readonly reason: string,
+  ) {
+    super(
+      `cannot reach the Dialtone API at ${url}: ${reason}\n` +
+        `Set DIALTONE_API_URL to the API's address; the default, http://127.0.0.1:${LOCAL_API_PORT}, is where \`npm start\` runs the local stack.`,
+    );
+    this.name = 'ApiUnreachableError';
+  }
+}
 
-export const REST_USAGE = `  submit    --upn U --display-name N --kind autoAttendant|callQueue --usage-location CC --phone-number +E164
-            [--on-deleted-account stop|restore|purge]     or  submit --file request.json
-  status    UPN                       state and step progress of one account's run
-  decide    UPN retry|rollback|abandon [--reason TEXT] [--on-deleted-account restore|purge]
-  cancel    UPN
-  list      [--state needs-attention]
+export class RestClient {
+  constructor(private readonly target: ApiTarget) {}
 
-  The API is DIALTONE_API_URL (default http://127.0.0.1:${LOCAL_API_PORT}); its token DIALTONE_API_TOKEN (or _FILE).`;
-
-export async function runRestCommand(command: string, args: string[], env: Env): Promise<number> {
-  const target = readApiTarget(env);
-  switch (command) {
-    case 'submit': {
-      const flags = parseFlags(args);
-      const body = flags.file
-        ? (JSON.parse(readFileSync(flags.file, 'utf8')) as unknown)
-        : {
-            upn: flags.upn,
-            displayName: flags['display-name'],
-            kind: flags.kind,
-            usageLocation: flags['usage-location'],
-            phoneNumber: flags['phone-number'],
-            ...(flags['on-deleted-account'] ? { options: { onDeletedAccount: flags['on-deleted-account'] } } : {}),
-          };
-      return call(target, 'POST', '/v1/resource-accounts', body);
+  async request(method: 'GET' | 'POST', path: string, request: ApiRequest = {}): Promise<ApiAnswer> {
+    const url = new URL(`${this.target.baseUrl}${path}`);
+    for (const [name, value] of Object.entries(request.query ?? {})) {
+      if (value !== undefined) url.searchParams.set(name, String(value));
     }
-    case 'status':
-      return call(target, 'GET', account(args[0]));
-    case 'decide': {
-      const [id, decision, ...rest] = args;
-      if (!decision) throw new Error('say which decision: retry, rollback or abandon');
-      const { reason, 'on-deleted-account': onDeletedAccount } = parseFlags(rest);
-      return call(target, 'POST', `${account(id)}/decision`, {
-        decision,
-        ...(reason ? { reason } : {}),
-        ...(onDeletedAccount ? { onDeletedAccount } : {}),
+    try {
+      const response = await fetch(url, {
+        method,
+        headers: {
+          accept: 'application/json',
+          ...(request.body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...request.headers,
+          ...(this.target.token ? { authorization: `Bearer ${this.target.token}` } : {}),
+        },
+        body: request.body === undefined ? undefined : JSON.stringify(request.body),
       });
+      return { ok: response.ok, status: response.status, text: await response.text() };
+    } catch (err) {
+      const reason = describeFailure(err);
+      throw new ApiUnreachableError(url.href, this.target.token ? reason.replaceAll(this.target.token, '<DIALTONE_API_TOKEN>') : reason);
     }
-    case 'cancel':
-      return call(target, 'POST', `${account(args[0])}/cancel`);
-    case 'list': {
-      const { state } = parseFlags(args);
-      return call(target, 'GET', `/v1/resource-accounts${state ? `?state=${encodeURIComponent(state)}` : ''}`);
-    }
-    default:
-      throw new Error(`unknown command "${command}"`);
   }
+}
+
+const CERTIFICATE_CODES = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ALTNAME/;
+
+/**
+ * fetch reports every failure as "fetch failed"; the reason a person can act on (ECONNREFUSED,
+ * ENOTFOUND, a certificate error) is at the end of its cause chain, or in each error of an
+ * AggregateError when several addresses were tried.
+ */
+function describeFailure(err: unknown): string {
+  let deepest: unknown = err;
+  while (deepest instanceof Error && deepest.cause instanceof Error) deepest = deepest.cause;
+  const causes = deepest instanceof AggregateError && deepest.errors.length > 0 ? (deepest.errors as unknown[]) : [deepest];
+  const described = [...new Set(causes.map(describeOne))].join('; ');
+  const certificate = causes.some((c) => CERTIFICATE_CODES.test(errorCode(c) ?? ''));
+  return certificate ? `${described} (if the API's certificate comes from your own CA, trust it with NODE_EXTRA_CA_CERTS)` : described;
+}
+
+function describeOne(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const code = errorCode(err);
+  if (!code || err.message.includes(code)) return err.message || err.name;
+  return err.message ? `${code}: ${err.message}` : code;
+}
+
+function errorCode(err: unknown): string | undefined {
+  const code = err instanceof Error ? (err as Error & { code?: unknown }).code : undefined;
+  return typeof code === 'string' ? code : undefined;
 }
