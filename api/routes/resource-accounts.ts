@@ -9,10 +9,14 @@ import {
   CancelResponse,
   CreateResourceAccountBody,
   DecisionBody,
+  DecisionHeaders,
   DecisionResponse,
   ListQuery,
   ListResponse,
   ResourceAccountParams,
+  RunsQuery,
+  RunsResponse,
+  StatusQuery,
   SubmitResponse,
 } from '../schemas/resource-accounts';
 
@@ -65,8 +69,9 @@ const resourceAccountRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         summary: 'Provision a resource account (idempotent by tenant and UPN)',
         description:
           'Starts provisioning and answers 202 with where to follow it. Repeating the request joins the same run ' +
-          '(same runId, existing: true); a request for the same UPN with different values is a 409. An account ' +
-          'already provisioned answers 200 with its run; one whose run failed, was cancelled or rolled back is provisioned afresh.',
+          '(same runId, existing: true). An account already provisioned answers 200 with its run. A request for the same UPN ' +
+          'with different values is a 409 while a run is open or once the account is provisioned. An account whose latest run ' +
+          'was rolled back, abandoned, cancelled, failed, terminated or timed out is provisioned afresh by a new run.',
         security: BEARER_SECURITY,
         body: CreateResourceAccountBody,
         response: { 200: SubmitResponse, 202: SubmitResponse, ...errorResponses(400, 409, ...V1_ERRORS) },
@@ -87,8 +92,12 @@ const resourceAccountRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     {
       schema: {
         tags,
-        summary: 'List provisioning runs, newest first',
-        description: 'From Temporal visibility, which trails the runs by a moment. Filter by state; page with nextPageToken.',
+        summary: 'List accounts, one item each for its latest run',
+        description:
+          "One item per account: its latest run, whose state the state filter matches; open runs first, then the most recently closed. " +
+          'From Temporal visibility, which trails the runs by a moment. ' +
+          'Page with nextPageToken: runs an account has since superseded are left out, so a page may hold fewer items than pageSize, ' +
+          'even none; keep reading while nextPageToken is given. Earlier runs of an account are at /v1/resource-accounts/{id}/runs.',
         security: BEARER_SECURITY,
         querystring: ListQuery,
         response: { 200: ListResponse, ...errorResponses(400, ...V1_ERRORS) },
@@ -103,12 +112,31 @@ const resourceAccountRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       schema: {
         tags,
         summary: "A run's status: state, steps, pending activity retries",
+        description: "The account's latest run, or with runId one of its earlier runs (a 404 if that run is not one of this account's).",
         security: BEARER_SECURITY,
         params: ResourceAccountParams,
+        querystring: StatusQuery,
         response: { 200: AccountStatusResponse, ...errorResponses(400, 404, ...V1_ERRORS) },
       },
     },
-    async (request) => fastify.resourceAccounts.status(request.params.id),
+    async (request) => fastify.resourceAccounts.status(request.params.id, request.query.runId),
+  );
+
+  fastify.get(
+    '/resource-accounts/:id/runs',
+    {
+      schema: {
+        tags,
+        summary: "Every run of an account, newest first",
+        description:
+          'From Temporal visibility, which trails the runs by a moment. Each statusUrl reads that run. Page with nextPageToken.',
+        security: BEARER_SECURITY,
+        params: ResourceAccountParams,
+        querystring: RunsQuery,
+        response: { 200: RunsResponse, ...errorResponses(400, 404, ...V1_ERRORS) },
+      },
+    },
+    async (request) => fastify.resourceAccounts.runs(request.params.id, request.query),
   );
 
   fastify.post(
@@ -117,13 +145,18 @@ const resourceAccountRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       schema: {
         tags,
         summary: 'Decide how a run waiting in needs-attention goes on: retry, rollback or abandon',
+        description:
+          'Taken at most once per Idempotency-Key: a retried request with the same key answers as the first did. ' +
+          'The decision is recorded with by (default: the caller) and reason.',
         security: BEARER_SECURITY,
         params: ResourceAccountParams,
+        headers: DecisionHeaders,
         body: DecisionBody,
         response: { 200: DecisionResponse, ...errorResponses(400, 404, 409, ...V1_ERRORS) },
       },
     },
-    async (request) => fastify.resourceAccounts.decide(request.params.id, request.body),
+    async (request) =>
+      fastify.resourceAccounts.decide(request.params.id, { ...request.body, by: request.body.by ?? request.apiCaller }, request.headers['idempotency-key']),
   );
 
   fastify.post(

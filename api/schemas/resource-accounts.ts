@@ -104,7 +104,6 @@ const RequestSchema = Type.Object({
   usageLocation: Type.String(),
   phoneNumber: Type.String(),
   phoneNumberType: Type.Optional(Type.Literal('callingPlan')),
-  batchId: Type.Optional(Type.String()),
   options: Type.Optional(ProvisionOptionsSchema),
 });
 
@@ -144,6 +143,7 @@ const StatusProperties = {
     Type.Object({
       decision: DecisionSchema,
       reason: Type.Optional(Type.String()),
+      by: Type.Optional(Type.String({ description: 'Who decided: the name given with the decision, else the API caller' })),
       onDeletedAccount: Type.Optional(DeletedAccountChoice),
       at: Timestamp,
       step: StepName,
@@ -184,12 +184,33 @@ export type AccountStatusResponse = Static<typeof AccountStatusResponse>;
 export const DecisionBody = Type.Object(
   {
     decision: DecisionSchema,
-    reason: Type.Optional(Type.String({ maxLength: 1000, description: 'Who decided and why; kept in the audit trail' })),
+    reason: Type.Optional(Type.String({ maxLength: 1000, description: 'Why; kept in the audit trail' })),
+    by: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 200,
+        description: 'Who decided; kept in the audit trail. Default: the caller, as api-token:<first 8 hex digits of the SHA-256 of its token>, or anonymous when authentication is disabled',
+      }),
+    ),
     onDeletedAccount: Type.Optional(DeletedAccountChoice),
   },
   { additionalProperties: false },
 );
 export type DecisionBody = Static<typeof DecisionBody>;
+
+export const DecisionHeaders = Type.Object({
+  'idempotency-key': Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 200,
+      pattern: '^[\\x20-\\x7E]+$',
+      description:
+        'Makes the decision safe to retry: a request with a key already used on this run answers what the first one answered and decides nothing again, ' +
+        'whatever its body. Printable ASCII, 1 to 200 characters, e.g. a UUID; without it every request is a new decision',
+    }),
+  ),
+});
+export type DecisionHeaders = Static<typeof DecisionHeaders>;
 
 export const DecisionResponse = Type.Object({
   id: Type.String(),
@@ -206,15 +227,47 @@ export const CancelResponse = Type.Object({
 });
 export type CancelResponse = Static<typeof CancelResponse>;
 
+export const DEFAULT_PAGE_SIZE = 50;
+
+const Paging = {
+  pageSize: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: 1000,
+      default: DEFAULT_PAGE_SIZE,
+      description: `How many runs to read for this page (default ${DEFAULT_PAGE_SIZE})`,
+    }),
+  ),
+  nextPageToken: Type.Optional(
+    Type.String({ pattern: '^[A-Za-z0-9_-]*\\.[A-Za-z0-9_-]+$', maxLength: 4096, description: 'From the previous page, unchanged, with the same filter' }),
+  ),
+};
+
 export const ListQuery = Type.Object(
   {
-    state: Type.Optional(ProvisioningStateSchema),
-    pageSize: Type.Integer({ minimum: 1, maximum: 1000, default: 50 }),
-    nextPageToken: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]*\\.[A-Za-z0-9_-]+$', maxLength: 4096, description: 'From the previous page' })),
+    state: Type.Optional(StringEnum(PROVISIONING_STATES, { description: "Only accounts whose latest run is in this state" })),
+    ...Paging,
   },
   { additionalProperties: false },
 );
 export type ListQuery = Static<typeof ListQuery>;
+
+export const RunsQuery = Type.Object(Paging, { additionalProperties: false });
+export type RunsQuery = Static<typeof RunsQuery>;
+
+/** Temporal's run ids are UUIDs; anything else cannot be a run, so it is a 400 rather than a 404. */
+export const StatusQuery = Type.Object(
+  {
+    runId: Type.Optional(
+      Type.String({
+        pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$',
+        description: "One of the account's runs (from /runs); default: its latest run",
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type StatusQuery = Static<typeof StatusQuery>;
 
 export const ListItem = Type.Object({
   id: Type.String(),
@@ -230,16 +283,39 @@ export const ListItem = Type.Object({
 });
 export type ListItem = Static<typeof ListItem>;
 
+const NextPageToken = Type.Optional(Type.String({ description: 'Pass it back to get the next page; absent on the last page' }));
+
 export const ListResponse = Type.Object({
-  items: Type.Array(ListItem),
-  nextPageToken: Type.Optional(Type.String({ description: 'Pass it back to get the next page; absent on the last page' })),
+  items: Type.Array(ListItem, {
+    description: 'One item per account, its latest run; a page may hold fewer items than pageSize (even none) while a nextPageToken follows',
+  }),
+  nextPageToken: NextPageToken,
 });
 export type ListResponse = Static<typeof ListResponse>;
+
+export const RunItem = Type.Object({
+  runId: Type.String(),
+  state: Type.Optional(ProvisioningStateSchema),
+  workflowStatus: WorkflowStatusSchema,
+  startedAt: Timestamp,
+  closedAt: Type.Optional(Timestamp),
+  statusUrl: Type.String({ description: "This run's status" }),
+});
+export type RunItem = Static<typeof RunItem>;
+
+export const RunsResponse = Type.Object({
+  id: Type.String(),
+  workflowId: Type.String(),
+  items: Type.Array(RunItem, { description: 'Every run of the account, newest first' }),
+  nextPageToken: NextPageToken,
+});
+export type RunsResponse = Static<typeof RunsResponse>;
 
 // Drift guards: the build fails when definitions.ts gains, loses or retypes a field these schemas mirror.
 type SameKeys<A, B> = [Exclude<keyof A, keyof B>, Exclude<keyof B, keyof A>] extends [never, never] ? true : never;
 type Mirrors<Contract, Schema extends TObject<TProperties>> = Contract extends Static<Schema> ? SameKeys<Contract, Static<Schema>> : never;
 const statusGuard: Mirrors<ProvisionResourceAccountStatus, TObject<typeof StatusProperties>> = true;
-const requestGuard: Mirrors<ProvisionResourceAccountInput, typeof RequestSchema> = true;
+// batchId is set only by the batch path, which does not exist yet: no public shape shows it.
+const requestGuard: Mirrors<Omit<ProvisionResourceAccountInput, 'batchId'>, typeof RequestSchema> = true;
 const optionsGuard: Mirrors<ProvisionOptions, typeof ProvisionOptionsSchema> = true;
 void [statusGuard, requestGuard, optionsGuard];

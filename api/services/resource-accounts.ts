@@ -3,7 +3,7 @@
  * Temporal client. Routes translate HTTP to these verbs; this is the only place that knows how a
  * request maps onto workflow ids, start policies and search attributes.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
@@ -26,6 +26,7 @@ import {
   resourceAccountWorkflowId,
   PROVISIONING_STATES,
   PROVISION_WORKFLOW_TYPE,
+  TERMINAL_STATES,
   differingRequestFields,
   provisioningSummary,
   searchAttributes,
@@ -42,11 +43,16 @@ import type {
   CancelResponse,
   CreateResourceAccountBody,
   DecisionResponse,
+  ListItem,
   ListQuery,
   ListResponse,
   PendingActivity,
+  RunItem,
+  RunsQuery,
+  RunsResponse,
   SubmitResponse,
 } from '../schemas/resource-accounts';
+import { DEFAULT_PAGE_SIZE } from '../schemas/resource-accounts';
 
 /** The registered workflow type; the workflow itself is imported as a type only. */
 export { PROVISION_WORKFLOW_TYPE };
@@ -72,9 +78,16 @@ export function resourceAccountId(upn: string): string {
   return upn.toLowerCase();
 }
 
-export function statusUrl(id: string): string {
-  return `/v1/resource-accounts/${encodeURIComponent(id)}`;
+export function statusUrl(id: string, runId?: string): string {
+  const url = `/v1/resource-accounts/${encodeURIComponent(id)}`;
+  return runId === undefined ? url : `${url}?runId=${encodeURIComponent(runId)}`;
 }
+
+/** How many runs a list page describes at once to find each account's latest run. */
+const DESCRIBE_CONCURRENCY = 16;
+
+/** A start that races a closing run looks again; more tries than this means something else is wrong. */
+const START_ATTEMPTS = 3;
 
 export class ResourceAccountService {
   private readonly client: Client;
@@ -85,7 +98,8 @@ export class ResourceAccountService {
 
   /**
    * Starts provisioning, or joins the run already in progress for the same account. A completed
-   * account is reported, not provisioned again; a failed, cancelled or terminated one runs afresh.
+   * account is reported, not provisioned again; one whose latest run ended any other way (rolled
+   * back, abandoned, cancelled, failed, terminated, timed out) is provisioned by a new run.
    */
   async submit(body: CreateResourceAccountBody): Promise<SubmitResult> {
     const id = resourceAccountId(body.upn);
@@ -100,44 +114,62 @@ export class ResourceAccountService {
       phoneNumberType: 'callingPlan',
       ...(body.options ? { options: body.options } : {}),
     };
-    // Start's answer does not say whether it joined a run, so look first: the same run id before
-    // and after means this request joined it.
-    const before = await this.describeIfExists(workflowId);
-    let runId: string;
-    try {
-      const handle = await this.client.workflow.start<typeof provisionResourceAccount>(PROVISION_WORKFLOW_TYPE, {
-        workflowId,
-        taskQueue: this.options.taskQueue,
-        args: [input],
-        staticSummary: provisioningSummary(input),
-        workflowIdConflictPolicy: 'USE_EXISTING',
-        workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
-        typedSearchAttributes: [
-          { key: searchAttributes.upn, value: id },
-          { key: searchAttributes.phoneNumber, value: body.phoneNumber },
-          { key: searchAttributes.state, value: 'running' },
-        ],
-      });
-      runId = handle.firstExecutionRunId;
-    } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-      // Only a completed run refuses a new one under ALLOW_DUPLICATE_FAILED_ONLY.
-      const done = await this.client.workflow.getHandle(workflowId).describe();
-      await this.refuseIfDifferent(workflowId, done.runId, input, 'already provisioned');
-      return { httpStatus: 200, body: this.submitBody(id, workflowId, done.runId, reportedState(done) ?? 'completed', true) };
+    for (let attempt = 1; ; attempt++) {
+      // Temporal's reuse policies cannot tell a completed account from a rolled-back one (both runs may
+      // complete), so decide from the latest run. Start's answer does not say whether it joined a run
+      // either: the same run id before and after means this request joined it.
+      const latest = await this.describeIfExists(workflowId);
+      const open = latest?.status.name === 'RUNNING';
+      if (latest && !open && (await this.finalState(latest)) === 'completed') {
+        await this.refuseIfDifferent(workflowId, latest.runId, input, 'already provisioned');
+        return { httpStatus: 200, body: this.submitBody(id, workflowId, latest.runId, 'completed', true) };
+      }
+      let runId: string;
+      try {
+        const handle = await this.client.workflow.start<typeof provisionResourceAccount>(PROVISION_WORKFLOW_TYPE, {
+          workflowId,
+          taskQueue: this.options.taskQueue,
+          args: [input],
+          staticSummary: provisioningSummary(input),
+          workflowIdConflictPolicy: 'USE_EXISTING',
+          // A run seen open is joined, never replaced: should it close meanwhile (perhaps completed),
+          // the start is refused and the loop looks again.
+          workflowIdReusePolicy: open ? 'REJECT_DUPLICATE' : 'ALLOW_DUPLICATE',
+          typedSearchAttributes: [
+            { key: searchAttributes.upn, value: id },
+            { key: searchAttributes.phoneNumber, value: body.phoneNumber },
+            { key: searchAttributes.state, value: 'running' },
+          ],
+        });
+        runId = handle.firstExecutionRunId;
+      } catch (err) {
+        if (open && err instanceof WorkflowExecutionAlreadyStartedError && attempt < START_ATTEMPTS) continue;
+        throw err;
+      }
+      const joined = open && latest.runId === runId;
+      // Always compare with the run's own input: a concurrent request may have started it just now.
+      await this.refuseIfDifferent(workflowId, runId, input, 'in progress');
+      const state = joined ? (reportedState(latest) ?? 'running') : 'running';
+      return { httpStatus: 202, body: this.submitBody(id, workflowId, runId, state, joined) };
     }
-    const joined = before?.status.name === 'RUNNING' && before.runId === runId;
-    // Always compare with the run's own input: a concurrent request may have started it just now.
-    await this.refuseIfDifferent(workflowId, runId, input, 'in progress');
-    const state = joined && before ? (reportedState(before) ?? 'running') : 'running';
-    return { httpStatus: 202, body: this.submitBody(id, workflowId, runId, state, joined) };
   }
 
-  /** The run's status from the workflow itself, enriched with what Temporal knows about its activities. */
-  async status(upn: string): Promise<AccountStatusResponse> {
+  /**
+   * A run's status from the workflow itself, enriched with what Temporal knows about its activities:
+   * the account's latest run, or the run `runId` of this account.
+   */
+  async status(upn: string, runId?: string): Promise<AccountStatusResponse> {
     const id = resourceAccountId(upn);
     const workflowId = this.workflowId(id);
-    const description = await this.client.workflow.getHandle(workflowId).describe();
+    let description: WorkflowExecutionDescription;
+    try {
+      description = await this.client.workflow.getHandle(workflowId, runId).describe();
+    } catch (err) {
+      if (runId !== undefined && err instanceof WorkflowNotFoundError) {
+        throw new ApiError(404, 'not_found', `${runId} is not a run of ${id}: ${statusUrl(id)}/runs lists its runs`);
+      }
+      throw err;
+    }
     const handle = this.client.workflow.getHandle<typeof provisionResourceAccount>(workflowId, description.runId);
     const found = await this.readStatus(handle, description);
     return {
@@ -152,13 +184,18 @@ export class ResourceAccountService {
     };
   }
 
-  async decide(upn: string, decision: DecisionInput): Promise<DecisionResponse> {
+  /**
+   * Sends an operator's decision to the run waiting for one. The idempotency key is the update's id,
+   * so Temporal takes a decision once per key on the run and answers a repeat with the first outcome.
+   */
+  async decide(upn: string, decision: DecisionInput, idempotencyKey?: string): Promise<DecisionResponse> {
     const id = resourceAccountId(upn);
     const workflowId = this.workflowId(id);
     const handle = this.client.workflow.getHandle(workflowId);
+    const updateId = idempotencyKey ?? randomUUID();
     try {
       const output = await this.client.withDeadline(Date.now() + this.options.workerTimeoutMs, () =>
-        handle.executeUpdate(decideUpdate, { args: [decision] }),
+        handle.executeUpdate(decideUpdate, { args: [decision], updateId }),
       );
       return { id, workflowId, accepted: true, state: output.state, statusUrl: statusUrl(id) };
     } catch (err) {
@@ -188,25 +225,61 @@ export class ResourceAccountService {
     return { ...this.links(id, workflowId, description.runId), cancelRequested: true };
   }
 
-  /** Runs of this workflow type, newest first, from Temporal's visibility store (eventually consistent). */
+  /**
+   * Accounts, one item each for its latest run (open runs first, then the most recently closed),
+   * from Temporal's visibility store (eventually consistent). Visibility holds every run, so each run
+   * on the page is checked against its workflow's latest run now: a superseded run is left out, as
+   * is one whose account has since left the state filtered on.
+   */
   async list(query: ListQuery): Promise<ListResponse> {
     const filters = [`WorkflowType = '${PROVISION_WORKFLOW_TYPE}'`];
     if (query.state) filters.push(`${searchAttributes.state.name} = '${query.state}'`);
-    const visibilityQuery = filters.join(' AND ');
+    const page = await this.visibilityPage(filters.join(' AND '), query);
+    const workflowIds = [...new Set(page.runs.map((run) => run.workflowId))];
+    const descriptions = await mapConcurrently(workflowIds, DESCRIBE_CONCURRENCY, (workflowId) => this.describeIfExists(workflowId));
+    const latest = new Map(workflowIds.map((workflowId, i) => [workflowId, descriptions[i]]));
+    const items = page.runs.flatMap((run) => {
+      const current = latest.get(run.workflowId);
+      if (!current || current.runId !== run.runId) return [];
+      if (query.state && reportedState(current) !== query.state) return [];
+      return [this.listItem(current)];
+    });
+    return { items, ...(page.nextPageToken ? { nextPageToken: page.nextPageToken } : {}) };
+  }
+
+  /** Every run of one account, newest first, from Temporal's visibility store (eventually consistent). */
+  async runs(upn: string, query: RunsQuery): Promise<RunsResponse> {
+    const id = resourceAccountId(upn);
+    const workflowId = this.workflowId(id);
+    const page = await this.visibilityPage(
+      `WorkflowType = '${PROVISION_WORKFLOW_TYPE}' AND WorkflowId = ${visibilityString(workflowId)}`,
+      query,
+    );
+    const items = page.runs.map((run) => this.runItem(id, run));
+    if (items.length === 0 && query.nextPageToken === undefined) {
+      // Visibility trails the runs by a moment: describe finds a run started just now, and an
+      // account that never ran is a 404.
+      items.push(this.runItem(id, await this.client.workflow.getHandle(workflowId).describe()));
+    }
+    return { id, workflowId, items, ...(page.nextPageToken ? { nextPageToken: page.nextPageToken } : {}) };
+  }
+
+  /** One page of runs matching a visibility query; the page token is sealed to that query. */
+  private async visibilityPage(
+    visibilityQuery: string,
+    paging: { pageSize?: number; nextPageToken?: string },
+  ): Promise<{ runs: WorkflowExecutionInfo[]; nextPageToken?: string }> {
     const response = await this.client.workflowService.listWorkflowExecutions({
       namespace: this.client.options.namespace,
       query: visibilityQuery,
-      pageSize: query.pageSize,
-      nextPageToken: query.nextPageToken === undefined ? undefined : openPageToken(query.nextPageToken, visibilityQuery),
+      pageSize: paging.pageSize ?? DEFAULT_PAGE_SIZE,
+      nextPageToken: paging.nextPageToken === undefined ? undefined : openPageToken(paging.nextPageToken, visibilityQuery),
     });
-    const items = await Promise.all(
-      response.executions.map(async (raw) => {
-        const info = await executionInfoFromRaw(raw, this.client.options.loadedDataConverter, raw, this.client.options.namespace);
-        return this.listItem(info);
-      }),
+    const runs = await Promise.all(
+      response.executions.map((raw) => executionInfoFromRaw(raw, this.client.options.loadedDataConverter, raw, this.client.options.namespace)),
     );
     const token = response.nextPageToken;
-    return { items, ...(token && token.length > 0 ? { nextPageToken: sealPageToken(token, visibilityQuery) } : {}) };
+    return { runs, ...(token && token.length > 0 ? { nextPageToken: sealPageToken(token, visibilityQuery) } : {}) };
   }
 
   private workflowId(id: string): string {
@@ -233,7 +306,24 @@ export class ResourceAccountService {
     return decodeFromPayloadsAtIndex<ProvisionResourceAccountInput>(this.client.options.loadedDataConverter, 0, payloads);
   }
 
-  private async refuseIfDifferent(workflowId: string, runId: string, input: ProvisionResourceAccountInput, what: string): Promise<void> {
+  /**
+   * A closed run's final state: the one it last reported, else its result's (a run that completes
+   * returns its status, whether it provisioned the account or was rolled back or abandoned).
+   */
+  private async finalState(description: WorkflowExecutionDescription): Promise<ProvisioningState | undefined> {
+    const reported = reportedState(description);
+    if (reported && TERMINAL_STATES.includes(reported)) return reported;
+    if (description.status.name !== 'COMPLETED') return reported;
+    const result = await this.client.workflow.getHandle<typeof provisionResourceAccount>(description.workflowId, description.runId).result();
+    return result.state;
+  }
+
+  private async refuseIfDifferent(
+    workflowId: string,
+    runId: string,
+    input: ProvisionResourceAccountInput,
+    what: 'in progress' | 'already provisioned',
+  ): Promise<void> {
     const existing = await this.runInput(workflowId, runId);
     const differing = differingRequestFields(existing, input);
     if (differing.length === 0) return;
@@ -241,13 +331,11 @@ export class ResourceAccountService {
       field,
       message: `the existing run has ${field} ${JSON.stringify(existing[field] ?? null)}; this request has ${JSON.stringify(input[field] ?? null)}`,
     }));
-    throw new ApiError(
-      409,
-      'conflict',
-      `${input.upn} is ${what} with different values (${details.map((d) => d.field).join(', ')}); ` +
-        'send the same values to follow that run, or cancel it first if it is still running',
-      details,
-    );
+    const remedy =
+      what === 'in progress'
+        ? 'send the same values to follow that run, or cancel it and send this request again'
+        : 'Dialtone does not change a provisioned account: change it in Teams, or choose another UPN';
+    throw new ApiError(409, 'conflict', `${input.upn} is ${what} with different values (${details.map((d) => d.field).join(', ')}); ${remedy}`, details);
   }
 
   private async readStatus(
@@ -290,7 +378,19 @@ export class ResourceAccountService {
     };
   }
 
-  private listItem(info: WorkflowExecutionInfo): ListResponse['items'][number] {
+  private runItem(id: string, info: RunInfo): RunItem {
+    const state = reportedState(info);
+    return {
+      runId: info.runId,
+      ...(state ? { state } : {}),
+      workflowStatus: info.status.name,
+      startedAt: info.startTime.toISOString(),
+      ...(info.closeTime ? { closedAt: info.closeTime.toISOString() } : {}),
+      statusUrl: statusUrl(id, info.runId),
+    };
+  }
+
+  private listItem(info: RunInfo): ListItem {
     const upn = info.typedSearchAttributes.get(searchAttributes.upn);
     const id = upn ?? info.workflowId.slice(info.workflowId.lastIndexOf(':') + 1);
     const state = reportedState(info);
@@ -327,13 +427,35 @@ export class ResourceAccountService {
 }
 
 
+/** What a listed run and a described one have in common. */
+type RunInfo = Pick<WorkflowExecutionInfo, 'workflowId' | 'runId' | 'status' | 'startTime' | 'closeTime' | 'typedSearchAttributes'>;
+
 /** The state the workflow last wrote to its search attribute, when it is one we know. */
-function reportedState(info: WorkflowExecutionInfo | WorkflowExecutionDescription): ProvisioningState | undefined {
+function reportedState(info: RunInfo): ProvisioningState | undefined {
   const value = info.typedSearchAttributes.get(searchAttributes.state);
   return (PROVISIONING_STATES as readonly string[]).includes(value ?? '') ? (value as ProvisioningState) : undefined;
 }
 
-/** A rolled-back or abandoned run fails with its final status as the failure's first detail. */
+/** Runs `fn` over `items` with at most `limit` calls at a time; results in the order of `items`. */
+async function mapConcurrently<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const lane = async () => {
+    for (let i = next++; i < items.length; i = next++) results[i] = await fn(items[i] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return results;
+}
+
+/** A string literal for a visibility query: quotes and backslashes escaped (a UPN may hold an apostrophe). */
+function visibilityString(value: string): string {
+  return `'${value.replace(/[\\']/g, (c) => `\\${c}`)}'`;
+}
+
+/**
+ * Runs that ended rolled back or abandoned before those outcomes completed the workflow failed with
+ * their final status as the failure's first detail.
+ */
 function statusFromFailure(err: unknown): ProvisionResourceAccountStatus | undefined {
   if (!(err instanceof WorkflowFailedError) || !(err.cause instanceof ApplicationFailure)) return undefined;
   const detail: unknown = err.cause.details?.[0];

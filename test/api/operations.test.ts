@@ -63,9 +63,10 @@ describe('operations endpoints', () => {
   test('/openapi.json is OpenAPI 3 listing every route with bearer auth on /v1', async () => {
     const res = await app.inject({ method: 'GET', url: '/openapi.json' });
     assert.equal(res.statusCode, 200);
+    type Parameter = { in: string; name: string; required?: boolean; description?: string; schema: Record<string, unknown> };
     const doc = res.json<{
       openapi: string;
-      paths: Record<string, Record<string, { security?: unknown; responses: Record<string, unknown> }>>;
+      paths: Record<string, Record<string, { security?: unknown; responses: Record<string, unknown>; parameters?: Parameter[] }>>;
       components: { securitySchemes: Record<string, unknown> };
     }>();
     assert.match(doc.openapi, /^3\./);
@@ -76,6 +77,7 @@ describe('operations endpoints', () => {
       'GET /readyz',
       'GET /v1/resource-accounts',
       'GET /v1/resource-accounts/{id}',
+      'GET /v1/resource-accounts/{id}/runs',
       'POST /v1/resource-accounts',
       'POST /v1/resource-accounts/{id}/cancel',
       'POST /v1/resource-accounts/{id}/decision',
@@ -83,6 +85,20 @@ describe('operations endpoints', () => {
     assert.deepEqual(doc.paths['/v1/resource-accounts']?.post?.security, [{ bearerAuth: [] }]);
     assert.deepEqual(Object.keys(doc.paths['/v1/resource-accounts']?.post?.responses ?? {}).sort(), ['200', '202', '400', '401', '409', '500', '503']);
     assert.ok(doc.components.securitySchemes.bearerAuth);
+
+    const parameter = (path: string, method: string, name: string) => doc.paths[path]?.[method]?.parameters?.find((p) => p.name === name);
+    for (const path of ['/v1/resource-accounts', '/v1/resource-accounts/{id}/runs']) {
+      const pageSize = parameter(path, 'get', 'pageSize');
+      assert.equal(pageSize?.required ?? false, false, `${path}: pageSize is optional`);
+      assert.equal(pageSize?.schema.default, 50);
+      assert.match(String(pageSize?.description), /default 50/);
+    }
+    assert.equal(parameter('/v1/resource-accounts/{id}', 'get', 'runId')?.in, 'query');
+    const key = parameter('/v1/resource-accounts/{id}/decision', 'post', 'idempotency-key');
+    assert.equal(key?.in, 'header');
+    assert.equal(key?.required ?? false, false);
+    assert.deepEqual([key?.schema.minLength, key?.schema.maxLength], [1, 200]);
+    assert.doesNotMatch(res.body, /batchId/, 'nothing can set a batch id yet, so no public shape shows one');
   });
 
   test('unknown routes are a JSON 404', async () => {

@@ -4,6 +4,7 @@
  * fakes, of the real `Activities` type; each account's UPN prefix picks how they behave.
  */
 import assert from 'node:assert/strict';
+import { createHash, randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { Worker } from '@temporalio/worker';
@@ -14,7 +15,7 @@ import { ErrorType } from '../../lib/error-types';
 import { personMustFix, scriptedActivities } from '../helpers/fake-activities';
 import { startTestTemporal } from '../helpers/temporal';
 import type { TestTemporal } from '../helpers/temporal';
-import { AUTH, accountBody, eventually, statusPath, testConfig } from './helpers';
+import { AUTH, TOKEN, accountBody, eventually, statusPath, testConfig } from './helpers';
 
 interface ErrorJson {
   error: { code: string; message: string; details?: Array<{ field: string; message: string }> };
@@ -27,6 +28,9 @@ interface Submitted {
   existing: boolean;
 }
 
+/** Accounts whose license was refused once already: `licenseonce-` accounts are licensed the second time. */
+const refusedOnce = new Set<string>();
+
 const { activities } = scriptedActivities({
   async createResourceAccount({ upn }) {
     if (upn.startsWith('taken-')) throw personMustFix(ErrorType.UpnConflict, `${upn} belongs to a user, not a resource account`);
@@ -34,6 +38,10 @@ const { activities } = scriptedActivities({
   },
   async assignLicense({ accountId }) {
     if (accountId.startsWith('acc-nolicense-')) throw personMustFix(ErrorType.UsageLocationInvalid, 'usage location XX is not valid');
+    if (accountId.startsWith('acc-licenseonce-') && !refusedOnce.has(accountId)) {
+      refusedOnce.add(accountId);
+      throw personMustFix(ErrorType.UsageLocationInvalid, 'usage location XX is not valid');
+    }
     return { usageLocationChanged: true, licenseAdded: true };
   },
   async waitForLicense({ accountId }) {
@@ -44,8 +52,15 @@ const { activities } = scriptedActivities({
   },
 });
 
+/** How the API records a caller who gives no name: never the token, a fingerprint of it. */
+const CALLER = `api-token:${createHash('sha256').update(TOKEN).digest('hex').slice(0, 8)}`;
+
+/** Rolled-back and abandoned runs used to fail the workflow; they now complete it. Either way the run is over. */
+const closed = (s: AccountStatusResponse) => s.workflowStatus !== 'RUNNING';
+
 describe('/v1/resource-accounts with a worker running the workflow', () => {
   let temporal: TestTemporal;
+  let taskQueue: string;
   let app: ApiApp;
   let worker: Worker;
   let running: Promise<void>;
@@ -53,6 +68,7 @@ describe('/v1/resource-accounts with a worker running the workflow', () => {
   before(async () => {
     temporal = await startTestTemporal();
     const config = testConfig({ LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent' });
+    taskQueue = config.temporal.taskQueue;
     worker = await Worker.create({
       connection: temporal.nativeConnection,
       namespace: temporal.namespace,
@@ -84,8 +100,19 @@ describe('/v1/resource-accounts with a worker running the workflow', () => {
     return res.json<AccountStatusResponse>();
   }
 
-  function decide(upn: string, decision: string, reason?: string) {
-    return app.inject({ method: 'POST', url: `${statusPath(upn)}/decision`, headers: AUTH, payload: { decision, ...(reason ? { reason } : {}) } });
+  function decide(upn: string, decision: string, reason?: string, extra: { by?: string; key?: string } = {}) {
+    return app.inject({
+      method: 'POST',
+      url: `${statusPath(upn)}/decision`,
+      headers: { ...AUTH, ...(extra.key ? { 'idempotency-key': extra.key } : {}) },
+      payload: { decision, ...(reason ? { reason } : {}), ...(extra.by ? { by: extra.by } : {}) },
+    });
+  }
+
+  type Page = { items: Array<{ id: string; runId: string; state?: string }>; nextPageToken?: string };
+  async function listed(query: string, id: string) {
+    const page = (await app.inject({ method: 'GET', url: `/v1/resource-accounts?pageSize=1000${query}`, headers: AUTH })).json<Page>();
+    return page.items.filter((item) => item.id === id);
   }
 
   function cancel(upn: string) {
@@ -113,6 +140,8 @@ describe('/v1/resource-accounts with a worker running the workflow', () => {
     assert.equal(other.statusCode, 409, other.body);
     assert.equal(other.json<ErrorJson>().error.code, 'conflict');
     assert.deepEqual(other.json<ErrorJson>().error.details?.map((d) => d.field), ['kind']);
+    assert.match(other.json<ErrorJson>().error.message, /is already provisioned with different values \(kind\); .*change it in Teams, or choose another UPN$/);
+    assert.doesNotMatch(other.json<ErrorJson>().error.message, /cancel/, 'a completed run cannot be cancelled');
 
     const lateCancel = await cancel(body.upn);
     assert.equal(lateCancel.statusCode, 409, lateCancel.body);
@@ -147,11 +176,51 @@ describe('/v1/resource-accounts with a worker running the workflow', () => {
       statusUrl: statusPath(body.upn),
     });
 
-    const ended = await eventually(() => status(body.upn), (s) => s.workflowStatus === 'FAILED', 'the run ending');
+    const ended = await eventually(() => status(body.upn), closed, 'the run ending');
     assert.equal(ended.state, 'abandoned');
     assert.equal(ended.source, 'result');
     assert.equal(ended.decisions[0]?.decision, 'abandon');
     assert.equal(ended.decisions[0]?.reason, 'ops: UPN belongs to a person');
+    assert.equal(ended.decisions[0]?.by, CALLER, 'a decision without by is recorded as the caller');
+  });
+
+  test('a decision retried with its Idempotency-Key is answered as the first time and taken once', async () => {
+    const body = accountBody('taken');
+    await submit(body);
+    await eventually(() => status(body.upn), (s) => s.state === 'needs-attention', 'the run asking for a decision');
+    const key = randomUUID();
+    const first = await decide(body.upn, 'abandon', 'UPN belongs to a person', { by: 'Ada (service desk)', key });
+    assert.equal(first.statusCode, 200, first.body);
+    // Even after the decision has ended the run, the retry gets the first answer rather than "no decision is pending".
+    await eventually(() => status(body.upn), closed, 'the run ending');
+    for (const retry of [await decide(body.upn, 'abandon', 'UPN belongs to a person', { by: 'Ada (service desk)', key }), await decide(body.upn, 'retry', undefined, { key })]) {
+      assert.equal(retry.statusCode, 200, retry.body);
+      assert.deepEqual(retry.json(), first.json());
+    }
+    const ended = await status(body.upn);
+    assert.deepEqual(
+      ended.decisions.map((d) => [d.decision, d.by, d.reason]),
+      [['abandon', 'Ada (service desk)', 'UPN belongs to a person']],
+    );
+    const fresh = await decide(body.upn, 'abandon');
+    assert.equal(fresh.statusCode, 409, 'another key is another decision, and none is pending');
+  });
+
+  test('with authentication disabled, a decision without by is recorded as anonymous', async () => {
+    const open = await buildApp(testConfig({ API_AUTH_TOKENS: '', API_AUTH_DISABLED: 'true', TEMPORAL_TASK_QUEUE: taskQueue }), {
+      temporalClient: temporal.client,
+    });
+    try {
+      const body = accountBody('taken');
+      assert.equal((await open.inject({ method: 'POST', url: '/v1/resource-accounts', payload: body })).statusCode, 202);
+      await eventually(() => status(body.upn), (s) => s.state === 'needs-attention', 'the run asking for a decision');
+      const res = await open.inject({ method: 'POST', url: `${statusPath(body.upn)}/decision`, payload: { decision: 'abandon' } });
+      assert.equal(res.statusCode, 200, res.body);
+      const ended = await eventually(() => status(body.upn), closed, 'the run ending');
+      assert.equal(ended.decisions[0]?.by, 'anonymous');
+    } finally {
+      await open.close();
+    }
   });
 
   test('roll back after a later step fails, then the same request provisions the account afresh', async () => {
@@ -165,13 +234,53 @@ describe('/v1/resource-accounts with a worker running the workflow', () => {
     assert.equal(accepted.statusCode, 200, accepted.body);
     assert.equal(accepted.json<{ state: string }>().state, 'rolling-back');
 
-    const ended = await eventually(() => status(body.upn), (s) => s.workflowStatus === 'FAILED', 'the roll-back finishing');
+    const ended = await eventually(() => status(body.upn), closed, 'the roll-back finishing');
     assert.equal(ended.state, 'rolled-back');
     assert.equal(ended.steps.find((s) => s.name === 'createAccount')?.status, 'undone');
 
     const again = await submit(body, 202);
     assert.equal(again.existing, false);
     assert.notEqual(again.runId, first.runId);
+  });
+
+  test('rolled back, then provisioned again: listed once as completed; /runs has both runs; ?runId= reads the first', async () => {
+    const body = accountBody('licenseonce');
+    const id = body.upn.toLowerCase();
+    const first = await submit(body);
+    await eventually(() => status(body.upn), (s) => s.state === 'needs-attention', 'the run asking for a decision');
+    assert.equal((await decide(body.upn, 'rollback')).statusCode, 200);
+    await eventually(() => status(body.upn), closed, 'the roll-back finishing');
+    await eventually(() => listed('&state=rolled-back', id), (items) => items.length === 1, 'the account listed as rolled back');
+
+    const again = await submit(body, 202);
+    assert.equal(again.existing, false);
+    const done = await eventually(() => status(body.upn), (s) => s.runId === again.runId && s.workflowStatus === 'COMPLETED', 'the new run completing');
+    assert.equal(done.state, 'completed');
+    assert.deepEqual(done.decisions, [], 'the new run starts afresh');
+
+    const items = await eventually(() => listed('', id), (found) => found[0]?.state === 'completed', 'the account listed as completed');
+    assert.deepEqual(items.map((item) => [item.runId, item.state]), [[again.runId, 'completed']]);
+    assert.deepEqual((await listed('&state=completed', id)).map((item) => item.runId), [again.runId]);
+    assert.deepEqual(await listed('&state=rolled-back', id), [], 'not listed under a state the account has left');
+
+    type Runs = { items: Array<{ runId: string; state?: string; statusUrl: string }> };
+    const runs = await eventually(
+      async () => (await app.inject({ method: 'GET', url: `${statusPath(id)}/runs`, headers: AUTH })).json<Runs>(),
+      (page) => page.items.length === 2 && page.items[0]?.state === 'completed',
+      'both runs listed',
+    );
+    assert.deepEqual(
+      runs.items.map((r) => [r.runId, r.state]),
+      [
+        [again.runId, 'completed'],
+        [first.runId, 'rolled-back'],
+      ],
+    );
+    const earlier = await app.inject({ method: 'GET', url: runs.items[1]?.statusUrl ?? '', headers: AUTH });
+    assert.equal(earlier.statusCode, 200, earlier.body);
+    const firstRun = earlier.json<AccountStatusResponse>();
+    assert.deepEqual([firstRun.runId, firstRun.state, firstRun.source], [first.runId, 'rolled-back', 'result']);
+    assert.deepEqual(firstRun.decisions.map((d) => d.decision), ['rollback']);
   });
 
   test('a step being retried shows its attempt, last failure and next attempt; cancel stops the run', async () => {

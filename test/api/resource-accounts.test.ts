@@ -310,11 +310,169 @@ describe('/v1/resource-accounts on a real Temporal dev server (no worker)', () =
       assert.equal(otherFilter.statusCode, 400, 'a token is bound to the filter it was issued for');
     });
 
+    test('an account provisioned again after its run was terminated is listed once, as its latest run', async () => {
+      const body = accountBody('again');
+      const first = await post(body);
+      assert.equal(first.statusCode, 202, first.body);
+      const { workflowId, runId: firstRunId } = first.json<{ workflowId: string; runId: string }>();
+      await temporal.client.workflow.getHandle(workflowId, firstRunId).terminate('test: the operator stopped it');
+      const second = await post(body);
+      assert.equal(second.statusCode, 202, second.body);
+      const secondRunId = second.json<{ runId: string }>().runId;
+      assert.notEqual(secondRunId, firstRunId);
+      const id = body.upn.toLowerCase();
+
+      type Page = { items: Array<{ id: string; runId: string; workflowStatus: string }> };
+      // Visibility has indexed both runs once /runs shows two; the list must still show the account once.
+      await eventually(
+        async () => (await app.inject({ method: 'GET', url: `${statusPath(id)}/runs`, headers: AUTH })).json<Page>(),
+        (page) => page.items.length === 2,
+        'both runs indexed',
+      );
+      for (const url of ['/v1/resource-accounts?pageSize=1000', '/v1/resource-accounts?pageSize=1000&state=running']) {
+        const page = (await app.inject({ method: 'GET', url, headers: AUTH })).json<Page>();
+        assert.deepEqual(
+          page.items.filter((item) => item.id === id).map((item) => [item.runId, item.workflowStatus]),
+          [[secondRunId, 'RUNNING']],
+          url,
+        );
+      }
+    });
+
+    test('without pageSize the list pages by the documented default', async () => {
+      const res = await app.inject({ method: 'GET', url: '/v1/resource-accounts', headers: AUTH });
+      assert.equal(res.statusCode, 200, res.body);
+      assert.ok(res.json<{ items: unknown[] }>().items.length <= 50);
+    });
+
     test('a forged page token is a 400 naming nextPageToken', async () => {
       for (const token of ['Zm9yZ2Vk', 'Zm9yZ2Vk.AAAAAAAAAAAAAAAA']) {
         const res = await app.inject({ method: 'GET', url: `/v1/resource-accounts?nextPageToken=${token}`, headers: AUTH });
         assert.equal(res.statusCode, 400, res.body);
         assert.equal(res.json<ErrorJson>().error.details?.[0]?.field, 'nextPageToken');
+      }
+    });
+  });
+
+  describe('earlier runs', () => {
+    type Runs = { id: string; workflowId: string; items: Array<{ runId: string; state?: string; workflowStatus: string; startedAt: string; closedAt?: string; statusUrl: string }>; nextPageToken?: string };
+
+    /** An account with two runs: the first terminated, the second running. */
+    async function accountRunTwice(prefix = 'runs'): Promise<{ id: string; firstRunId: string; secondRunId: string }> {
+      const body = accountBody(prefix);
+      const first = await post(body);
+      assert.equal(first.statusCode, 202, first.body);
+      const { workflowId, runId: firstRunId } = first.json<{ workflowId: string; runId: string }>();
+      await temporal.client.workflow.getHandle(workflowId, firstRunId).terminate('test');
+      const second = await post(body);
+      assert.equal(second.statusCode, 202, second.body);
+      return { id: body.upn.toLowerCase(), firstRunId, secondRunId: second.json<{ runId: string }>().runId };
+    }
+
+    test('/runs lists every run of the account, newest first, each with its own status URL', async () => {
+      const { id, firstRunId, secondRunId } = await accountRunTwice();
+      const runs = await eventually(
+        async () => (await app.inject({ method: 'GET', url: `${statusPath(id)}/runs`, headers: AUTH })).json<Runs>(),
+        (page) => page.items.length === 2,
+        'both runs listed',
+      );
+      assert.equal(runs.id, id);
+      assert.equal(runs.workflowId, resourceAccountWorkflowId(config.tenantId, id));
+      assert.deepEqual(
+        runs.items.map((r) => [r.runId, r.workflowStatus, r.statusUrl]),
+        [
+          [secondRunId, 'RUNNING', `${statusPath(id)}?runId=${secondRunId}`],
+          [firstRunId, 'TERMINATED', `${statusPath(id)}?runId=${firstRunId}`],
+        ],
+      );
+      assert.ok(runs.items[1]?.closedAt && !runs.items[0]?.closedAt, 'only the closed run has closedAt');
+      assert.equal(runs.nextPageToken, undefined);
+    });
+
+    test('/runs pages with a token bound to the account', async () => {
+      const { id, firstRunId, secondRunId } = await accountRunTwice();
+      const other = await accountRunTwice();
+      const page1 = await eventually(
+        async () => (await app.inject({ method: 'GET', url: `${statusPath(id)}/runs?pageSize=1`, headers: AUTH })).json<Runs>(),
+        (page) => page.nextPageToken !== undefined,
+        'a first page with a next page',
+      );
+      assert.deepEqual(page1.items.map((r) => r.runId), [secondRunId]);
+      const page2 = await app.inject({ method: 'GET', url: `${statusPath(id)}/runs?pageSize=1&nextPageToken=${page1.nextPageToken}`, headers: AUTH });
+      assert.equal(page2.statusCode, 200, page2.body);
+      assert.deepEqual(page2.json<Runs>().items.map((r) => r.runId), [firstRunId]);
+
+      const elsewhere = await app.inject({ method: 'GET', url: `${statusPath(other.id)}/runs?pageSize=1&nextPageToken=${page1.nextPageToken}`, headers: AUTH });
+      assert.equal(elsewhere.statusCode, 400, elsewhere.body);
+      assert.equal(elsewhere.json<ErrorJson>().error.details?.[0]?.field, 'nextPageToken');
+    });
+
+    test('/runs of an account just started shows its run; of an unknown account is a 404', async () => {
+      const body = accountBody('fresh');
+      const started = await post(body);
+      assert.equal(started.statusCode, 202);
+      const res = await app.inject({ method: 'GET', url: `${statusPath(body.upn)}/runs`, headers: AUTH });
+      assert.equal(res.statusCode, 200, res.body);
+      assert.deepEqual(res.json<Runs>().items.map((r) => r.runId), [started.json<{ runId: string }>().runId]);
+
+      const unknown = await app.inject({ method: 'GET', url: `${statusPath(accountBody().upn)}/runs`, headers: AUTH });
+      assert.equal(unknown.statusCode, 404, unknown.body);
+      assert.equal(unknown.json<ErrorJson>().error.code, 'not_found');
+    });
+
+    test('an account whose UPN holds an apostrophe has its runs listed', async () => {
+      const body = accountBody('aa', { upn: `o'brien-${Date.now()}@contoso.onmicrosoft.com` });
+      assert.equal((await post(body)).statusCode, 202);
+      const runs = await eventually(
+        async () => app.inject({ method: 'GET', url: `${statusPath(body.upn)}/runs`, headers: AUTH }),
+        (res) => res.statusCode === 200 && res.json<Runs>().items.length === 1,
+        'the run listed',
+      );
+      assert.equal(runs.json<Runs>().id, body.upn.toLowerCase());
+    });
+
+    test('?runId= reads that run; a run of another account is a 404 naming it; a malformed one a 400', async () => {
+      const { id, firstRunId, secondRunId } = await accountRunTwice();
+      const earlier = await app.inject({ method: 'GET', url: `${statusPath(id)}?runId=${firstRunId}`, headers: AUTH });
+      assert.equal(earlier.statusCode, 200, earlier.body);
+      assert.deepEqual(
+        { runId: earlier.json<{ runId: string }>().runId, workflowStatus: earlier.json<{ workflowStatus: string }>().workflowStatus },
+        { runId: firstRunId, workflowStatus: 'TERMINATED' },
+      );
+      const latest = await app.inject({ method: 'GET', url: statusPath(id), headers: AUTH });
+      assert.equal(latest.json<{ runId: string }>().runId, secondRunId);
+
+      const other = await accountRunTwice();
+      const foreign = await app.inject({ method: 'GET', url: `${statusPath(id)}?runId=${other.firstRunId}`, headers: AUTH });
+      assert.equal(foreign.statusCode, 404, foreign.body);
+      assert.equal(foreign.json<ErrorJson>().error.code, 'not_found');
+      assert.match(foreign.json<ErrorJson>().error.message, new RegExp(`${other.firstRunId} is not a run of `));
+
+      const malformed = await app.inject({ method: 'GET', url: `${statusPath(id)}?runId=latest`, headers: AUTH });
+      assert.equal(malformed.statusCode, 400, malformed.body);
+      assert.equal(malformed.json<ErrorJson>().error.details?.[0]?.field, 'runId');
+    });
+  });
+
+  describe('decision requests', () => {
+    test('an Idempotency-Key that is empty, too long or not printable is a 400 naming the header', async () => {
+      for (const key of ['', 'k'.repeat(201), 'tab\there']) {
+        const res = await app.inject({
+          method: 'POST',
+          url: `${statusPath('a@contoso.com')}/decision`,
+          headers: { ...AUTH, 'idempotency-key': key },
+          payload: { decision: 'retry' },
+        });
+        assert.equal(res.statusCode, 400, `${JSON.stringify(key)}: ${res.body}`);
+        assert.equal(res.json<ErrorJson>().error.details?.[0]?.field, 'idempotency-key');
+      }
+    });
+
+    test('by is 1 to 200 characters', async () => {
+      for (const by of ['', 'b'.repeat(201)]) {
+        const res = await app.inject({ method: 'POST', url: `${statusPath('a@contoso.com')}/decision`, headers: AUTH, payload: { decision: 'retry', by } });
+        assert.equal(res.statusCode, 400, res.body);
+        assert.equal(res.json<ErrorJson>().error.details?.[0]?.field, 'by');
       }
     });
   });
