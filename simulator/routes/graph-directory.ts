@@ -90,6 +90,27 @@ export async function graphDirectoryRoutes(app: FastifyInstance, { context }: { 
     return { '@odata.context': `${baseUrl(request)}/v1.0/$metadata#subscribedSkus${selectContext(request.query.$select)}`, value };
   });
 
+  app.get<{ Querystring: ListQuery }>('/v1.0/organization', {
+    config: { graphPermissions: PERMISSIONS.readSubscribedSkus },
+  }, async (request) => {
+    // One organization object; supports $select only (Graph: list organization, verifiedDomain).
+    refuseOtherOptions(request.query, ['$select']);
+    const { tenantId, organizationName, domains } = context.options;
+    const view = {
+      id: tenantId,
+      displayName: organizationName,
+      verifiedDomains: domains.map((name, index) => ({
+        capabilities: name.endsWith('.onmicrosoft.com') ? 'Email, OfficeCommunicationsOnline' : 'Email, OfficeCommunicationsOnline, Intune',
+        isDefault: index === 0,
+        isInitial: name.endsWith('.onmicrosoft.com'),
+        name,
+        type: 'Managed',
+      })),
+    };
+    const value = [request.query.$select === undefined ? view : selectProperties(view, request.query.$select, [], 'microsoft.graph.organization')];
+    return { '@odata.context': `${baseUrl(request)}/v1.0/$metadata#organization${selectContext(request.query.$select)}`, value };
+  });
+
   app.get<{ Querystring: ListQuery }>('/v1.0/users', {
     config: { graphPermissions: PERMISSIONS.readUser },
   }, async (request) => userListResponse(request, context, '/v1.0/users', context.state.visibleUsers(),
