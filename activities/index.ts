@@ -1,9 +1,13 @@
 /** Builds every activity from injected clients; the worker is the only caller in production. */
 import type { Client } from '@microsoft/microsoft-graph-client';
+import { ApplicationFailure, ApplicationFailureCategory } from '@temporalio/common';
+import { EXPECTED_ERROR_TYPES } from '../lib/error-types';
+import type { ErrorTypeName } from '../lib/error-types';
 import { createAccountActivities } from './graph/accounts';
 import { createLicenseActivities } from './graph/licenses';
 import { createNumberActivities } from './graph/numbers';
 import type { PollingOptions } from './polling';
+import { createPreflightActivities } from './preflight';
 import { createResourceAccountActivities } from './teams-admin/accounts';
 import type { TeamsAdminClient } from './teams-admin/client';
 import type { Activities } from './types';
@@ -19,11 +23,36 @@ export interface ActivityDeps {
 }
 
 export function createActivities(deps: ActivityDeps): Activities {
-  return {
+  const activities: Activities = {
+    ...createPreflightActivities(deps),
     ...createLicenseActivities(deps),
     ...createResourceAccountActivities(deps),
     ...createAccountActivities(deps),
     ...createNumberActivities(deps),
+  };
+  return Object.fromEntries(Object.entries(activities).map(([name, fn]) => [name, benign(fn)])) as unknown as Activities;
+}
+
+/**
+ * Failures that are part of normal operation (a wait's "not yet", anything a person must fix) are
+ * marked benign: the worker logs them at debug level without a stack trace and does not count them as
+ * activity errors. Unexpected failures keep their stack.
+ */
+function benign<I, O>(fn: (input: I) => Promise<O>): (input: I) => Promise<O> {
+  return async (input) => {
+    try {
+      return await fn(input);
+    } catch (err) {
+      if (!(err instanceof ApplicationFailure) || err.category !== undefined || !EXPECTED_ERROR_TYPES.includes(err.type as ErrorTypeName)) throw err;
+      throw ApplicationFailure.create({
+        type: err.type ?? undefined,
+        message: err.message,
+        nonRetryable: err.nonRetryable ?? undefined,
+        details: err.details ?? undefined,
+        ...(err.nextRetryDelay !== undefined ? { nextRetryDelay: err.nextRetryDelay } : {}),
+        category: ApplicationFailureCategory.BENIGN,
+      });
+    }
   };
 }
 

@@ -26,6 +26,37 @@ export interface CheckLicenseAvailabilityOutput {
   servicePlanIds?: string[];
 }
 
+export interface PreflightInput {
+  upn: string;
+  kind: ResourceAccountKind;
+  usageLocation: string;
+  phoneNumber: string;
+  numberType: 'callingPlan';
+  onDeletedAccount?: DeletedAccountPolicy;
+}
+/** One thing that would make the run fail, found before any write; `field` is the request field to change. */
+export interface PreflightProblem {
+  type: string;
+  field: 'upn' | 'kind' | 'usageLocation' | 'phoneNumber' | 'licenses';
+  message: string;
+}
+export interface PreflightOutput {
+  /** Empty when nothing knowable stands in the way. */
+  problems: PreflightProblem[];
+  /** The license stock, when the tenant has the subscription. */
+  license?: CheckLicenseAvailabilityOutput;
+  /** What held the UPN before the run wrote anything: the durable fact that decides what the run owns. */
+  account: {
+    state: 'absent' | 'resource-account' | 'other-user' | 'deleted';
+    accountId?: string;
+    kind?: ResourceAccountKind;
+    holdsLicense?: boolean;
+    policy?: DeletedAccountPolicy;
+  };
+  /** The number's inventory entry, when found. */
+  number?: { numberType: string; isoCountryCode?: string; city?: string; onThisAccount: boolean };
+}
+
 export interface CreateResourceAccountInput {
   upn: string;
   displayName: string;
@@ -105,6 +136,7 @@ export interface DeleteResourceAccountOutput {
 
 /** Everything the worker registers; workflows use it with `proxyActivities<Activities>`. */
 export interface Activities {
+  preflight(input: PreflightInput): Promise<PreflightOutput>;
   checkLicenseAvailability(input: CheckLicenseAvailabilityInput): Promise<CheckLicenseAvailabilityOutput>;
   createResourceAccount(input: CreateResourceAccountInput): Promise<CreateResourceAccountOutput>;
   assignLicense(input: AssignLicenseInput): Promise<AssignLicenseOutput>;

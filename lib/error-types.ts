@@ -49,6 +49,10 @@ export const ErrorType = {
   AccountHoldsNumber: 'AccountHoldsNumber',
   /** Unassigning the number failed; the account is left as it is until someone frees the number. */
   NumberUnassignFailed: 'NumberUnassignFailed',
+  /** A Calling Plan number's country differs from the account's usage location; Teams refuses the assignment. */
+  NumberCountryMismatch: 'NumberCountryMismatch',
+  /** The pre-flight found one or more problems before any write; each is listed with its own type. */
+  PreflightFailed: 'PreflightFailed',
 } as const;
 
 export type ErrorTypeName = (typeof ErrorType)[keyof typeof ErrorType];
@@ -72,4 +76,19 @@ export const NEEDS_PERSON_ERROR_TYPES: readonly ErrorTypeName[] = [
   ErrorType.DeletedAccountHoldsUpn,
   ErrorType.AccountHoldsNumber,
   ErrorType.NumberUnassignFailed,
+  ErrorType.NumberCountryMismatch,
+  ErrorType.PreflightFailed,
+];
+
+/**
+ * Failures that are part of normal operation: the wait steps' "not yet" (retried by design) and every
+ * failure a person must fix (the run then waits for a decision). The worker logs them without a stack
+ * trace and they are not counted as activity errors.
+ */
+export const EXPECTED_ERROR_TYPES: readonly ErrorTypeName[] = [
+  ...NEEDS_PERSON_ERROR_TYPES,
+  ErrorType.NotYetVisible,
+  ErrorType.LicenseNotYetProvisioned,
+  ErrorType.AccountNotReadyForNumber,
+  ErrorType.Throttled,
 ];

@@ -54,7 +54,7 @@ interface AssignDetails {
  * The inventory entry of one number. The filter is encoded: sent raw, the "+" of an E.164 number
  * would reach Graph as a space and match nothing.
  */
-async function findNumber(graph: Client, phoneNumber: string): Promise<NumberAssignment | undefined> {
+export async function findNumber(graph: Client, phoneNumber: string): Promise<NumberAssignment | undefined> {
   const page = await call({ action: `look up ${phoneNumber} in the tenant's number inventory`, permission: NUMBER_READ }, () =>
     graph.api(NUMBERS).filter(encodedFilter(`telephoneNumber eq ${odataString(phoneNumber)}`)).get(),
   );

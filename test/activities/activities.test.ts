@@ -5,10 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
-import { MockActivityEnvironment } from '@temporalio/testing';
-import { DefaultLogger } from '@temporalio/worker';
 import type { Activities } from '../../activities/types';
 import { ErrorType } from '../../lib/error-types';
 import { LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET } from '../../lib/local-defaults';
@@ -21,88 +19,7 @@ import { createTenantActivities } from '../../worker/worker';
 import { TEST_POLLING, startTestSimulator } from '../helpers/simulator';
 import type { TestSimulator } from '../helpers/simulator';
 
-function upn(prefix = 'aa'): string {
-  return `${prefix}-${randomUUID().slice(0, 8)}@contoso.onmicrosoft.com`;
-}
-
-/** Runs an activity inside an activity context, as the worker would. */
-function run<K extends keyof Activities>(
-  activities: Activities,
-  name: K,
-  input: Parameters<Activities[K]>[0],
-  info: { attempt?: number; heartbeatDetails?: unknown } = {},
-  onHeartbeat?: (details: unknown) => void,
-): ReturnType<Activities[K]> {
-  // Expected failures are asserted below; the environment need not log them too.
-  const env = new MockActivityEnvironment(info, { logger: new DefaultLogger('ERROR') });
-  if (onHeartbeat) env.on('heartbeat', onHeartbeat);
-  const fn = activities[name] as (i: typeof input) => ReturnType<Activities[K]>;
-  return env.run(fn, input) as ReturnType<Activities[K]>;
-}
-
-/**
- * Runs an activity the way Temporal's retry policy would: a retryable failure is tried again (after a
- * short pause) with the attempt number and the last heartbeat details carried over, until it succeeds,
- * fails for good, or `maxAttempts` run out. Returns the result and the retryable failures seen on the way.
- */
-async function retried<K extends keyof Activities>(
-  activities: Activities,
-  name: K,
-  input: Parameters<Activities[K]>[0],
-  maxAttempts = 300,
-): Promise<{ result: Awaited<ReturnType<Activities[K]>>; retries: ApplicationFailure[] }> {
-  const retries: ApplicationFailure[] = [];
-  let heartbeatDetails: unknown;
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      const result = await run(activities, name, input, { attempt, heartbeatDetails }, (details) => (heartbeatDetails = details));
-      return { result: result as Awaited<ReturnType<Activities[K]>>, retries };
-    } catch (err) {
-      if (!(err instanceof ApplicationFailure) || err.nonRetryable || attempt >= maxAttempts) throw err;
-      retries.push(err);
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  }
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
-  const err = await promise.then(
-    () => assert.fail('expected the activity to fail'),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof ApplicationFailure, `expected an ApplicationFailure, got ${String(err)}`);
-  return err;
-}
-
-/** How many requests the simulator answered on one route pattern. */
-async function requestCount(sim: TestSimulator, route: string): Promise<number> {
-  const summary = (await sim.app.inject({ method: 'GET', url: '/_simulator/requests' })).json() as { routes: { route: string; count: number }[] };
-  return summary.routes.filter((entry) => entry.route === route).reduce((sum, entry) => sum + entry.count, 0);
-}
-
-async function state(sim: TestSimulator): Promise<{ users: Array<Record<string, unknown>>; numbers: Array<Record<string, unknown>> }> {
-  return (await sim.app.inject({ method: 'GET', url: '/_simulator/state' })).json();
-}
-
-/** One simulator and the real activities against it for the enclosing describe block; `use` receives them once started. */
-function activitiesPerSuite(use: (started: { sim: TestSimulator; acts: Activities }) => void): void {
-  let sim: TestSimulator | undefined;
-  before(async () => {
-    sim = await startTestSimulator();
-    use({ sim, acts: createTenantActivities(sim.tenant, TEST_POLLING) });
-  });
-  after(async () => {
-    await sim?.close();
-  });
-}
-
-/** Creates an account and licenses it; the replication and usage-location lags are retried as Temporal would. */
-async function provisionedAccount(acts: Activities, kind: 'autoAttendant' | 'callQueue' = 'autoAttendant', name = upn()): Promise<string> {
-  const { accountId } = await run(acts, 'createResourceAccount', { upn: name, displayName: 'Test', kind });
-  await retried(acts, 'assignLicense', { accountId, usageLocation: 'US', skuId: RESOURCE_ACCOUNT_SKU_ID });
-  await run(acts, 'waitForLicense', { accountId, skuId: RESOURCE_ACCOUNT_SKU_ID });
-  return accountId;
-}
+import { activitiesPerSuite, failureOf, provisionedAccount, requestCount, retried, run, state, upn } from './harness';
 
 describe('activities against the tenant simulator', () => {
   let sim: TestSimulator;

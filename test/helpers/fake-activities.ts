@@ -11,6 +11,14 @@ export type Calls = Array<{ name: keyof Activities; input: unknown }>;
 export function scriptedActivities(overrides: Partial<Activities> = {}): { activities: Activities; calls: Calls } {
   const calls: Calls = [];
   const base: Activities = {
+    async preflight() {
+      return {
+        problems: [],
+        license: { needed: 1, skuId: RESOURCE_ACCOUNT_SKU_ID, skuPartNumber: 'PHONESYSTEM_VIRTUALUSER', enabled: 25, consumed: 0, available: 25 },
+        account: { state: 'absent' },
+        number: { numberType: 'callingPlan', isoCountryCode: 'US', onThisAccount: false },
+      };
+    },
     async checkLicenseAvailability() {
       return { needed: 1, skuId: RESOURCE_ACCOUNT_SKU_ID, skuPartNumber: 'PHONESYSTEM_VIRTUALUSER', enabled: 25, consumed: 0, available: 25 };
     },

@@ -1,0 +1,194 @@
+/**
+ * The pre-flight: everything about a request that can be known before the first write — license stock,
+ * the UPN's domain, what already holds the UPN, and the number (in the inventory, a service number of
+ * the right type, free or already this account's, of the usage location's country). Reads only; every
+ * problem is returned at once, so a person fixes them in one go and nothing was changed meanwhile.
+ */
+import type { Client } from '@microsoft/microsoft-graph-client';
+import { ApplicationFailure } from '@temporalio/common';
+import { ErrorType } from '../lib/error-types';
+import { kindForApplicationId } from '../lib/microsoft';
+import type { DeletedAccountPolicy } from '../lib/validation';
+import { call, callUnlessMissing } from './graph/errors';
+import { assessLicenseStock, findSubscribedSku } from './graph/licenses';
+import { findNumber } from './graph/numbers';
+import type { NumberAssignment } from './graph/numbers';
+import { USER_READ, findDeletedUserByUpn, findUserByUpn, isApplicationInstance } from './graph/users';
+import type { TeamsAdminClient } from './teams-admin/client';
+import type { PreflightInput, PreflightOutput, PreflightProblem } from './types';
+
+const KIND_WORDS = { autoAttendant: 'auto attendant', callQueue: 'call queue' } as const;
+const TEAMS_ROLE = 'a Teams administrator role (directory role on its service principal)';
+
+export interface PreflightDeps {
+  graph: Client;
+  teamsAdmin: TeamsAdminClient;
+  onDeletedAccount?: DeletedAccountPolicy;
+}
+
+/** The tenant's verified domains (Graph: organization.verifiedDomains; Organization.Read.All). */
+async function verifiedDomains(graph: Client): Promise<string[]> {
+  const body = (await call({ action: "read the tenant's verified domains", permission: 'Organization.Read.All' }, () =>
+    graph.api('/organization').select(['verifiedDomains']).get(),
+  )) as { value?: Array<{ verifiedDomains?: Array<{ name?: string }> }> };
+  return (body.value ?? []).flatMap((org) => org.verifiedDomains ?? []).map((d) => (d.name ?? '').toLowerCase()).filter(Boolean);
+}
+
+/** Who holds a number, as a person recognises it: the UPN (or that it is a deleted account), else the object id. */
+async function describeHolder(graph: Client, id: string): Promise<string> {
+  const ctx = { action: `look up the holder ${id} of a number`, permission: USER_READ };
+  const user = (await callUnlessMissing(ctx, () => graph.api(`/users/${encodeURIComponent(id)}`).select(['userPrincipalName', 'displayName']).get())) as
+    | { userPrincipalName?: string; displayName?: string | null }
+    | undefined;
+  if (user?.userPrincipalName) return `${user.userPrincipalName}${user.displayName ? ` ("${user.displayName}")` : ''}`;
+  const deleted = (await callUnlessMissing(ctx, () =>
+    graph.api(`/directory/deletedItems/${encodeURIComponent(id)}`).select(['userPrincipalName']).get(),
+  )) as { userPrincipalName?: string } | undefined;
+  if (deleted?.userPrincipalName) return `the deleted account ${deleted.userPrincipalName} (object id ${id}; Teams keeps its number until it is unassigned)`;
+  return `object id ${id} (not a user this app can read)`;
+}
+
+export function createPreflightActivities({ graph, teamsAdmin, onDeletedAccount = 'stop' }: PreflightDeps) {
+  return {
+    async preflight(input: PreflightInput): Promise<PreflightOutput> {
+      const { upn, kind, phoneNumber, numberType } = input;
+      const problems: PreflightProblem[] = [];
+      const domain = upn.slice(upn.lastIndexOf('@') + 1).toLowerCase();
+      const [domains, user, sku, number] = await Promise.all([
+        verifiedDomains(graph),
+        findUserByUpn(graph, upn),
+        findSubscribedSku(graph),
+        findNumber(graph, phoneNumber),
+      ]);
+
+      if (!domains.includes(domain)) {
+        problems.push({
+          type: ErrorType.DomainNotVerified,
+          field: 'upn',
+          message: `${domain} is not a verified domain of the tenant (verified: ${domains.join(', ') || 'none readable'}). ` +
+            'Add and verify it in the Microsoft 365 admin center (Settings > Domains), or use one of the verified domains.',
+        });
+      }
+
+      // What holds the UPN now: nothing, a resource account (adopted when of the right kind), a user, or a deleted account.
+      let account: PreflightOutput['account'] = { state: 'absent' };
+      if (user && !isApplicationInstance(user)) {
+        problems.push({
+          type: ErrorType.UpnConflict,
+          field: 'upn',
+          message: `${upn} is already used by ${user.displayName ? `"${user.displayName}", ` : ''}a directory user that is not a resource account ` +
+            `(object id ${user.id}). Choose another UPN, or rename or delete that user.`,
+        });
+        account = { state: 'other-user', accountId: user.id };
+      } else if (user) {
+        const instance = await call({ action: `look up resource account ${upn}`, permission: TEAMS_ROLE }, () => teamsAdmin.findByUpn(upn));
+        if (!instance) {
+          // Created moments ago: Teams lists it later. Its kind decides adopt or conflict, so look again shortly.
+          throw ApplicationFailure.create({
+            type: ErrorType.NotYetVisible,
+            message: `${upn}: the directory has this resource account but the Teams admin service does not list it yet; looking again shortly`,
+          });
+        }
+        const existingKind = kindForApplicationId(instance.applicationId);
+        if (existingKind === undefined) {
+          problems.push({
+            type: ErrorType.UpnConflict,
+            field: 'upn',
+            message: `${upn} is already a resource account of another application (${instance.applicationId}); choose another UPN.`,
+          });
+        } else if (existingKind && existingKind !== kind) {
+          problems.push({
+            type: ErrorType.AccountKindConflict,
+            field: 'kind',
+            message: `${upn} already exists as a ${KIND_WORDS[existingKind]} resource account, not a ${KIND_WORDS[kind]}. ` +
+              `Choose another UPN, or request kind ${existingKind}.`,
+          });
+        }
+        account = {
+          state: 'resource-account',
+          accountId: user.id,
+          ...(existingKind ? { kind: existingKind } : {}),
+          holdsLicense: (user.assignedLicenses ?? []).some((l) => l.skuId === sku?.skuId),
+        };
+      } else {
+        const deleted = await findDeletedUserByUpn(graph, upn);
+        if (deleted) {
+          const policy = input.onDeletedAccount ?? onDeletedAccount;
+          account = { state: 'deleted', accountId: deleted.id, policy };
+          if (policy === 'stop') {
+            problems.push({
+              type: ErrorType.DeletedAccountHoldsUpn,
+              field: 'upn',
+              message: `${upn} is held by a deleted account (object id ${deleted.id}${deleted.deletedDateTime ? `, deleted ${deleted.deletedDateTime}` : ''}), ` +
+                "which Microsoft keeps in Entra's deleted users for 30 days. Decide retry with onDeletedAccount \"restore\" (bring it back and use it) " +
+                'or "purge" (delete it permanently and create a new one), or choose another UPN.',
+            });
+          }
+        }
+      }
+
+      const needed = account.state === 'resource-account' && account.holdsLicense ? 0 : 1;
+      const { stock, problem } = assessLicenseStock(sku, needed);
+      if (problem) problems.push({ type: problem.type, field: 'licenses', message: problem.message });
+
+      problems.push(...(await numberProblems(number, input, account.state === 'resource-account' ? account.accountId : undefined)));
+      return {
+        problems,
+        ...(stock ? { license: stock } : {}),
+        account,
+        ...(number
+          ? {
+              number: {
+                numberType: number.numberType,
+                ...(number.isoCountryCode ? { isoCountryCode: number.isoCountryCode } : {}),
+                ...(number.city ? { city: number.city } : {}),
+                onThisAccount: account.accountId !== undefined && number.assignmentTargetId === account.accountId,
+              },
+            }
+          : {}),
+      };
+
+      async function numberProblems(found: NumberAssignment | undefined, request: PreflightInput, accountId: string | undefined): Promise<PreflightProblem[]> {
+        if (!found) {
+          return [{
+            type: ErrorType.NumberNotFound,
+            field: 'phoneNumber',
+            message: `${phoneNumber} is not in the tenant's phone number inventory. Get it in the Teams admin center (Voice > Phone numbers) or choose a number listed there.`,
+          }];
+        }
+        const numberIssues: PreflightProblem[] = [];
+        if (found.numberType !== numberType) {
+          numberIssues.push({
+            type: ErrorType.NumberNotFound,
+            field: 'phoneNumber',
+            message: `${phoneNumber} is a ${found.numberType} number, not a ${numberType} number; choose a ${numberType} service number.`,
+          });
+        }
+        if (!(found.capabilities ?? []).some((c) => c.toLowerCase() === 'voiceapplicationassignment')) {
+          numberIssues.push({
+            type: ErrorType.NumberNotServiceNumber,
+            field: 'phoneNumber',
+            message: `${phoneNumber} is a user (subscriber) number; auto attendants and call queues need a service number ` +
+              '(capability voiceApplicationAssignment). Choose a service number.',
+          });
+        }
+        if (found.assignmentTargetId && found.assignmentTargetId !== accountId) {
+          numberIssues.push({
+            type: ErrorType.NumberAlreadyAssigned,
+            field: 'phoneNumber',
+            message: `${phoneNumber} is already assigned to ${await describeHolder(graph, found.assignmentTargetId)}. Unassign it there first or choose another number.`,
+          });
+        }
+        if (found.numberType === 'callingPlan' && found.isoCountryCode && found.isoCountryCode.toUpperCase() !== request.usageLocation.toUpperCase()) {
+          numberIssues.push({
+            type: ErrorType.NumberCountryMismatch,
+            field: 'usageLocation',
+            message: `${phoneNumber} is a ${found.isoCountryCode} number but the usage location is ${request.usageLocation}: Teams assigns a Calling Plan ` +
+              `number only to an account whose usage location is the number's country. Set usageLocation ${found.isoCountryCode} or choose a ${request.usageLocation} number.`,
+          });
+        }
+        return numberIssues;
+      }
+    },
+  };
+}
