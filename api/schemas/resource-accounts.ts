@@ -52,6 +52,13 @@ const ProvisionOptionsSchema = Type.Object(
           'or the worker\'s DIALTONE_ON_DELETED_ACCOUNT), restore it and use it, or purge it (delete permanently) and create a new one',
       }),
     ),
+    licenseRecheckIntervalMs: Type.Optional(
+      Type.Integer({
+        minimum: 10_000,
+        maximum: 86_400_000,
+        description: 'While the run waits for licenses (none free), how often it looks at the stock again and continues by itself once one is free, in ms (default 5 minutes)',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -89,7 +96,15 @@ export const SubmitResponse = Type.Object({
 });
 export type SubmitResponse = Static<typeof SubmitResponse>;
 
-const StepErrorSchema = Type.Object({ type: Type.String(), message: Type.String() });
+const StepErrorSchema = Type.Object({
+  type: Type.String(),
+  message: Type.String(),
+  problems: Type.Optional(
+    Type.Array(Type.Object({ type: Type.String(), field: Type.String({ description: 'The request field to change (or licenses)' }), message: Type.String() }), {
+      description: 'Set by the pre-flight (type PreflightFailed): every problem found before any change, all at once',
+    }),
+  ),
+});
 const DeletedAccountChoice = StringEnum(['restore', 'purge'] as const, {
   description: 'With retry, when a deleted account holds the UPN (DeletedAccountHoldsUpn): restore it and use it, or purge it and create a new one',
 });
@@ -134,6 +149,21 @@ const StatusProperties = {
       since: Timestamp,
       deadline: Timestamp,
       allowedDecisions: Type.Array(DecisionSchema),
+      waitingFor: Type.String({ description: 'One line: what the run waits for' }),
+      howToDecide: Type.Array(Type.String(), { description: 'The exact commands (dialtone CLI and REST) for each allowed decision' }),
+      autoRetry: Type.Optional(
+        Type.Object(
+          {
+            what: Type.String(),
+            intervalMs: Type.Integer(),
+            checks: Type.Integer(),
+            lastCheckAt: Type.Optional(Timestamp),
+            lastResult: Type.Optional(Type.String()),
+            nextCheckAt: Timestamp,
+          },
+          { description: 'Set while the run also checks by itself whether it can go on (licenses bought) and then retries without a decision' },
+        ),
+      ),
     }),
   ),
   leftBehind: Type.Optional(
@@ -143,12 +173,17 @@ const StatusProperties = {
     Type.Object({
       decision: DecisionSchema,
       reason: Type.Optional(Type.String()),
-      by: Type.Optional(Type.String({ description: 'Who decided: the name given with the decision, else the API caller' })),
+      by: Type.Optional(
+        Type.String({ description: 'Who decided: the name given with the decision, else the API caller; "dialtone" for the run\'s own automatic decisions (absent in runs recorded before it was kept)' }),
+      ),
       onDeletedAccount: Type.Optional(DeletedAccountChoice),
       at: Timestamp,
       step: StepName,
+      automatic: Type.Optional(Type.Boolean({ description: 'The run decided by itself: licenses appeared (retry) or the decision deadline passed (abandon)' })),
     }),
   ),
+  cancelRequestedAt: Type.Optional(Timestamp),
+  outcome: Type.Optional(Type.String({ description: 'One line on how the run ended' })),
   startedAt: Timestamp,
   endedAt: Type.Optional(Timestamp),
 };

@@ -87,7 +87,7 @@ describe('/v1/resource-accounts on a real Temporal dev server (no worker)', () =
       const details = await detailsOf(accountBody('aa', { options: { propagationTimeoutMs: 'soon', retries: 3 } }));
       const fields = details.map((d) => d.field).sort();
       assert.deepEqual(fields, ['options.propagationTimeoutMs', 'options.retries']);
-      assert.match(details.find((d) => d.field === 'options.retries')?.message ?? '', /unknown field "options\.retries": remove it \(accepted fields: propagationTimeoutMs, attentionTimeoutMs, onDeletedAccount\)/);
+      assert.match(details.find((d) => d.field === 'options.retries')?.message ?? '', /unknown field "options\.retries": remove it \(accepted fields: propagationTimeoutMs, attentionTimeoutMs, onDeletedAccount, licenseRecheckIntervalMs\)/);
     });
 
     test('a body that is not a JSON object is refused', async () => {

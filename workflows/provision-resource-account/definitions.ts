@@ -26,6 +26,11 @@ export interface ProvisionOptions {
    * `restore` it and use it, or `purge` it and create a new one. Default: the worker's setting (stop).
    */
   onDeletedAccount?: DeletedAccountPolicy;
+  /**
+   * While a run waits for licenses (none free), how often it looks at the stock again and continues by
+   * itself once enough are free, in ms. Default 5 minutes.
+   */
+  licenseRecheckIntervalMs?: number;
 }
 
 export interface ProvisionResourceAccountInput {
@@ -44,17 +49,24 @@ export interface ProvisionResourceAccountInput {
   options?: ProvisionOptions;
 }
 
-export type StepName = 'checkLicenses' | 'createAccount' | 'assignLicense' | 'waitForLicense' | 'assignNumber';
-export const STEP_NAMES: readonly StepName[] = ['checkLicenses', 'createAccount', 'assignLicense', 'waitForLicense', 'assignNumber'];
+export type StepName = 'preflight' | 'createAccount' | 'assignLicense' | 'waitForLicense' | 'assignNumber';
+export const STEP_NAMES: readonly StepName[] = ['preflight', 'createAccount', 'assignLicense', 'waitForLicense', 'assignNumber'];
 
 /** Human wording of each step, used in activity summaries and the status. */
 export const STEP_TITLES: Record<StepName, string> = {
-  checkLicenses: 'Check Teams Phone Resource Account licenses',
+  preflight: 'Pre-flight checks: licenses, UPN, number (no changes)',
   createAccount: 'Create resource account',
   assignLicense: 'Set usage location and assign license',
   waitForLicense: 'Wait for license to reach Teams',
   assignNumber: 'Assign service number',
 };
+
+/** The steps that change the tenant, with the wording of their undo (activity summaries during a roll-back). */
+export const UNDO_TITLES = {
+  createAccount: 'Undo: delete resource account',
+  assignLicense: 'Undo: remove license',
+  assignNumber: 'Undo: unassign service number',
+} as const satisfies Partial<Record<StepName, string>>;
 
 export type StepStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'undone';
 
@@ -75,6 +87,8 @@ export interface StepProgress {
 export interface StepError {
   type: string;
   message: string;
+  /** Set by the pre-flight: every problem it found, each with the request field to change. */
+  problems?: Array<{ type: string; field: string; message: string }>;
 }
 
 export const PROVISIONING_STATES = [
@@ -109,14 +123,31 @@ export interface ProvisionResourceAccountStatus {
     since: string;
     deadline: string;
     allowedDecisions: Decision[];
+    /** One line: what the run waits for. */
+    waitingFor: string;
+    /** How to decide: the exact commands (CLI and REST), one per allowed decision. */
+    howToDecide: string[];
+    /** Set when the run also checks by itself whether it can go on (e.g. licenses bought) and continues when so. */
+    autoRetry?: {
+      what: string;
+      intervalMs: number;
+      checks: number;
+      lastCheckAt?: string;
+      lastResult?: string;
+      nextCheckAt: string;
+    };
   };
   /**
    * What this run did that is still in the tenant after it stopped short: set when a roll-back could not
    * finish or the run was abandoned, one line per item, newest first.
    */
   leftBehind?: string[];
-  /** Operator decisions taken so far, oldest first. */
-  decisions: Array<DecisionInput & { at: string; step: StepName }>;
+  /** Decisions taken so far, oldest first: an operator's, or the run's own (`by: "dialtone"`, automatic). */
+  decisions: DecisionRecord[];
+  /** When a cancellation was requested; during a roll-back the roll-back finishes first. */
+  cancelRequestedAt?: string;
+  /** One line on how the run ended, once it has. */
+  outcome?: string;
   startedAt: string;
   endedAt?: string;
 }
@@ -141,6 +172,18 @@ export interface DecisionInput {
    */
   onDeletedAccount?: Exclude<DeletedAccountPolicy, 'stop'>;
 }
+
+export interface DecisionRecord extends DecisionInput {
+  by: string;
+  at: string;
+  /** The step whose failure (or undo failure) the decision answered. */
+  step: StepName;
+  /** True when the run decided by itself: a deadline passed, or what it waited for appeared. */
+  automatic?: boolean;
+}
+
+/** Who the run names as the decider of its own automatic decisions. */
+export const AUTOMATIC_DECIDER = 'dialtone';
 
 export interface DecisionOutput {
   accepted: true;

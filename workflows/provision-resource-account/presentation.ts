@@ -1,0 +1,85 @@
+/**
+ * What an operator reads in the Temporal Web UI: the run's "current details" (markdown), rebuilt from
+ * the status at every change, and the exact commands that answer a needs-attention run. Pure functions.
+ */
+import { STEP_TITLES } from './definitions';
+import type { Decision, ProvisionResourceAccountStatus } from './definitions';
+
+const DECISION_WORDS: Record<Decision, string> = {
+  retry: 'retry the step (after fixing the cause)',
+  rollback: 'undo what this run did, newest first',
+  abandon: 'stop here and leave what was done',
+};
+
+/** `dialtone decide …` and the REST call, for each allowed decision. */
+export function decisionCommands(upn: string, decisions: readonly Decision[]): string[] {
+  const id = upn.toLowerCase();
+  return decisions.flatMap((decision) => [
+    `dialtone decide ${id} ${decision} --reason "…"   # ${DECISION_WORDS[decision]}`,
+    `POST /v1/resource-accounts/${encodeURIComponent(id)}/decision {"decision":"${decision}","reason":"…"}`,
+  ]);
+}
+
+const STATE_HEADLINES: Record<ProvisionResourceAccountStatus['state'], string> = {
+  running: 'Running',
+  'needs-attention': 'Needs attention: waiting for an operator decision',
+  'rolling-back': 'Rolling back',
+  completed: 'Completed: the account is provisioned',
+  'rolled-back': 'Rolled back (operator decision): nothing this run did is left',
+  abandoned: 'Abandoned',
+  cancelled: 'Cancelled',
+};
+
+const STEP_MARKS = { pending: '·', running: '▶', succeeded: '✔', failed: '✖', skipped: '–', undone: '↶' } as const;
+
+/** Markdown for the Web UI's "current details" of a run. */
+export function currentDetails(status: ProvisionResourceAccountStatus): string {
+  const { request } = status;
+  const lines: string[] = [`## ${STATE_HEADLINES[status.state]}`, ''];
+  const attention = status.attention;
+  if (attention) {
+    lines.push(
+      `**Waiting for:** ${attention.waitingFor}`,
+      '',
+      `**Why** (${attention.error.type}): ${attention.error.message}`,
+      '',
+    );
+    if (attention.error.problems && attention.error.problems.length > 0) {
+      lines.push('**Problems found before any change** (fix them all, then retry):', '');
+      for (const problem of attention.error.problems) lines.push(`- \`${problem.field}\` — ${problem.message}`);
+      lines.push('');
+    }
+    if (attention.autoRetry) {
+      const auto = attention.autoRetry;
+      lines.push(
+        `**Continues by itself** once ${auto.what}: checked every ${Math.round(auto.intervalMs / 60_000 * 10) / 10} min, ` +
+          `${auto.checks} check${auto.checks === 1 ? '' : 's'} so far${auto.lastResult ? ` (last: ${auto.lastResult})` : ''}, next at ${auto.nextCheckAt}.`,
+        '',
+      );
+    }
+    lines.push(`**Decide** (${attention.allowedDecisions.join(' / ')}) before ${attention.deadline}, or the run abandons itself then:`, '', '```');
+    lines.push(...attention.howToDecide, '```', '');
+  } else if (status.state === 'running' && status.currentStep) {
+    lines.push(`**Now:** ${STEP_TITLES[status.currentStep]}`, '');
+  }
+  if (status.cancelRequestedAt && status.state === 'rolling-back') {
+    lines.push(`**Cancel requested** at ${status.cancelRequestedAt}: the roll-back finishes first, so nothing is left half-undone.`, '');
+  }
+  if (status.outcome) lines.push(`**Outcome:** ${status.outcome}`, '');
+  if (status.leftBehind && status.leftBehind.length > 0) {
+    lines.push('**Left in the tenant:**', '', ...status.leftBehind.map((item) => `- ${item}`), '');
+  }
+  lines.push(`**Account:** ${request.upn.toLowerCase()} (${request.kind}) → ${request.phoneNumber}, usage location ${request.usageLocation}` +
+    (status.accountId ? `, object id ${status.accountId}${status.adopted ? ' (adopted)' : ''}` : ''), '');
+  lines.push('**Steps:**', '');
+  for (const step of status.steps) {
+    lines.push(`- ${STEP_MARKS[step.status]} ${step.title}${step.detail ? ` — ${step.detail}` : step.lastError ? ` — ${step.lastError.type}` : ''}`);
+  }
+  if (status.decisions.length > 0) {
+    lines.push('', '**Decisions:**', '');
+    for (const d of status.decisions) {
+      lines.push(`- ${d.at} ${d.decision} by ${d.by}${d.automatic ? ' (automatic)' : ''} at step ${d.step}${d.reason ? `: ${d.reason}` : ''}`);
+    }
+  }
+  return lines.join('\n');
+}
