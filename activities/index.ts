@@ -35,7 +35,7 @@ export function createActivities(deps: ActivityDeps): Activities {
 
 /**
  * Failures that are part of normal operation (a wait's "not yet", anything a person must fix) are
- * marked benign: the worker logs them at debug level without a stack trace and does not count them as
+ * marked benign and carry no stack: the worker logs them at debug level and does not count them as
  * activity errors. Unexpected failures keep their stack.
  */
 function benign<I, O>(fn: (input: I) => Promise<O>): (input: I) => Promise<O> {
@@ -44,7 +44,7 @@ function benign<I, O>(fn: (input: I) => Promise<O>): (input: I) => Promise<O> {
       return await fn(input);
     } catch (err) {
       if (!(err instanceof ApplicationFailure) || err.category !== undefined || !EXPECTED_ERROR_TYPES.includes(err.type as ErrorTypeName)) throw err;
-      throw ApplicationFailure.create({
+      const expected = ApplicationFailure.create({
         type: err.type ?? undefined,
         message: err.message,
         nonRetryable: err.nonRetryable ?? undefined,
@@ -52,6 +52,10 @@ function benign<I, O>(fn: (input: I) => Promise<O>): (input: I) => Promise<O> {
         ...(err.nextRetryDelay !== undefined ? { nextRetryDelay: err.nextRetryDelay } : {}),
         category: ApplicationFailureCategory.BENIGN,
       });
+      // No frames: the Web UI shows a pending activity's last failure, and for an expected one a stack
+      // trace (with the worker's file paths) only looks like a crash.
+      expected.stack = `${expected.name}: ${expected.message}`;
+      throw expected;
     }
   };
 }

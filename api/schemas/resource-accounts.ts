@@ -86,7 +86,7 @@ const RunLinks = {
   workflowId: Type.String(),
   runId: Type.String(),
   statusUrl: Type.String({ description: 'Where to follow the run' }),
-  temporalUiUrl: Type.Optional(Type.String({ description: 'The run in the Temporal Web UI, when configured' })),
+  temporalUiUrl: Type.Optional(Type.String({ description: "The run's User Metadata tab in the Temporal Web UI (summary, details and current details: what it waits for and how to decide), when configured" })),
 };
 
 export const SubmitResponse = Type.Object({

@@ -28,6 +28,7 @@ import {
   PROVISION_WORKFLOW_TYPE,
   TERMINAL_STATES,
   differingRequestFields,
+  provisioningDetails,
   provisioningSummary,
   searchAttributes,
 } from '../../workflows/provision-resource-account/definitions';
@@ -131,6 +132,7 @@ export class ResourceAccountService {
           taskQueue: this.options.taskQueue,
           args: [input],
           staticSummary: provisioningSummary(input),
+          staticDetails: provisioningDetails(input),
           workflowIdConflictPolicy: 'USE_EXISTING',
           // A run seen open is joined, never replaced: should it close meanwhile (perhaps completed),
           // the start is refused and the loop looks again.
@@ -422,7 +424,7 @@ export class ResourceAccountService {
     const base = this.options.temporalUiUrl;
     if (!base) return {};
     const namespace = encodeURIComponent(this.client.options.namespace);
-    return { temporalUiUrl: `${base}/namespaces/${namespace}/workflows/${encodeURIComponent(workflowId)}/${runId}/history` };
+    return { temporalUiUrl: `${base}/namespaces/${namespace}/workflows/${encodeURIComponent(workflowId)}/${runId}/user-metadata` };
   }
 }
 

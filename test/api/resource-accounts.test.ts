@@ -173,7 +173,7 @@ describe('/v1/resource-accounts on a real Temporal dev server (no worker)', () =
       assert.equal(res.headers.location, json.statusUrl);
       assert.equal(
         json.temporalUiUrl,
-        `http://localhost:8233/namespaces/default/workflows/${encodeURIComponent(json.workflowId)}/${json.runId}/history`,
+        `http://localhost:8233/namespaces/default/workflows/${encodeURIComponent(json.workflowId)}/${json.runId}/user-metadata`,
       );
 
       const description = await temporal.client.workflow.getHandle(json.workflowId).describe();

@@ -16,7 +16,7 @@ const ROOT = path.resolve(__dirname, '..', '..');
 const COMPOSE_FILE = path.join(ROOT, 'docker-compose.yml');
 
 /** The custom search attributes the workflows upsert; the Web UI filters on them. */
-const EXPECTED_SEARCH_ATTRIBUTES = ['DialtoneState', 'DialtoneStep', 'DialtoneUpn', 'DialtonePhoneNumber', 'DialtoneBatchId'];
+const EXPECTED_SEARCH_ATTRIBUTES = ALL_SEARCH_ATTRIBUTES.map((key) => key.name);
 
 interface ComposeService {
   image?: string;

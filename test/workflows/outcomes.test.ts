@@ -4,8 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { Worker } from '@temporalio/worker';
 import { ErrorType } from '../../lib/error-types';
 import { TERMINAL_STATES } from '../../workflows/provision-resource-account/definitions';
+import { currentDetails } from '../../workflows/provision-resource-account/presentation';
 import { startTestTemporal } from '../helpers/temporal';
 import type { TestTemporal } from '../helpers/temporal';
 import { SCENARIOS } from './scenarios';
@@ -77,6 +79,24 @@ describe('how runs end (real Temporal server)', () => {
     ]);
   });
 
+  test('a waiting run\'s current details say what it waits for, why, and give the exact decide commands', async () => {
+    const scenario = SCENARIOS.find((s) => s.name === 'preflight-problems-then-retry');
+    assert.ok(scenario);
+    const { seen = [] } = await scenario.run(temporal);
+    const waiting = seen[0];
+    assert.ok(waiting);
+    const details = currentDetails(waiting);
+    const upn = waiting.request.upn.toLowerCase();
+    assert.match(details, /^## Needs attention: waiting for an operator decision/);
+    assert.match(details, /\*\*Waiting for:\*\* the 3 problems below to be fixed \(nothing was changed yet\), then retry/);
+    assert.match(details, /- `usageLocation` \(NumberCountryMismatch\): /);
+    assert.equal((details.match(/cq-old@contoso\.onmicrosoft\.com/g) ?? []).length, 1, 'each problem is said once');
+    assert.ok(details.includes(`\`dialtone decide ${upn} retry --reason "…"\``));
+    assert.ok(details.includes(`\`dialtone decide ${upn} abandon --reason "…"\``));
+    assert.doesNotMatch(details, /rollback/, 'only the decisions allowed are offered');
+    assert.match(details, /before \d{4}-\d\d-\d\d \d\d:\d\d UTC, or the run abandons itself then/);
+  });
+
   test('the pre-flight lists every problem at once before any change, and retry runs it again', async () => {
     const { status, seen = [], calls } = await run('preflight-problems-then-retry');
     const waiting = seen[0];
@@ -118,7 +138,6 @@ describe('how runs end (real Temporal server)', () => {
     assert.ok(scenario);
     const { handle, status } = await scenario.run(temporal);
     // What the Web UI reads: the workflow's metadata query (current details), answered from history by a replaying worker.
-    const { Worker } = await import('@temporalio/worker');
     const worker = await Worker.create({
       connection: temporal.nativeConnection,
       namespace: temporal.namespace,
@@ -129,7 +148,7 @@ describe('how runs end (real Temporal server)', () => {
     const metadata = await worker.runUntil(handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata'));
     assert.match(metadata.currentDetails ?? '', /^## Abandoned/);
     assert.match(metadata.currentDetails ?? '', /\*\*Outcome:\*\* abandoned \(no decision before the deadline/);
-    assert.match(metadata.currentDetails ?? '', /- .* abandon by dialtone \(automatic\)/);
+    assert.match(metadata.currentDetails ?? '', /- .* UTC: \*\*abandon\*\* by dialtone \(automatic\)/);
     assert.equal(status.decisions[0]?.automatic, true);
   });
 });

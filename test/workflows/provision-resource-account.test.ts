@@ -135,6 +135,8 @@ describe('provisionResourceAccount on a real Temporal dev server', () => {
       const description = await handle.describe();
       assert.equal(description.typedSearchAttributes.get(searchAttributes.state), 'needs-attention');
       assert.equal(description.typedSearchAttributes.get(searchAttributes.step), 'assignNumber');
+      assert.equal(description.typedSearchAttributes.get(searchAttributes.attention), ErrorType.NumberAlreadyAssigned,
+        'the list can show why a run waits, even with no worker to answer a query');
 
       const answer = await handle.executeUpdate(decideUpdate, { args: [{ decision: 'retry', reason: 'freed the number' }] });
       assert.equal(answer.accepted, true);
@@ -143,6 +145,9 @@ describe('provisionResourceAccount on a real Temporal dev server', () => {
       assert.equal(result.decisions.length, 1);
       assert.equal(result.decisions[0]?.decision, 'retry');
       assert.equal(calls.filter((c) => c.name === 'createResourceAccount').length, 1, 'earlier steps are not repeated');
+      assert.equal((await handle.describe()).typedSearchAttributes.get(searchAttributes.attention), undefined, 'cleared once decided');
+      const upserts = ((await handle.fetchHistory()).events ?? []).filter((e) => e.upsertWorkflowSearchAttributesEventAttributes).length;
+      assert.equal(upserts, 9, 'search attributes are written once per change: start, five steps, needs-attention, running again, completed');
     });
   });
 

@@ -200,6 +200,8 @@ export const searchAttributes = {
   upn: defineSearchAttributeKey('DialtoneUpn', 'KEYWORD'),
   phoneNumber: defineSearchAttributeKey('DialtonePhoneNumber', 'KEYWORD'),
   batchId: defineSearchAttributeKey('DialtoneBatchId', 'KEYWORD'),
+  /** While the run needs attention: the type of what stops it (e.g. PreflightFailed, LicensesInsufficient); absent otherwise. */
+  attention: defineSearchAttributeKey('DialtoneAttention', 'KEYWORD'),
 } as const;
 export const ALL_SEARCH_ATTRIBUTES = Object.values(searchAttributes);
 
@@ -207,6 +209,19 @@ export const ALL_SEARCH_ATTRIBUTES = Object.values(searchAttributes);
 export function provisioningSummary(input: Pick<ProvisionResourceAccountInput, 'kind' | 'upn' | 'phoneNumber' | 'usageLocation'>): string {
   const kind = input.kind === 'callQueue' ? 'Call queue' : 'Auto attendant';
   return `${kind} ${input.upn.toLowerCase()} → ${input.phoneNumber} (${input.usageLocation})`;
+}
+
+/** The run's fixed details in the Web UI (markdown): what was asked, and where to follow it. */
+export function provisioningDetails(input: Pick<ProvisionResourceAccountInput, 'kind' | 'upn' | 'displayName' | 'phoneNumber' | 'usageLocation'>): string {
+  const kind = input.kind === 'callQueue' ? 'call queue' : 'auto attendant';
+  const upn = input.upn.toLowerCase();
+  return [
+    `Provision the ${kind} resource account \`${upn}\` ("${input.displayName}") with the Calling Plan service number ` +
+      `\`${input.phoneNumber}\`, usage location ${input.usageLocation}.`,
+    '',
+    'Where it stands and what to do: **Current Details** below. From a terminal: ' +
+      `\`dialtone status ${upn}\`; over REST: \`GET /v1/resource-accounts/${encodeURIComponent(upn)}\`.`,
+  ].join('\n');
 }
 
 /** One run per tenant and account: a second request for the same UPN joins the existing run. */

@@ -19,6 +19,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { ActivityOptions } from '@temporalio/workflow';
+import type { SearchAttributeKey } from '@temporalio/common/lib/search-attributes';
 import type { Activities, PreflightOutput } from '../../activities/types';
 import { ErrorType, NEEDS_PERSON_ERROR_TYPES } from '../../lib/error-types';
 import type { DeletedAccountPolicy } from '../../lib/validation';
@@ -146,6 +147,8 @@ export class ProvisioningRun {
   /** The request's choice, replaced by an operator's retry decision that names one. */
   private onDeletedAccount: DeletedAccountPolicy | undefined;
   private readonly numberType: 'callingPlan';
+  /** The search attribute values last upserted, so only changes are written. */
+  private readonly upserted = new Map<string, string | null>();
 
   constructor(
     private readonly input: ProvisionResourceAccountInput,
@@ -210,19 +213,19 @@ export class ProvisioningRun {
 
   async execute(): Promise<ProvisionResourceAccountStatus> {
     const { input } = this;
-    upsertSearchAttributes([
+    this.setState('running', undefined, [
       { key: searchAttributes.upn, value: input.upn.toLowerCase() },
       { key: searchAttributes.phoneNumber, value: input.phoneNumber },
       ...(input.batchId ? [{ key: searchAttributes.batchId, value: input.batchId }] : []),
     ]);
-    this.setState('running');
     try {
       await this.provision();
       return await this.finish('completed', `${input.upn.toLowerCase()} is provisioned with ${input.phoneNumber}`);
     } catch (err) {
       if (err instanceof OperatorStop) {
         if (err.decision === 'rollback' && (await this.rollBack())) {
-          return await this.finish('rolled-back', 'rolled back by operator decision: everything this run did was undone');
+          return await this.finish('rolled-back', 'rolled back by operator decision: everything this run did was undone' +
+            (this.stepOf('createAccount').status === 'undone' ? " (the deleted account stays 30 days in Entra's deleted users)" : ''));
         }
         this.status.leftBehind = this.stillInTenant();
         const left = this.status.leftBehind.length > 0 ? `; left in the tenant: ${this.status.leftBehind.join('; ')}` : '; it had changed nothing';
@@ -422,7 +425,8 @@ export class ProvisioningRun {
     while (!this.decided) {
       const left = deadline - Date.now();
       if (left <= 0) break;
-      if (await condition(() => this.decided !== undefined, auto ? Math.min(interval, left) : left)) break;
+      const summary = auto ? 'Wait for a decision; then look at the license stock again' : 'Wait for a decision until the deadline, then abandon';
+      if (await condition(() => this.decided !== undefined, auto ? Math.min(interval, left) : left, { summary })) break;
       if (!auto || Date.now() >= deadline) continue;
       const checked = await auto.check();
       const pending = this.status.attention;
@@ -528,13 +532,21 @@ export class ProvisioningRun {
     return step;
   }
 
-  private setState(state: ProvisioningState, step?: StepName): void {
+  /** Sets the state and keeps the search attributes current, upserting only what changed (one event, if any). */
+  private setState(state: ProvisioningState, step?: StepName, also: Array<{ key: SearchAttributeKey<'KEYWORD'>; value: string }> = []): void {
     this.status.state = state;
     if (step !== undefined) this.status.currentStep = step;
-    upsertSearchAttributes([
+    const wanted = [
+      ...also,
       { key: searchAttributes.state, value: state },
       ...(this.status.currentStep ? [{ key: searchAttributes.step, value: this.status.currentStep }] : []),
-    ]);
+      { key: searchAttributes.attention, value: state === 'needs-attention' ? this.status.attention?.error.type ?? null : null },
+    ];
+    const changed = wanted.filter(({ key, value }) => (this.upserted.get(key.name) ?? null) !== value);
+    if (changed.length > 0) {
+      upsertSearchAttributes(changed);
+      for (const { key, value } of changed) this.upserted.set(key.name, value);
+    }
     this.show();
   }
 
@@ -564,6 +576,14 @@ function describePlan(plan: PreflightOutput): string {
   return `${license}; ${account}; ${number}`;
 }
 
+/** A duration as a person says it: "90 s", "15 min", "48 h", "7 days". */
+export function duration(ms: number): string {
+  if (ms < MINUTE) return `${Math.round(ms / SECOND)} s`;
+  if (ms < HOUR) return `${Math.round((ms / MINUTE) * 10) / 10} min`;
+  if (ms <= 2 * DAY) return `${Math.round((ms / HOUR) * 10) / 10} h`;
+  return `${Math.round((ms / DAY) * 10) / 10} days`;
+}
+
 export function toStepError(step: StepName | string, err: unknown, propagationTimeoutMs: number): StepError {
   if (err instanceof PreflightProblems) {
     const problems = err.result.problems.map((p) => ({ type: p.type, field: p.field, message: p.message }));
@@ -581,10 +601,10 @@ export function toStepError(step: StepName | string, err: unknown, propagationTi
   if (timedOut) {
     const lastError = cause instanceof TimeoutFailure ? cause.cause : cause;
     const last = lastError instanceof Error ? ` Last error: ${lastError.message}` : '';
-    const hours = Math.round((propagationTimeoutMs / HOUR) * 10) / 10;
     const message =
       step === 'waitForLicense' || step === 'assignNumber'
-        ? `Teams did not report the license as ready within ${hours} h. Check the account's license in the Microsoft 365 admin center, then retry.${last}`
+        ? `Teams did not report the license as ready within ${duration(propagationTimeoutMs)} (options.propagationTimeoutMs). ` +
+          `Check the account's license in the Microsoft 365 admin center, then retry.${last}`
         : `The step did not finish in time.${last}`;
     return { type: ErrorType.Timeout, message };
   }
