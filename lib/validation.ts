@@ -119,3 +119,48 @@ export function validateResourceAccountRequest(fields: ResourceAccountRequestFie
  */
 export const DELETED_ACCOUNT_POLICIES = ['stop', 'restore', 'purge'] as const;
 export type DeletedAccountPolicy = (typeof DELETED_ACCOUNT_POLICIES)[number];
+
+const MINUTE_MS = 60_000;
+const DAY_MS = 24 * 60 * MINUTE_MS;
+
+/**
+ * The range of every numeric option of a request, in ms: enforced by the API (400) and by the workflow,
+ * which fails the run at once on a value out of range (never a workflow task), so a deadline is always a
+ * valid date. The workflow accepts shorter values down to {@link WORKFLOW_MINIMUM_MS} (rehearsals and
+ * tests on a real server); callers of the API get the documented minimum.
+ */
+export const OPTION_RANGES = {
+  propagationTimeoutMs: { min: MINUTE_MS, max: 14 * DAY_MS, default: 2 * DAY_MS, what: 'between 1 minute and 14 days' },
+  attentionTimeoutMs: { min: MINUTE_MS, max: 90 * DAY_MS, default: 7 * DAY_MS, what: 'between 1 minute and 90 days' },
+  licenseRecheckIntervalMs: { min: 10_000, max: DAY_MS, default: 5 * MINUTE_MS, what: 'between 10 seconds and 1 day' },
+} as const;
+export type NumericOption = keyof typeof OPTION_RANGES;
+
+export const WORKFLOW_MINIMUM_MS = 1000;
+
+/** Validates a request's `options` object; unknown keys are errors naming the accepted ones. */
+export function validateProvisionOptions(options: unknown, prefix = 'options.', minimums: 'documented' | 'workflow' = 'documented'): FieldError[] {
+  if (options === undefined) return [];
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    return [{ field: prefix.replace(/\.$/, ''), message: 'options must be an object (or left out)' }];
+  }
+  const accepted = [...Object.keys(OPTION_RANGES), 'onDeletedAccount'];
+  const problems: FieldError[] = [];
+  for (const [key, value] of Object.entries(options)) {
+    const field = `${prefix}${key}`;
+    if (key === 'onDeletedAccount') {
+      if (value !== undefined && !(DELETED_ACCOUNT_POLICIES as readonly unknown[]).includes(value)) {
+        problems.push({ field, message: `${field} must be one of ${DELETED_ACCOUNT_POLICIES.join(', ')}` });
+      }
+    } else if (key in OPTION_RANGES) {
+      const range = OPTION_RANGES[key as NumericOption];
+      const min = minimums === 'documented' ? range.min : WORKFLOW_MINIMUM_MS;
+      if (value !== undefined && (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > range.max)) {
+        problems.push({ field, message: `${field} must be a whole number of milliseconds ${range.what} (${range.min}–${range.max}); got ${JSON.stringify(value)?.slice(0, 40)}` });
+      }
+    } else {
+      problems.push({ field, message: `unknown option "${key.slice(0, 60)}": remove it (accepted: ${accepted.join(', ')})` });
+    }
+  }
+  return problems;
+}

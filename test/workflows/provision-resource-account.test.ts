@@ -312,6 +312,21 @@ describe('provisionResourceAccount on a real Temporal dev server', () => {
     });
   });
 
+  test('an option out of range (a deadline past the end of time) fails the run at once, never a workflow task', async () => {
+    const { activities, calls } = scriptedActivities();
+    await withWorker(activities, async (taskQueue) => {
+      const handle = await start(taskQueue, request({ options: { attentionTimeoutMs: 9e15, licenseRecheckIntervalMs: 0.5 } }));
+      const err = await handle.result().then(() => assert.fail('must fail'), (e: unknown) => e);
+      assert.ok(err instanceof WorkflowFailedError && err.cause instanceof ApplicationFailure);
+      assert.equal(err.cause.type, 'InvalidInput');
+      assert.match(err.cause.message, /options\.attentionTimeoutMs must be a whole number of milliseconds between 1 minute and 90 days/);
+      assert.match(err.cause.message, /options\.licenseRecheckIntervalMs/);
+      const history = (await handle.fetchHistory()).events ?? [];
+      assert.equal(history.filter((e) => e.workflowTaskFailedEventAttributes).length, 0, 'no workflow task failed');
+      assert.equal(calls.length, 0);
+    });
+  });
+
   test('invalid input fails at once with the field named', async () => {
     const { activities, calls } = scriptedActivities();
     await withWorker(activities, async (taskQueue) => {

@@ -22,6 +22,7 @@ import type { ActivityOptions } from '@temporalio/workflow';
 import type { SearchAttributeKey } from '@temporalio/common/lib/search-attributes';
 import type { Activities, PreflightOutput } from '../../activities/types';
 import { ErrorType, NEEDS_PERSON_ERROR_TYPES } from '../../lib/error-types';
+import { OPTION_RANGES } from '../../lib/validation';
 import type { DeletedAccountPolicy } from '../../lib/validation';
 import {
   AUTOMATIC_DECIDER,
@@ -50,9 +51,9 @@ const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 
-export const DEFAULT_PROPAGATION_TIMEOUT_MS = 48 * HOUR;
-export const DEFAULT_ATTENTION_TIMEOUT_MS = 7 * DAY;
-export const DEFAULT_LICENSE_RECHECK_INTERVAL_MS = 5 * MINUTE;
+export const DEFAULT_PROPAGATION_TIMEOUT_MS = OPTION_RANGES.propagationTimeoutMs.default;
+export const DEFAULT_ATTENTION_TIMEOUT_MS = OPTION_RANGES.attentionTimeoutMs.default;
+export const DEFAULT_LICENSE_RECHECK_INTERVAL_MS = OPTION_RANGES.licenseRecheckIntervalMs.default;
 
 const nonRetryableErrorTypes = [...NEEDS_PERSON_ERROR_TYPES];
 

@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/workflow';
-import { validateResourceAccountRequest } from '../../lib/validation';
+import { validateProvisionOptions, validateResourceAccountRequest } from '../../lib/validation';
 import type { ProvisionResourceAccountInput, ProvisionResourceAccountOutput } from './definitions';
 import { ProvisioningRun, settingsFor } from './run';
 
@@ -12,7 +12,8 @@ export { DEFAULT_ATTENTION_TIMEOUT_MS, DEFAULT_LICENSE_RECHECK_INTERVAL_MS, DEFA
  * failure; only a cancellation ends the execution as cancelled. State and handlers: ./run.ts.
  */
 export async function provisionResourceAccount(input: ProvisionResourceAccountInput): Promise<ProvisionResourceAccountOutput> {
-  const problems = validateResourceAccountRequest(input);
+  // Checked before anything else, so no input can make a workflow task fail (e.g. a deadline past year 275760).
+  const problems = [...validateResourceAccountRequest(input), ...validateProvisionOptions(input.options, 'options.', 'workflow')];
   if (problems.length > 0) {
     throw ApplicationFailure.create({
       type: 'InvalidInput',
