@@ -147,7 +147,7 @@ describe('how runs end (real Temporal server)', () => {
     });
     const metadata = await worker.runUntil(handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata'));
     assert.match(metadata.currentDetails ?? '', /^## Abandoned/);
-    assert.match(metadata.currentDetails ?? '', /\*\*Outcome:\*\* abandoned \(no decision before the deadline/);
+    assert.match(metadata.currentDetails ?? '', /\*\*Outcome:\*\* abandoned by itself: no decision before the deadline/);
     assert.match(metadata.currentDetails ?? '', /- .* UTC: \*\*abandon\*\* by dialtone \(automatic\)/);
     assert.equal(status.decisions[0]?.automatic, true);
   });

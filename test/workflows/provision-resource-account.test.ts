@@ -233,7 +233,7 @@ describe('provisionResourceAccount on a real Temporal dev server', () => {
         `the PHONESYSTEM_VIRTUALUSER license on ${input.upn}`,
         `resource account ${input.upn} (acc-1)`,
       ]);
-      assert.match(status.outcome ?? '', /abandoned \(by ops@contoso\); left in the tenant: /);
+      assert.match(status.outcome ?? '', /abandoned by ops@contoso; left in the tenant: /);
       assert.equal(calls.filter((c) => c.name === 'deleteResourceAccount').length, 0);
     });
   });

@@ -6,9 +6,9 @@ import { STEP_TITLES } from './definitions';
 import type { Decision, ProvisionResourceAccountStatus } from './definitions';
 
 const DECISION_WORDS: Record<Decision, string> = {
-  retry: 'retry the step (after fixing the cause)',
+  retry: 'run the step again once the cause is fixed',
   rollback: 'undo what this run did, newest first',
-  abandon: 'stop here and leave what was done',
+  abandon: 'stop here; anything done so far stays',
 };
 
 /** `dialtone decide …` and the REST call, for each allowed decision. */
@@ -69,7 +69,7 @@ export function currentDetails(status: ProvisionResourceAccountStatus): string {
     lines.push(`**Decide** (${attention.allowedDecisions.join(' / ')}) before ${when(attention.deadline)}, or the run abandons itself then:`, '');
     for (const decision of attention.allowedDecisions) {
       const commands = decisionCommands(request.upn, [decision]).map((c) => `\`${c.replace(/ +#.*$/, '')}\``);
-      lines.push(`- **${decision}** (${DECISION_WORDS[decision]}): ${commands.join(' or ')}`);
+      lines.push(`- **${decision}** — ${DECISION_WORDS[decision]}: ${commands.join(' or ')}`);
     }
     lines.push('');
   } else if (status.state === 'running' && status.currentStep) {
@@ -86,7 +86,10 @@ export function currentDetails(status: ProvisionResourceAccountStatus): string {
     (status.accountId ? `, object id ${status.accountId}${status.adopted ? ' (adopted)' : ''}` : ''), '');
   lines.push('**Steps:**', '');
   for (const step of status.steps) {
-    const about = step.detail ?? (step.lastError ? `${step.lastError.type}: ${firstSentence(step.lastError.message)}` : '');
+    // The step that waits for a decision has its error said above already.
+    const about = step.detail ?? (step.lastError
+      ? attention?.step === step.name ? `${step.lastError.type} (see Why above)` : `${step.lastError.type}: ${firstSentence(step.lastError.message)}`
+      : '');
     lines.push(`${STEP_MARKS[step.status]} ${step.title}${about ? ` — ${about}` : ''}  `);
   }
   if (status.decisions.length > 0) {

@@ -231,7 +231,8 @@ export class ProvisioningRun {
         this.status.leftBehind = this.stillInTenant();
         const left = this.status.leftBehind.length > 0 ? `; left in the tenant: ${this.status.leftBehind.join('; ')}` : '; it had changed nothing';
         const last = this.status.decisions[this.status.decisions.length - 1];
-        return await this.finish('abandoned', `abandoned (${last?.automatic ? last.reason ?? 'automatically' : `by ${last?.by ?? 'an operator'}`})${left}`);
+        const how = last?.automatic ? `by itself: ${last.reason ?? 'no decision came'}` : `by ${last?.by ?? 'an operator'}${last?.reason ? ` (${last.reason})` : ''}`;
+        return await this.finish('abandoned', `abandoned ${how}${left}`);
       }
       if (isCancellation(err)) {
         this.status.leftBehind = [...this.interrupted(), ...this.stillInTenant()];
@@ -300,7 +301,9 @@ export class ProvisioningRun {
         }),
       (r) => (r.licenseAdded ? `usage location ${input.usageLocation}, license assigned` : `usage location ${input.usageLocation}, license already assigned`),
     );
-    if (licensed.licenseAdded) {
+    // Durable fact again: a license the account did not hold at the pre-flight is this run's, even when a
+    // lost answer made the step find it "already assigned".
+    if (licensed.licenseAdded || !plan.account.holdsLicense) {
       this.compensations.push({
         step: 'assignLicense',
         what: `the ${license.skuPartNumber} license on ${input.upn}`,
@@ -345,7 +348,7 @@ export class ProvisioningRun {
       (r) => (r.assigned ? `${input.phoneNumber} assigned` : `${input.phoneNumber} was already assigned to this account`),
     );
     unassignNumber.what = `${input.phoneNumber} on ${input.upn}`;
-    if (adopted && number.assigned && !plan.number?.onThisAccount) this.compensations.push(unassignNumber);
+    if (adopted && (number.assigned || !plan.number?.onThisAccount)) this.compensations.push(unassignNumber);
   }
 
   /**
