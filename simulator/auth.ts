@@ -65,24 +65,46 @@ export function servicePrincipalId(tenantId: string, clientId: string): string {
 
 const base64url = (value: string | Buffer): string => Buffer.from(value).toString('base64url');
 
+interface SigningKey {
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+  keyId: string;
+}
+
+function newSigningKey(): SigningKey {
+  const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const keyId = createHash('sha256').update(pair.publicKey.export({ format: 'der', type: 'spki' })).digest('base64url').slice(0, 27);
+  return { privateKey: pair.privateKey, publicKey: pair.publicKey, keyId };
+}
+
 export class TokenService {
-  private readonly privateKey: KeyObject;
-  private readonly publicKey: KeyObject;
-  readonly keyId: string;
+  private key: SigningKey = newSigningKey();
 
   constructor(
     private readonly tenantId: string,
     private readonly now: () => number,
-  ) {
-    const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    this.privateKey = pair.privateKey;
-    this.publicKey = pair.publicKey;
-    this.keyId = createHash('sha256').update(pair.publicKey.export({ format: 'der', type: 'spki' })).digest('base64url').slice(0, 27);
+  ) {}
+
+  /** Id (`kid`) of the key that signs new tokens and the only one `verify` accepts. */
+  get keyId(): string {
+    return this.key.keyId;
+  }
+
+  /**
+   * An emergency rollover: a new signing key replaces the old one at once, so every token issued
+   * before is refused (401 `InvalidAuthenticationToken`) and clients must fetch a new one. Entra rolls
+   * its keys periodically and, in an emergency, immediately ("Signing key rollover in the Microsoft
+   * identity platform", https://learn.microsoft.com/entra/identity-platform/signing-key-rollover); a
+   * restarted simulator does the same, as it keeps no key across restarts.
+   */
+  rotate(): string {
+    this.key = newSigningKey();
+    return this.key.keyId;
   }
 
   /** JSON Web Key Set served at `jwks_uri`. */
   jwks(): { keys: object[] } {
-    const jwk = this.publicKey.export({ format: 'jwk' });
+    const jwk = this.key.publicKey.export({ format: 'jwk' });
     return { keys: [{ kty: jwk.kty, use: 'sig', kid: this.keyId, n: jwk.n, e: jwk.e, alg: 'RS256' }] };
   }
 
@@ -117,7 +139,7 @@ export class TokenService {
     };
     const header = { typ: 'JWT', alg: 'RS256', x5t: this.keyId, kid: this.keyId };
     const signingInput = `${base64url(JSON.stringify(header))}.${base64url(JSON.stringify(claims))}`;
-    return `${signingInput}.${base64url(sign('sha256', Buffer.from(signingInput), this.privateKey))}`;
+    return `${signingInput}.${base64url(sign('sha256', Buffer.from(signingInput), this.key.privateKey))}`;
   }
 
   /** Verifies signature, lifetime, audience and tenant, as Graph does; throws Graph's 401 otherwise. */
@@ -132,7 +154,7 @@ export class TokenService {
     try {
       const parsedHeader = JSON.parse(Buffer.from(header, 'base64url').toString()) as { alg?: string; kid?: string };
       const signed = parsedHeader.alg === 'RS256' && parsedHeader.kid === this.keyId &&
-        verify('sha256', Buffer.from(`${header}.${payload}`), this.publicKey, Buffer.from(signature, 'base64url'));
+        verify('sha256', Buffer.from(`${header}.${payload}`), this.key.publicKey, Buffer.from(signature, 'base64url'));
       if (!signed) throw new Error('signature');
       claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as AccessTokenClaims;
     } catch {

@@ -1,11 +1,46 @@
 /** `@azure/identity` credential for the app registration, against Entra or the tenant simulator. */
 import { ClientCertificateCredential, ClientSecretCredential, ManagedIdentityCredential } from '@azure/identity';
-import type { TokenCredential } from '@azure/identity';
+import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/identity';
+import type { RenewableTokenCredential } from '../activities/graph/client';
 import type { TenantConfig } from './config';
 
 const MICROSOFT_AUTHORITIES = ['login.microsoftonline.com', 'login.microsoftonline.us', 'login.chinacloudapi.cn'];
 
-export function createCredential(tenant: TenantConfig): TokenCredential {
+/**
+ * A credential whose cached tokens can be dropped when a service refuses one. `@azure/identity` 4.13
+ * keeps each credential's tokens in that instance's own MSAL cache and has no option to bypass it: the
+ * only `getToken` option that reaches MSAL's client-credential request is `claims` (a CAE claims
+ * challenge, sent on to Entra), and MSAL's `skipCache` is not passed through. So a refused token is
+ * dropped by replacing the instance: the next `getToken` asks Entra for a new token.
+ *
+ * Only a token this instance handed out last (for some scopes) causes a renewal, so a burst of requests
+ * refused with the same token renews once. A managed identity gains nothing: MSAL keeps one
+ * process-wide cache for managed identities, so a new instance finds the same token there.
+ */
+export class RenewingCredential implements RenewableTokenCredential {
+  private current: TokenCredential;
+  /** Scopes → the token last handed out for them by `current`. */
+  private handedOut = new Map<string, string>();
+
+  constructor(private readonly create: () => TokenCredential) {
+    this.current = create();
+  }
+
+  async getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> {
+    const instance = this.current;
+    const token = await instance.getToken(scopes, options);
+    if (token && instance === this.current) this.handedOut.set([scopes].flat().join(' '), token.token);
+    return token;
+  }
+
+  tokenRefused(token: string): void {
+    if (![...this.handedOut.values()].includes(token)) return;
+    this.current = this.create();
+    this.handedOut = new Map();
+  }
+}
+
+export function createCredential(tenant: TenantConfig): RenewingCredential {
   const host = new URL(tenant.authorityHost).hostname;
   const options = {
     authorityHost: tenant.authorityHost,
@@ -13,17 +48,18 @@ export function createCredential(tenant: TenantConfig): TokenCredential {
     // (the simulator) is not known there, and this machine may not reach it anyway.
     disableInstanceDiscovery: !MICROSOFT_AUTHORITIES.includes(host),
   };
-  switch (tenant.credential.kind) {
+  const { credential } = tenant;
+  switch (credential.kind) {
     case 'secret':
-      return new ClientSecretCredential(tenant.tenantId, tenant.clientId, tenant.credential.secret, options);
+      return new RenewingCredential(() => new ClientSecretCredential(tenant.tenantId, tenant.clientId, credential.secret, options));
     case 'certificate':
-      return new ClientCertificateCredential(
+      return new RenewingCredential(() => new ClientCertificateCredential(
         tenant.tenantId,
         tenant.clientId,
-        { certificatePath: tenant.credential.certificatePath, certificatePassword: tenant.credential.certificatePassword },
+        { certificatePath: credential.certificatePath, certificatePassword: credential.certificatePassword },
         options,
-      );
+      ));
     case 'managedIdentity':
-      return new ManagedIdentityCredential({ clientId: tenant.clientId });
+      return new RenewingCredential(() => new ManagedIdentityCredential({ clientId: tenant.clientId }));
   }
 }

@@ -155,9 +155,11 @@ export function toActivityFailure(err: unknown, ctx: CallContext): ApplicationFa
   const classified = ctx.classify?.(e);
   if (classified) return classified;
   if (e.status === 401) {
+    // The clients already fetched a new token and repeated the request once (RenewableTokenCredential).
     return failure(
       ErrorType.AuthenticationFailed,
-      `The service rejected the app's token when trying to ${ctx.action}: ${said}${ref}. Check that the app registration belongs to this tenant.`,
+      `The service rejected the app's token when trying to ${ctx.action}, also a newly issued one: ${said}${ref}. ` +
+        'Check that the app registration belongs to this tenant and that its tenant id and client id are the ones configured.',
       false,
     );
   }

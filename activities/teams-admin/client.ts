@@ -12,6 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import type { TokenCredential } from '@azure/identity';
 import { TEAMS_ADMIN_RESOURCE } from '../../lib/microsoft';
+import { isRenewable } from '../graph/client';
 import { httpFailure } from '../graph/errors';
 
 export interface ApplicationInstance {
@@ -23,7 +24,10 @@ export interface ApplicationInstance {
 }
 
 export interface TeamsAdminClientOptions {
-  /** Credential of the app registration; its service principal needs the Teams Administrator role. */
+  /**
+   * Credential of the app registration; its service principal needs the Teams Administrator role. A
+   * refused token is renewed and the request repeated once only when it is a RenewableTokenCredential.
+   */
   credential: TokenCredential;
   /** Service root, e.g. https://api.interfaces.records.teams.microsoft.com or the simulator's URL. */
   baseUrl: string;
@@ -86,7 +90,37 @@ export class TeamsAdminClient {
     return created as ApplicationInstance;
   }
 
+  /**
+   * One call, sent once more with a new token when the service refuses the cached one (401): after a
+   * signing-key rollover or a revocation the credential would otherwise serve the refused token until it
+   * expires. A 401 is decided before the request is processed, so repeating a create is safe; a second
+   * 401 is the caller's failure.
+   */
   private async request(method: string, path: string, body?: object): Promise<unknown> {
+    const { credential } = this.options;
+    let sent = await this.send(method, path, body);
+    if (sent.response.status === 401 && isRenewable(credential)) {
+      credential.tokenRefused(sent.token);
+      await sent.response.body?.cancel().catch(() => undefined);
+      sent = await this.send(method, path, body);
+    }
+    const { response } = sent;
+    const text = await response.text();
+    if (!response.ok) {
+      const failure = httpFailure(response, text);
+      throw new TeamsAdminError(failure.statusCode, failure.code, failure.message, failure.requestId, failure.headers, failure.detailCodes);
+    }
+    if (text === '') return undefined;
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      // An answer that cannot be read must not pass for "nothing found": that would lead to a second create.
+      throw new TeamsAdminError(502, 'UnreadableAnswer', `${method} ${path.split('?')[0]} answered ${response.status} with a body that is not JSON`,
+        response.headers.get('request-id') ?? undefined, response.headers);
+    }
+  }
+
+  private async send(method: string, path: string, body?: object): Promise<{ response: Response; token: string }> {
     const token = await this.options.credential.getToken(`${TEAMS_ADMIN_RESOURCE}/.default`);
     if (!token) throw new TeamsAdminError(401, 'NoToken', 'the credential returned no token for the Teams admin API', undefined, new Headers());
     const response = await fetch(`${this.baseUrl}${path}`, {
@@ -102,18 +136,6 @@ export class TeamsAdminClient {
       body: body ? JSON.stringify(body) : undefined,
       signal: AbortSignal.timeout(this.timeoutMs),
     });
-    const text = await response.text();
-    if (!response.ok) {
-      const failure = httpFailure(response, text);
-      throw new TeamsAdminError(failure.statusCode, failure.code, failure.message, failure.requestId, failure.headers, failure.detailCodes);
-    }
-    if (text === '') return undefined;
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      // An answer that cannot be read must not pass for "nothing found": that would lead to a second create.
-      throw new TeamsAdminError(502, 'UnreadableAnswer', `${method} ${path.split('?')[0]} answered ${response.status} with a body that is not JSON`,
-        response.headers.get('request-id') ?? undefined, response.headers);
-    }
+    return { response, token: token.token };
   }
 }

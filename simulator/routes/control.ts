@@ -109,6 +109,9 @@ export async function controlRoutes(app: FastifyInstance, { context }: { context
 
   app.get(`${CONTROL_PREFIX}/apps`, async () => context.apps.map(appView));
 
+  // An emergency signing-key rollover (or a restarted simulator): every token issued so far is refused from now on.
+  app.post(`${CONTROL_PREFIX}/keys/rotate`, async () => ({ kid: context.tokens.rotate() }));
+
   // Changes what the app is granted; tokens issued before keep their claims until they expire, as in Entra.
   app.put<{ Params: { clientId: string }; Body: unknown }>(`${CONTROL_PREFIX}/apps/:clientId`, async (request) => {
     const app = context.findApp(request.params.clientId);
