@@ -1,6 +1,6 @@
 /**
  * Turns Graph / Teams admin / credential errors into ApplicationFailures with a stable type, an
- * actionable message and, for throttling, the server's Retry-After as the next retry delay.
+ * actionable message and, for throttling and 5xx answers, the server's Retry-After as the next retry delay.
  * Messages carry Microsoft's text and request id, never tokens or secrets.
  */
 import { ApplicationFailure } from '@temporalio/common';
@@ -119,6 +119,17 @@ export function isUpnConflict(e: ServiceError): boolean {
   return e.status === 409 && e.code !== 'Directory_ConcurrencyViolation';
 }
 
+/** Reason phrases of the 5xx statuses Graph documents (https://learn.microsoft.com/graph/errors). */
+const STATUS_NAMES: Record<number, string> = {
+  500: 'Internal Server Error',
+  501: 'Not Implemented',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+  507: 'Insufficient Storage',
+  509: 'Bandwidth Limit Exceeded',
+};
+
 function failure(type: ErrorTypeName, message: string, retryable: boolean, nextRetryDelayMs?: number): ApplicationFailure {
   return ApplicationFailure.create({
     type,
@@ -146,11 +157,15 @@ export function toActivityFailure(err: unknown, ctx: CallContext): ApplicationFa
       false,
     );
   }
-  if (e.status === 429 || e.status === 503) {
+  if (e.status === 429) {
     return failure(ErrorType.Throttled, `Throttled while trying to ${ctx.action}: ${said}${ref}`, true, e.retryAfterMs);
   }
+  // 503 is an unavailable or overloaded service and 504 a gateway that got no answer in time (Graph's
+  // HTTP status codes, https://learn.microsoft.com/graph/errors): neither is throttling, and after a 504
+  // the request may have been carried out. A 503's Retry-After is honoured as Graph asks.
   if (e.status >= 500 || e.status === -1 || e.status === 0) {
-    return failure(ErrorType.TransientServiceError, `Service error while trying to ${ctx.action}: ${said}${ref}`, true, e.retryAfterMs);
+    const what = STATUS_NAMES[e.status] ? `${e.status} ${STATUS_NAMES[e.status]}` : e.status > 0 ? `HTTP ${e.status}` : 'No answer';
+    return failure(ErrorType.TransientServiceError, `${what} while trying to ${ctx.action}: ${said}${ref}`, true, e.retryAfterMs);
   }
   const classified = ctx.classify?.(e);
   if (classified) return classified;
