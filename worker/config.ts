@@ -37,7 +37,12 @@ export interface WorkerConfig {
 }
 
 /** The simulator compresses time, so the worker looks more often there. */
-const SIMULATOR_POLLING: PollingOptions = { initialIntervalMs: 200, maxIntervalMs: 2_000, budgetMs: 30_000 };
+const SIMULATOR_POLLING: PollingOptions = {
+  initialIntervalMs: 200,
+  maxIntervalMs: 2_000,
+  budgetMs: 30_000,
+  transientPauseMs: { minMs: 200, maxMs: 600 },
+};
 
 /** Tenant config for a simulator at `url`: one origin serves the authority, Graph and Teams admin. */
 export function simulatorTenant(
