@@ -2,27 +2,43 @@
  * The API as a Fastify instance: external plugins (Temporal, errors, auth, OpenAPI, metrics), the
  * app's own services, then routes. api/server.ts listens; tests call `inject` on it.
  */
+import type { Writable } from 'node:stream';
 import Fastify from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Client } from '@temporalio/client';
 import type { ApiConfig } from './config';
+import { serializeRequest } from './logging';
 import authPlugin from './plugins/auth';
-import errorsPlugin from './plugins/errors';
+import errorsPlugin, { clientErrorHandler, frameworkErrorHandler } from './plugins/errors';
 import metricsPlugin from './plugins/metrics';
 import resourceAccountsPlugin from './plugins/resource-accounts';
 import swaggerPlugin from './plugins/swagger';
 import temporalPlugin from './plugins/temporal';
 import healthRoutes from './routes/health';
 import resourceAccountRoutes from './routes/resource-accounts';
+import { ID_PARAM_MAX_LENGTH } from './schemas/resource-accounts';
 
 export interface AppDeps {
   /** A client owned by the caller (tests, an embedding process); the app then opens no connection of its own. */
   temporalClient?: Client;
+  /** Where the log goes instead of stdout (tests read it). */
+  logStream?: Writable;
 }
 
 export async function buildApp(config: ApiConfig, deps: AppDeps = {}) {
   const app = Fastify({
-    logger: { level: config.logLevel, redact: ['req.headers.authorization'] },
+    logger: {
+      level: config.logLevel,
+      redact: ['req.headers.authorization'],
+      serializers: { req: serializeRequest },
+      ...(deps.logStream ? { stream: deps.logStream } : {}),
+    },
+    // Every valid UPN fits in a path segment (Fastify's default of 100 characters does not).
+    routerOptions: { maxParamLength: ID_PARAM_MAX_LENGTH },
+    // Errors met before a route is found, and those of Node's HTTP parser, in the API's error format.
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
+    http: { requireHostHeader: false },
     ajv: {
       customOptions: {
         // Unknown fields are refused with a message, not silently dropped (Fastify's default).

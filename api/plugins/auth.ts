@@ -3,12 +3,17 @@
  * timingSafeEqual, against every configured token, so neither a token's length nor which token
  * matched shows in the response time. `request.apiCaller` names who called, for audit trails, without
  * the token itself.
+ *
+ * With authentication disabled (the local stack), the API answers only requests addressed to a
+ * loopback name: a web page the operator opens cannot reach it by pointing a name of its own at
+ * 127.0.0.1 (DNS rebinding), because the browser sends that name as the Host.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { BlockList, isIP } from 'node:net';
 import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { ApiAuthConfig } from '../config';
-import { ApiError } from '../errors';
+import { ApiError, truncated } from '../errors';
 
 export const PROTECTED_PREFIX = '/v1';
 
@@ -23,6 +28,31 @@ declare module 'fastify' {
 }
 
 export type AuthPluginOptions = ApiAuthConfig;
+
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+LOOPBACK.addSubnet('::ffff:127.0.0.0', 104, 'ipv6');
+
+/** Whether a Host header names this machine: localhost, 127.x.x.x or [::1], with any port or none. */
+export function isLoopbackHost(host: string): boolean {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+))(?::\d{1,5})?$/.exec(host);
+  if (!match) return false;
+  const [, ipv6, name = ''] = match;
+  if (ipv6 !== undefined) return isIP(ipv6) === 6 && LOOPBACK.check(ipv6, 'ipv6');
+  const hostname = name.toLowerCase().replace(/\.$/, '');
+  if (hostname === 'localhost') return true;
+  return isIP(hostname) === 4 && LOOPBACK.check(hostname, 'ipv4');
+}
+
+function misdirected(host: string): ApiError {
+  return new ApiError(
+    421,
+    'misdirected_request',
+    `this API runs without authentication (API_AUTH_DISABLED=true), so it answers only requests addressed to localhost, 127.0.0.1 or [::1]; ` +
+      `this one was addressed to "${truncated(host)}". Call it at http://127.0.0.1:<port>, or set API_AUTH_TOKENS (and not API_AUTH_DISABLED) to serve it under other names`,
+  );
+}
 
 function digest(value: string): Buffer {
   return createHash('sha256').update(value, 'utf8').digest();
@@ -44,7 +74,11 @@ export default fp<AuthPluginOptions>(
   async (fastify, { tokens, disabled }) => {
     fastify.decorateRequest('apiCaller', ANONYMOUS_CALLER);
     if (disabled) {
-      fastify.log.warn('API authentication is disabled (API_AUTH_DISABLED=true): anyone who can reach the API can use it');
+      fastify.log.warn('API authentication is disabled (API_AUTH_DISABLED=true): anyone who can reach the API can use it; it answers only loopback Host names');
+      fastify.addHook('onRequest', async (request) => {
+        const host = request.headers.host;
+        if (host !== undefined && !isLoopbackHost(host)) throw misdirected(host);
+      });
       return;
     }
     const digests = tokens.map(digest);

@@ -1,6 +1,6 @@
 /** /v1/resource-accounts: provision one Teams Phone resource account and follow it. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { validateResourceAccountRequest, validateUpn } from '../../lib/validation';
+import { validateProvisionOptions, validateResourceAccountRequest, validateUpn } from '../../lib/validation';
 import type { FieldError } from '../../lib/validation';
 import { ApiError } from '../errors';
 import { BEARER_SECURITY, V1_ERRORS, errorResponses } from '../schemas/common';
@@ -24,7 +24,8 @@ const ACCEPTED_FIELDS = Object.keys(CreateResourceAccountBody.properties);
 
 /**
  * Runs before schema validation so every field gets the domain rule's message ("not an E.164
- * number: write +, the country code…"), all at once, unknown fields included.
+ * number: write +, the country code…", "options.attentionTimeoutMs must be … between 1 minute and
+ * 90 days"), all at once, unknown fields and options included.
  */
 export function createBodyProblems(body: unknown): FieldError[] {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
@@ -42,6 +43,7 @@ export function createBodyProblems(body: unknown): FieldError[] {
       usageLocation: fields.usageLocation,
       phoneNumber: fields.phoneNumber,
     }),
+    ...validateProvisionOptions(fields.options),
     ...unknown,
   ];
 }
@@ -116,7 +118,7 @@ const resourceAccountRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         security: BEARER_SECURITY,
         params: ResourceAccountParams,
         querystring: StatusQuery,
-        response: { 200: AccountStatusResponse, ...errorResponses(400, 404, ...V1_ERRORS) },
+        response: { 200: AccountStatusResponse, ...errorResponses(400, 404, 414, ...V1_ERRORS) },
       },
     },
     async (request) => fastify.resourceAccounts.status(request.params.id, request.query.runId),
@@ -133,7 +135,7 @@ const resourceAccountRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         security: BEARER_SECURITY,
         params: ResourceAccountParams,
         querystring: RunsQuery,
-        response: { 200: RunsResponse, ...errorResponses(400, 404, ...V1_ERRORS) },
+        response: { 200: RunsResponse, ...errorResponses(400, 404, 414, ...V1_ERRORS) },
       },
     },
     async (request) => fastify.resourceAccounts.runs(request.params.id, request.query),
@@ -152,7 +154,7 @@ const resourceAccountRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         params: ResourceAccountParams,
         headers: DecisionHeaders,
         body: DecisionBody,
-        response: { 200: DecisionResponse, ...errorResponses(400, 404, 409, ...V1_ERRORS) },
+        response: { 200: DecisionResponse, ...errorResponses(400, 404, 409, 414, ...V1_ERRORS) },
       },
     },
     async (request) =>
@@ -167,7 +169,7 @@ const resourceAccountRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         summary: 'Cancel a run in progress',
         security: BEARER_SECURITY,
         params: ResourceAccountParams,
-        response: { 202: CancelResponse, ...errorResponses(400, 404, 409, ...V1_ERRORS) },
+        response: { 202: CancelResponse, ...errorResponses(400, 404, 409, 414, ...V1_ERRORS) },
       },
     },
     async (request, reply) => reply.code(202).send(await fastify.resourceAccounts.cancel(request.params.id)),

@@ -5,7 +5,7 @@
 import { Type } from '@fastify/type-provider-typebox';
 import type { Static, TObject, TProperties } from '@fastify/type-provider-typebox';
 import { RESOURCE_ACCOUNT_KINDS } from '../../lib/microsoft';
-import { DELETED_ACCOUNT_POLICIES } from '../../lib/validation';
+import { DELETED_ACCOUNT_POLICIES, OPTION_RANGES } from '../../lib/validation';
 import { DECISIONS, PROVISIONING_STATES, STEP_NAMES } from '../../workflows/provision-resource-account/definitions';
 import type {
   ProvisionOptions,
@@ -34,34 +34,64 @@ export const WorkflowStatusSchema = StringEnum(WORKFLOW_STATUSES, { description:
 const Timestamp = Type.String({ format: 'date-time' });
 const Kind = StringEnum(RESOURCE_ACCOUNT_KINDS, { description: 'Auto attendant or call queue' });
 
+/** The longest UPN lib/validation's validateUpn accepts: 64 characters, "@", a 253-character domain. */
+export const UPN_MAX_LENGTH = 64 + 1 + 253;
+/** The longest account id in a URL: the longest UPN with every character percent-encoded. */
+export const ID_PARAM_MAX_LENGTH = 3 * UPN_MAX_LENGTH;
+
 export const ResourceAccountParams = Type.Object({
-  id: Type.String({ minLength: 1, maxLength: 320, description: 'The account UPN (URL-encoded), case-insensitive' }),
+  id: Type.String({
+    minLength: 1,
+    maxLength: UPN_MAX_LENGTH,
+    description: `The account UPN (URL-encoded), case-insensitive; at most ${UPN_MAX_LENGTH} characters (a longer path segment is a 414)`,
+  }),
 });
 
-const ProvisionOptionsSchema = Type.Object(
-  {
-    propagationTimeoutMs: Type.Optional(
-      Type.Integer({ minimum: 60_000, description: 'How long the license may take to reach Teams before an operator is asked, in ms (default 48 h)' }),
-    ),
-    attentionTimeoutMs: Type.Optional(
-      Type.Integer({ minimum: 60_000, description: 'How long a needs-attention run waits for a decision, in ms (default 7 days)' }),
-    ),
-    onDeletedAccount: Type.Optional(
-      StringEnum(DELETED_ACCOUNT_POLICIES, {
-        description: "When a deleted account (kept 30 days in Entra's deleted users) holds the UPN: stop and ask (default, " +
-          'or the worker\'s DIALTONE_ON_DELETED_ACCOUNT), restore it and use it, or purge it (delete permanently) and create a new one',
-      }),
-    ),
-    licenseRecheckIntervalMs: Type.Optional(
-      Type.Integer({
-        minimum: 10_000,
-        maximum: 86_400_000,
-        description: 'While the run waits for licenses (none free), how often it looks at the stock again and continues by itself once one is free, in ms (default 5 minutes)',
-      }),
-    ),
-  },
-  { additionalProperties: false },
-);
+/** A human duration for a description: 172800000 → "2 days". */
+function readableMs(ms: number): string {
+  const units: Array<[number, string]> = [[86_400_000, 'day'], [3_600_000, 'hour'], [60_000, 'minute'], [1000, 'second']];
+  for (const [size, unit] of units) {
+    if (ms >= size && ms % size === 0) return `${ms / size} ${unit}${ms === size ? '' : 's'}`;
+  }
+  return `${ms} ms`;
+}
+
+/**
+ * A numeric option with its range and default from lib/validation's OPTION_RANGES, the one source the
+ * API's pre-validation and the workflow also use.
+ */
+function rangedOption(name: keyof typeof OPTION_RANGES, what: string, bounded: boolean) {
+  const range = OPTION_RANGES[name];
+  const description = `${what}, in ms, ${range.what} (${range.min} to ${range.max}; default ${range.default}, ${readableMs(range.default)})`;
+  return Type.Optional(Type.Integer(bounded ? { minimum: range.min, maximum: range.max, description } : { description }));
+}
+
+/**
+ * `options` of a request. The request schema carries the ranges; a run's status echoes the options
+ * the run was started with, which may predate them, so there they are not bounded.
+ */
+function provisionOptionsSchema(bounded: boolean) {
+  return Type.Object(
+    {
+      propagationTimeoutMs: rangedOption('propagationTimeoutMs', 'How long the license may take to reach Teams before an operator is asked', bounded),
+      attentionTimeoutMs: rangedOption('attentionTimeoutMs', 'How long a needs-attention run waits for a decision before it abandons itself', bounded),
+      onDeletedAccount: Type.Optional(
+        StringEnum(DELETED_ACCOUNT_POLICIES, {
+          description: "When a deleted account (kept 30 days in Entra's deleted users) holds the UPN: stop and ask (default, " +
+            'or the worker\'s DIALTONE_ON_DELETED_ACCOUNT), restore it and use it, or purge it (delete permanently) and create a new one',
+        }),
+      ),
+      licenseRecheckIntervalMs: rangedOption(
+        'licenseRecheckIntervalMs',
+        'While the run waits for licenses (none free), how often it looks at the stock again and continues by itself once one is free',
+        bounded,
+      ),
+    },
+    { additionalProperties: false },
+  );
+}
+const ProvisionOptionsSchema = provisionOptionsSchema(true);
+const RecordedOptionsSchema = provisionOptionsSchema(false);
 
 /**
  * Field-level rules (UPN, E.164, country code, kind) are checked by lib/validation before this
@@ -119,7 +149,7 @@ const RequestSchema = Type.Object({
   usageLocation: Type.String(),
   phoneNumber: Type.String(),
   phoneNumberType: Type.Optional(Type.Literal('callingPlan')),
-  options: Type.Optional(ProvisionOptionsSchema),
+  options: Type.Optional(RecordedOptionsSchema),
 });
 
 const StatusProperties = {
@@ -199,6 +229,21 @@ export const PendingActivitySchema = Type.Object({
 });
 export type PendingActivity = Static<typeof PendingActivitySchema>;
 
+export const WorkflowTaskFailureSchema = Type.Object(
+  {
+    attempt: Type.Integer({ description: 'The attempt Temporal is making now; more than 1 means every attempt since `since` failed' }),
+    since: Type.Optional(Type.String({ format: 'date-time', description: 'When the first of the failing attempts was scheduled' })),
+    message: Type.String({ description: "The first line of the last recorded failure's message" }),
+    cause: Type.Optional(Type.String({ description: 'What kind of failure, when Temporal says (an error thrown by the workflow code, or non-determinism)' })),
+  },
+  {
+    description:
+      "Set while the run's workflow task keeps failing: the worker cannot run this run's code (a bug, or a deployment whose code no longer " +
+      'matches the run), so it answers no query, decision or cancel. Fix or roll back the worker deployment; terminate the run if it must stop now',
+  },
+);
+export type WorkflowTaskFailure = Static<typeof WorkflowTaskFailureSchema>;
+
 export const AccountStatusResponse = Type.Object({
   id: Type.String(),
   runId: Type.String(),
@@ -207,11 +252,12 @@ export const AccountStatusResponse = Type.Object({
   pendingActivities: Type.Array(PendingActivitySchema, {
     description: 'Activities scheduled or running now, with their retry attempt, last failure and next attempt time',
   }),
+  workflowTaskFailure: Type.Optional(WorkflowTaskFailureSchema),
   source: StringEnum(['workflow', 'result', 'fallback'] as const, {
     description:
       'workflow: answered by the running workflow; result: the closed run\'s final status; fallback: no worker answered, so only the request and the last reported state are known',
   }),
-  note: Type.Optional(Type.String({ description: 'Why the status is incomplete, when source is fallback' })),
+  note: Type.Optional(Type.String({ description: "Why the status is incomplete, when source is fallback (no worker answered, or the run's workflow task is failing)" })),
   temporalUiUrl: Type.Optional(Type.String()),
 });
 export type AccountStatusResponse = Static<typeof AccountStatusResponse>;

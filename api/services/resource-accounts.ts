@@ -38,7 +38,7 @@ import type {
   ProvisionResourceAccountStatus,
   ProvisioningState,
 } from '../../workflows/provision-resource-account/definitions';
-import { ApiError } from '../errors';
+import { ApiError, GRPC_FAILED_PRECONDITION, grpcCode, truncated } from '../errors';
 import type {
   AccountStatusResponse,
   CancelResponse,
@@ -52,6 +52,7 @@ import type {
   RunsQuery,
   RunsResponse,
   SubmitResponse,
+  WorkflowTaskFailure,
 } from '../schemas/resource-accounts';
 import { DEFAULT_PAGE_SIZE } from '../schemas/resource-accounts';
 
@@ -89,6 +90,9 @@ const DESCRIBE_CONCURRENCY = 16;
 
 /** A start that races a closing run looks again; more tries than this means something else is wrong. */
 const START_ATTEMPTS = 3;
+
+/** How many of a run's last events are searched for the failure of its workflow task. */
+const WORKFLOW_TASK_EVENTS_SCANNED = 50;
 
 export class ResourceAccountService {
   private readonly client: Client;
@@ -173,13 +177,15 @@ export class ResourceAccountService {
       throw err;
     }
     const handle = this.client.workflow.getHandle<typeof provisionResourceAccount>(workflowId, description.runId);
-    const found = await this.readStatus(handle, description);
+    const taskFailure = await this.workflowTaskFailure(description);
+    const found = await this.readStatus(handle, description, taskFailure);
     return {
       ...found.status,
       id,
       runId: description.runId,
       workflowStatus: description.status.name,
       pendingActivities: pendingActivities(description),
+      ...(taskFailure ? { workflowTaskFailure: taskFailure } : {}),
       source: found.source,
       ...(found.note ? { note: found.note } : {}),
       ...this.uiLink(workflowId, description.runId),
@@ -195,6 +201,9 @@ export class ResourceAccountService {
     const workflowId = this.workflowId(id);
     const handle = this.client.workflow.getHandle(workflowId);
     const updateId = idempotencyKey ?? randomUUID();
+    // A run that cannot run its code would hold the decision until its worker is fixed and take it
+    // then, unannounced; it is refused now, saying what to fix.
+    await this.refuseIfWorkflowTaskFailing(await handle.describe(), 'take the decision');
     try {
       const output = await this.client.withDeadline(Date.now() + this.options.workerTimeoutMs, () =>
         handle.executeUpdate(decideUpdate, { args: [decision], updateId }),
@@ -210,6 +219,11 @@ export class ResourceAccountService {
         const description = await handle.describe();
         throw new ApiError(409, 'invalid_state', `decision refused: the run has finished (${description.status.name}); no decision is pending`);
       }
+      if (timedOut(err) || grpcCode(err) === GRPC_FAILED_PRECONDITION) {
+        // Temporal refuses an update to a run whose workflow task keeps failing; it may have begun to
+        // fail since it was looked at.
+        await this.refuseIfWorkflowTaskFailing(await handle.describe(), 'take the decision');
+      }
       if (timedOut(err)) throw workerUnavailable(this.options.workerTimeoutMs, 'take the decision');
       throw err;
     }
@@ -223,6 +237,8 @@ export class ResourceAccountService {
       // Temporal accepts a cancel of a closed run silently; say plainly that nothing will happen.
       throw new ApiError(409, 'invalid_state', `the run has already finished (${description.status.name}); there is nothing to cancel`);
     }
+    // Temporal would accept the cancel, but the run could not act on it until its worker is fixed.
+    await this.refuseIfWorkflowTaskFailing(description, 'cancel the run');
     await this.client.workflow.getHandle(workflowId, description.runId).cancel();
     return { ...this.links(id, workflowId, description.runId), cancelRequested: true };
   }
@@ -343,6 +359,7 @@ export class ResourceAccountService {
   private async readStatus(
     handle: WorkflowHandle<typeof provisionResourceAccount>,
     description: WorkflowExecutionDescription,
+    taskFailure: WorkflowTaskFailure | undefined,
   ): Promise<{ status: ProvisionResourceAccountStatus; source: AccountStatusResponse['source']; note?: string }> {
     const workflowStatus = description.status.name;
     // A closed run's final status is in its history: no worker needed.
@@ -354,6 +371,8 @@ export class ResourceAccountService {
       );
       if (final) return { status: final, source: 'result' };
     }
+    // Temporal answers no query for a run whose workflow task keeps failing.
+    if (taskFailure) return { status: await this.fallbackStatus(description), source: 'fallback', note: workflowTaskNote(taskFailure) };
     try {
       const status = await this.client.withDeadline(Date.now() + this.options.workerTimeoutMs, () => handle.query(getStatusQuery));
       return { status, source: 'workflow' };
@@ -364,6 +383,43 @@ export class ResourceAccountService {
         : `the workflow could not answer the status query: ${err instanceof Error ? err.message : String(err)}`;
       return { status: await this.fallbackStatus(description), source: 'fallback', note };
     }
+  }
+
+  /**
+   * Whether the run's workflow task keeps failing (its code throws, or no longer replays its history),
+   * and why: Temporal retries it, and until it succeeds the run answers no query, decision or cancel.
+   */
+  private async workflowTaskFailure(description: WorkflowExecutionDescription): Promise<WorkflowTaskFailure | undefined> {
+    const pending = description.raw.pendingWorkflowTask;
+    const attempt = pending?.attempt ?? 0;
+    if (description.status.name !== 'RUNNING' || attempt <= 1) return undefined;
+    const since = optionalTsToDate(pending?.originalScheduledTime);
+    return { attempt, ...(since ? { since: since.toISOString() } : {}), ...(await this.lastWorkflowTaskFailure(description)) };
+  }
+
+  /** The last workflow-task failure in the run's history (Temporal records the first of a series of attempts). */
+  private async lastWorkflowTaskFailure(description: WorkflowExecutionDescription): Promise<Pick<WorkflowTaskFailure, 'message' | 'cause'>> {
+    const { history } = await this.client.workflowService.getWorkflowExecutionHistoryReverse({
+      namespace: this.client.options.namespace,
+      execution: { workflowId: description.workflowId, runId: description.runId },
+      maximumPageSize: WORKFLOW_TASK_EVENTS_SCANNED,
+    });
+    for (const event of history?.events ?? []) {
+      const failed = event.workflowTaskFailedEventAttributes;
+      if (failed) {
+        const cause = WORKFLOW_TASK_FAILED_CAUSES[failed.cause ?? 0];
+        return { message: firstLine(failed.failure?.message ?? ''), ...(cause ? { cause } : {}) };
+      }
+      if (event.workflowTaskTimedOutEventAttributes) {
+        return { message: 'the workflow task timed out: a worker took it and did not complete it in time' };
+      }
+    }
+    return { message: `no workflow-task failure among the run's last ${WORKFLOW_TASK_EVENTS_SCANNED} events` };
+  }
+
+  private async refuseIfWorkflowTaskFailing(description: WorkflowExecutionDescription, what: string): Promise<void> {
+    const failure = await this.workflowTaskFailure(description);
+    if (failure) throw new ApiError(503, 'workflow_task_failing', `cannot ${what}: ${workflowTaskNote(failure)}`);
   }
 
   /** What is known without the workflow: its request, the state it last reported, its times. */
@@ -517,6 +573,27 @@ function openPageToken(sealed: string, visibilityQuery: string): Buffer {
  */
 function timedOut(err: unknown): boolean {
   return err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isGrpcDeadlineError(err) || isGrpcCancelledError(err);
+}
+
+/** Temporal's WorkflowTaskFailedCause values worth naming to an operator. */
+const WORKFLOW_TASK_FAILED_CAUSES: Record<number, string> = {
+  14: 'the workflow code threw an error',
+  24: "non-determinism: the worker's workflow code no longer replays this run's history",
+};
+
+/** A failure message's first line (the rest is often a stack trace), bounded. */
+function firstLine(message: string): string {
+  return truncated(message.split('\n', 1)[0]?.trim() || 'no message', 300);
+}
+
+function workflowTaskNote(failure: WorkflowTaskFailure): string {
+  return (
+    `the run's workflow task is failing (attempt ${failure.attempt}${failure.since ? `, since ${failure.since}` : ''}` +
+    `${failure.cause ? `; ${failure.cause}` : ''}): ${failure.message}. ` +
+    "The worker cannot run this run's workflow code, so the run stays where it is and takes no decision or cancel until it can. " +
+    'Fix or roll back the worker deployment and the run goes on by itself; if it must stop now, terminate it ' +
+    '(Temporal Web UI, or temporal workflow terminate --workflow-id <its workflowId>), which undoes nothing it did in the tenant'
+  );
 }
 
 function workerUnavailable(timeoutMs: number, what: string): ApiError {

@@ -1,5 +1,6 @@
 /** Shared pieces of the API tests: a config built by the real loader, request bodies, polling. */
 import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
 import type { ApiConfig } from '../../api/config';
 import { loadApiConfig } from '../../api/config';
 
@@ -30,6 +31,28 @@ export function accountBody(prefix = 'aa', overrides: Partial<AccountBody> = {})
     phoneNumber: '+12065550100',
     ...overrides,
   };
+}
+
+/**
+ * The longest UPN there can be: 64 characters before the "@" (with characters URL encoding expands),
+ * a 253-character domain after it.
+ */
+export function longestUpn(): string {
+  const local = `${randomUUID().slice(0, 8)}${"#^~'!_-a".repeat(7)}`;
+  const label = (c: string, n = 63) => c.repeat(n);
+  return `${local}@${label('a')}.${label('b')}.${label('c')}.${label('d', 61)}`;
+}
+
+/** A log destination that keeps every line, for tests that read what the API logged. */
+export function logCollector(): { stream: Writable; text: () => string } {
+  const chunks: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      chunks.push(chunk.toString('utf8'));
+      done();
+    },
+  });
+  return { stream, text: () => chunks.join('') };
 }
 
 export function statusPath(upn: string): string {

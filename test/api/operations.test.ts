@@ -1,13 +1,28 @@
 /** Health, readiness, OpenAPI and metrics, and the API over real HTTP. */
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { buildApp } from '../../api/app';
 import type { ApiApp } from '../../api/app';
+import { OPTION_RANGES } from '../../lib/validation';
 import { startTestTemporal } from '../helpers/temporal';
 import type { TestTemporal } from '../helpers/temporal';
 import { AUTH, TOKEN, accountBody, testConfig } from './helpers';
+
+/** Sends `request` as it is over a new connection and reads the answer until the server closes it. */
+async function rawHttp(port: number, request: string): Promise<{ status: number; headers: string; body: string }> {
+  const answer = await new Promise<string>((resolve, reject) => {
+    let text = '';
+    const socket = connect(port, '127.0.0.1', () => socket.write(request));
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (text += chunk));
+    socket.on('end', () => resolve(text));
+    socket.on('error', reject);
+  });
+  const [head = '', body = ''] = answer.split('\r\n\r\n', 2);
+  return { status: Number(head.split(' ', 2)[1]), headers: head.toLowerCase(), body };
+}
 
 /** A local port with nothing listening: bind one, note it, release it. */
 async function closedPort(): Promise<number> {
@@ -99,6 +114,15 @@ describe('operations endpoints', () => {
     assert.equal(key?.required ?? false, false);
     assert.deepEqual([key?.schema.minLength, key?.schema.maxLength], [1, 200]);
     assert.doesNotMatch(res.body, /batchId/, 'nothing can set a batch id yet, so no public shape shows one');
+
+    type Schema = { properties: Record<string, { minimum?: number; maximum?: number; description?: string }> };
+    const body = (doc.paths['/v1/resource-accounts']?.post as unknown as { requestBody: { content: Record<string, { schema: { properties: { options: Schema } } }> } })
+      .requestBody.content['application/json']?.schema.properties.options;
+    for (const [name, range] of Object.entries(OPTION_RANGES)) {
+      const option = body?.properties[name];
+      assert.deepEqual([option?.minimum, option?.maximum], [range.min, range.max], name);
+      assert.match(option?.description ?? '', new RegExp(`${range.what} .*default ${range.default}`), name);
+    }
   });
 
   test('unknown routes are a JSON 404', async () => {
@@ -117,6 +141,57 @@ describe('operations endpoints', () => {
     assert.match(res.body, /^dialtone_api_requests_total\{method="GET",route="\/v1\/resource-accounts\/:id",status_code="404"\} 2$/m);
     assert.match(res.body, /^dialtone_api_requests_total\{method="GET",route="\/v1\/resource-accounts",status_code="401"\} 1$/m);
     assert.doesNotMatch(res.body, /contoso/, 'raw URLs never become labels');
+  });
+
+  test('over real HTTP, errors raised before a route runs are in the error format too', async () => {
+    const server = await buildApp(testConfig(), { temporalClient: temporal.client });
+    try {
+      const base = await server.listen({ host: '127.0.0.1', port: 0 });
+      const port = (server.server.address() as AddressInfo).port;
+      type Json = { error: { code: string; message: string } };
+      const expectError = async (res: Response, status: number, code: string) => {
+        const text = await res.text();
+        assert.equal(res.status, status, text);
+        assert.match(String(res.headers.get('content-type')), /^application\/json/);
+        assert.equal((JSON.parse(text) as Json).error.code, code, text);
+        return (JSON.parse(text) as Json).error.message;
+      };
+      const auth = { authorization: `Bearer ${TOKEN}` };
+
+      // Node's HTTP parser: headers (the request line included) over its limit.
+      assert.match(await expectError(await fetch(`${base}/healthz`, { headers: { 'x-filler': 'a'.repeat(20_000) } }), 431, 'headers_too_large'), /larger than 16384 bytes/);
+      await expectError(await fetch(`${base}/v1/resource-accounts?pageSize=${'9'.repeat(20_000)}`, { headers: auth }), 431, 'headers_too_large');
+      // A path segment longer than any URL-encoded UPN.
+      assert.match(
+        await expectError(await fetch(`${base}/v1/resource-accounts/${'a'.repeat(1000)}%40contoso.com`, { headers: auth }), 414, 'uri_too_long'),
+        /an account id is a user principal name, at most 318 characters/,
+      );
+      await expectError(await fetch(`${base}/v1/resource-accounts/%E0%A4%A`, { headers: auth }), 400, 'invalid_request');
+      const deleted = await fetch(`${base}/v1/resource-accounts`, { method: 'DELETE', headers: auth });
+      assert.equal(deleted.headers.get('allow'), 'GET, HEAD, POST');
+      await expectError(deleted, 405, 'method_not_allowed');
+      await expectError(await fetch(`${base}/nothing-here`), 404, 'not_found');
+      const json = { ...auth, 'content-type': 'application/json' };
+      await expectError(await fetch(`${base}/v1/resource-accounts`, { method: 'POST', headers: json, body: JSON.stringify({ upn: 'a'.repeat(2_000_000) }) }), 413, 'payload_too_large');
+      await expectError(await fetch(`${base}/v1/resource-accounts`, { method: 'POST', headers: json, body: '{"upn":' }), 400, 'invalid_request');
+      await expectError(await fetch(`${base}/v1/resource-accounts`, { method: 'POST', headers: { ...auth, 'content-type': 'application/xml' }, body: '<upn/>' }), 415, 'unsupported_media_type');
+
+      // What fetch will not send: TRACE, a method HTTP does not know, no Host.
+      const trace = await rawHttp(port, `TRACE /v1/resource-accounts HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${TOKEN}\r\nConnection: close\r\n\r\n`);
+      assert.equal(trace.status, 405, trace.body);
+      assert.match(trace.headers, /^allow: get, head, post$/m);
+      assert.equal((JSON.parse(trace.body) as Json).error.code, 'method_not_allowed');
+      const traceHealth = await rawHttp(port, 'TRACE /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
+      assert.equal(traceHealth.status, 405, traceHealth.body);
+      const unknown = await rawHttp(port, 'BREW /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
+      assert.equal(unknown.status, 501, unknown.body);
+      assert.equal((JSON.parse(unknown.body) as Json).error.code, 'not_implemented');
+      const noHost = await rawHttp(port, 'GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n');
+      assert.equal(noHost.status, 400, noHost.body);
+      assert.equal((JSON.parse(noHost.body) as Json).error.code, 'invalid_request');
+    } finally {
+      await server.close();
+    }
   });
 
   test('over real HTTP: 401 without a token, 202 and a readable status with one', async () => {

@@ -8,10 +8,11 @@ import { buildApp } from '../../api/app';
 import type { ApiApp } from '../../api/app';
 import type { ApiConfig } from '../../api/config';
 import { resourceAccountWorkflowId, searchAttributes } from '../../workflows/provision-resource-account/definitions';
+import { OPTION_RANGES } from '../../lib/validation';
 import type { ProvisionResourceAccountInput } from '../../workflows/provision-resource-account/definitions';
 import { startTestTemporal } from '../helpers/temporal';
 import type { TestTemporal } from '../helpers/temporal';
-import { AUTH, TOKEN, accountBody, eventually, statusPath, testConfig } from './helpers';
+import { AUTH, TOKEN, accountBody, eventually, logCollector, longestUpn, statusPath, testConfig } from './helpers';
 
 interface ErrorJson {
   error: { code: string; message: string; details?: Array<{ field: string; message: string }> };
@@ -83,11 +84,38 @@ describe('/v1/resource-accounts on a real Temporal dev server (no worker)', () =
       assert.match(details.find((d) => d.field === 'displayName')?.message ?? '', /displayName is required/);
     });
 
-    test('options are checked by the schema, naming the nested field', async () => {
+    test('options are checked, naming the nested field and the accepted options', async () => {
       const details = await detailsOf(accountBody('aa', { options: { propagationTimeoutMs: 'soon', retries: 3 } }));
       const fields = details.map((d) => d.field).sort();
       assert.deepEqual(fields, ['options.propagationTimeoutMs', 'options.retries']);
-      assert.match(details.find((d) => d.field === 'options.retries')?.message ?? '', /unknown field "options\.retries": remove it \(accepted fields: propagationTimeoutMs, attentionTimeoutMs, onDeletedAccount, licenseRecheckIntervalMs\)/);
+      assert.match(
+        details.find((d) => d.field === 'options.retries')?.message ?? '',
+        /unknown option "retries": remove it \(accepted: propagationTimeoutMs, attentionTimeoutMs, licenseRecheckIntervalMs, onDeletedAccount\)/,
+      );
+    });
+
+    test('an option out of its range is named with the range, all at once with the other fields', async () => {
+      const details = await detailsOf(
+        accountBody('aa', { phoneNumber: '12065550100', options: { attentionTimeoutMs: 9e15, licenseRecheckIntervalMs: 1000, onDeletedAccount: 'keep' } }),
+      );
+      assert.deepEqual(details.map((d) => d.field).sort(), [
+        'options.attentionTimeoutMs',
+        'options.licenseRecheckIntervalMs',
+        'options.onDeletedAccount',
+        'phoneNumber',
+      ]);
+      assert.match(
+        details.find((d) => d.field === 'options.attentionTimeoutMs')?.message ?? '',
+        /^options\.attentionTimeoutMs must be a whole number of milliseconds between 1 minute and 90 days \(60000–7776000000\); got 9000000000000000$/,
+      );
+      assert.match(details.find((d) => d.field === 'options.licenseRecheckIntervalMs')?.message ?? '', /between 10 seconds and 1 day/);
+    });
+
+    test('each option at the ends of its range is accepted', async () => {
+      const options = Object.fromEntries(Object.entries(OPTION_RANGES).map(([name, range]) => [name, range.max]));
+      assert.equal((await post(accountBody('aa', { options }))).statusCode, 202);
+      const lowest = Object.fromEntries(Object.entries(OPTION_RANGES).map(([name, range]) => [name, range.min]));
+      assert.equal((await post(accountBody('aa', { options: lowest }))).statusCode, 202);
     });
 
     test('a body that is not a JSON object is refused', async () => {
@@ -100,6 +128,39 @@ describe('/v1/resource-accounts on a real Temporal dev server (no worker)', () =
       const res = await app.inject({ method: 'POST', url: '/v1/resource-accounts', headers: { ...AUTH, 'content-type': 'application/json' }, payload: '{"upn":' });
       assert.equal(res.statusCode, 400);
       assert.equal(res.json<ErrorJson>().error.code, 'invalid_request');
+    });
+
+    test('a huge bad value is echoed only as a bounded prefix, in the response and in the log', async () => {
+      const log = logCollector();
+      const logged = await buildApp(testConfig({ LOG_LEVEL: 'info' }), { temporalClient: temporal.client, logStream: log.stream });
+      try {
+        const upn = 'x'.repeat(900_000);
+        const unknownField = 'y'.repeat(50_000);
+        const res = await logged.inject({ method: 'POST', url: '/v1/resource-accounts', headers: AUTH, payload: { ...accountBody(), upn, [unknownField]: 1 } });
+        assert.equal(res.statusCode, 400);
+        assert.ok(res.body.length < 3000, `the response is ${res.body.length} characters`);
+        const { error } = res.json<ErrorJson>();
+        assert.match(error.message, /upn "x{100}…\(899900 more characters\)" is not a user principal name: use exactly one "@"/);
+        assert.deepEqual(error.details?.map((d) => d.field), ['upn', `${'y'.repeat(100)}…(49900 more characters)`]);
+        assert.match(error.details?.[0]?.message ?? '', /^upn "x{100}…\(899900 more characters\)" is not a user principal name/);
+        assert.ok(log.text().length < 10_000, `the log is ${log.text().length} characters`);
+        assert.doesNotMatch(log.text(), /x{101}|y{101}/);
+      } finally {
+        await logged.close();
+      }
+    });
+
+    test('the request log never holds a query string', async () => {
+      const log = logCollector();
+      const logged = await buildApp(testConfig({ LOG_LEVEL: 'info' }), { temporalClient: temporal.client, logStream: log.stream });
+      try {
+        const res = await logged.inject({ method: 'GET', url: '/v1/resource-accounts?access_token=s3cr3t-token-value&pageSize=5', headers: AUTH });
+        assert.equal(res.statusCode, 400, 'a token in the query string is refused');
+        assert.match(log.text(), /"url":"\/v1\/resource-accounts\?…"/);
+        assert.doesNotMatch(log.text(), /s3cr3t|pageSize=5/);
+      } finally {
+        await logged.close();
+      }
     });
 
     test('an id that is not a UPN is a 400 naming id', async () => {
@@ -156,6 +217,30 @@ describe('/v1/resource-accounts on a real Temporal dev server (no worker)', () =
         await open.close();
       }
     });
+
+    test('with auth disabled, only requests addressed to a loopback name are answered (DNS rebinding)', async () => {
+      const open = await buildApp(testConfig({ API_AUTH_TOKENS: '', API_AUTH_DISABLED: 'true' }), { temporalClient: temporal.client });
+      const url = statusPath('nobody-here@contoso.com');
+      try {
+        for (const host of ['localhost:3000', 'LOCALHOST', '127.0.0.1:3000', '127.0.0.1', '[::1]:3000']) {
+          const res = await open.inject({ method: 'GET', url, headers: { host } });
+          assert.equal(res.statusCode, 404, `${host}: ${res.body}`);
+        }
+        for (const host of ['attacker.example:3000', 'attacker.example', '127.0.0.1.nip.io:3000', 'localhost.attacker.example', '192.168.1.20:3000', '[::2]:3000']) {
+          for (const path of [url, '/healthz', '/openapi.json']) {
+            const res = await open.inject({ method: 'GET', url: path, headers: { host } });
+            assert.equal(res.statusCode, 421, `${host}${path}: ${res.body}`);
+            const { error } = res.json<ErrorJson>();
+            assert.equal(error.code, 'misdirected_request');
+            assert.match(error.message, /answers only requests addressed to localhost, 127\.0\.0\.1 or \[::1\]/);
+          }
+        }
+      } finally {
+        await open.close();
+      }
+      const guarded = await app.inject({ method: 'GET', url, headers: { ...AUTH, host: 'dialtone.contoso.com' } });
+      assert.equal(guarded.statusCode, 404, 'with authentication on, any Host is answered');
+    });
   });
 
   describe('submitting', () => {
@@ -210,6 +295,26 @@ describe('/v1/resource-accounts on a real Temporal dev server (no worker)', () =
       const description = await handle.describe();
       assert.equal(description.runId, first.json<{ runId: string }>().runId);
       assert.equal(description.status.name, 'RUNNING');
+    });
+
+    test('the longest valid UPN can be submitted and followed through every route', async () => {
+      const upn = longestUpn();
+      assert.equal(upn.length, 318);
+      const url = statusPath(upn);
+      assert.ok(url.length - '/v1/resource-accounts/'.length > 300, 'the encoded id is longer than a default path segment');
+      const submitted = await post(accountBody('aa', { upn }));
+      assert.equal(submitted.statusCode, 202, submitted.body);
+      assert.equal(submitted.headers.location, url);
+
+      const status = await app.inject({ method: 'GET', url, headers: AUTH });
+      assert.equal(status.statusCode, 200, status.body);
+      assert.equal(status.json<{ request: { upn: string } }>().request.upn, upn);
+      const runs = await app.inject({ method: 'GET', url: `${url}/runs`, headers: AUTH });
+      assert.equal(runs.statusCode, 200, runs.body);
+      const decision = await app.inject({ method: 'POST', url: `${url}/decision`, headers: AUTH, payload: { decision: 'retry' } });
+      assert.equal(decision.json<ErrorJson>().error.code, 'worker_unavailable', 'the decision reached the run (no worker here)');
+      const cancel = await app.inject({ method: 'POST', url: `${url}/cancel`, headers: AUTH });
+      assert.equal(cancel.statusCode, 202, cancel.body);
     });
 
     test('the options are passed to the workflow', async () => {
