@@ -27,9 +27,9 @@ export const ErrorType = {
   NumberNotServiceNumber: 'NumberNotServiceNumber',
   /** Microsoft refused the request as malformed; a bug or an unexpected tenant state. */
   InvalidRequest: 'InvalidRequest',
-  /** 429/503 with Retry-After: retried after the server's delay. */
+  /** 429: retried after the server's Retry-After (and the worker's calls pause meanwhile). */
   Throttled: 'Throttled',
-  /** 5xx or network failure: retried with backoff. */
+  /** 5xx (503 Service Unavailable, 504 Gateway Timeout, …) or no answer: retried with backoff, honouring Retry-After. */
   TransientServiceError: 'TransientServiceError',
   /** A just-created object is not yet visible on the replica that answered (eventual consistency). */
   NotYetVisible: 'NotYetVisible',
@@ -91,4 +91,5 @@ export const EXPECTED_ERROR_TYPES: readonly ErrorTypeName[] = [
   ErrorType.LicenseNotYetProvisioned,
   ErrorType.AccountNotReadyForNumber,
   ErrorType.Throttled,
+  ErrorType.TransientServiceError,
 ];

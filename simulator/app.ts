@@ -53,7 +53,10 @@ export async function buildSimulator(options: SimulatorOptions): Promise<Simulat
     context.state.advance();
   });
   app.addHook('onResponse', async (request, reply) => {
-    if (!request.url.startsWith(CONTROL_PREFIX)) context.requests.record(request.method, request.routeOptions.url, reply.statusCode);
+    if (!request.url.startsWith(CONTROL_PREFIX)) {
+      const information = reply.getHeader('x-ms-throttle-information');
+      context.requests.record(request.method, request.routeOptions.url, reply.statusCode, typeof information === 'string' ? information : undefined);
+    }
     // Any request may have changed the tenant (including advance() above); the store writes only if it did.
     context.store?.schedule();
   });

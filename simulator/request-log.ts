@@ -14,8 +14,14 @@ export interface RouteCount {
 export class RequestLog {
   private readonly routes = new Map<string, RouteCount>();
   private total = 0;
+  /** 429s by the limit named in `x-ms-throttle-information` (budget, write quota, or an injected fault). */
+  private throttled: Record<string, number> = {};
 
-  record(method: string, route: string | undefined, statusCode: number): void {
+  record(method: string, route: string | undefined, statusCode: number, throttleInformation?: string): void {
+    if (statusCode === 429) {
+      const limit = throttleInformation ?? '(none)';
+      this.throttled[limit] = (this.throttled[limit] ?? 0) + 1;
+    }
     const pattern = route ?? '(no route)';
     const key = `${method} ${pattern}`;
     const entry = this.routes.get(key) ?? { method, route: pattern, count: 0, statuses: {} };
@@ -25,13 +31,14 @@ export class RequestLog {
     this.total += 1;
   }
 
-  summary(): { total: number; routes: RouteCount[] } {
+  summary(): { total: number; routes: RouteCount[]; throttled: Record<string, number> } {
     const routes = [...this.routes.values()].sort((a, b) => a.route.localeCompare(b.route) || a.method.localeCompare(b.method));
-    return { total: this.total, routes };
+    return { total: this.total, routes, throttled: { ...this.throttled } };
   }
 
   reset(): void {
     this.routes.clear();
     this.total = 0;
+    this.throttled = {};
   }
 }

@@ -6,6 +6,8 @@ import type { PollingOptions } from '../activities/polling';
 import { DELETED_ACCOUNT_POLICIES } from '../lib/validation';
 import type { DeletedAccountPolicy } from '../lib/validation';
 import { TASK_QUEUE } from '../workflows/provision-resource-account/definitions';
+import { DEFAULT_BUDGET } from '../activities/pacing';
+import type { PacingBudget } from '../activities/pacing';
 
 export type CredentialConfig =
   | { kind: 'secret'; secret: string }
@@ -34,6 +36,10 @@ export interface WorkerConfig {
   metricsBindAddress?: string;
   /** When a deleted account holds a UPN being provisioned: stop (ask a person), restore or purge it. */
   onDeletedAccount: DeletedAccountPolicy;
+  /** This process's budget of calls to the tenant (resource units per 10 s, writes per 150 s); null when pacing is off. */
+  pacing: PacingBudget | null;
+  /** Activities per second the Temporal server dispatches from the task queue to all its workers together. */
+  taskQueueActivitiesPerSecond?: number;
 }
 
 /** The simulator compresses time, so the worker looks more often there. */
@@ -113,6 +119,22 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
     r.problems.push(`WORKER_METRICS_BIND_ADDRESS="${metricsBindAddress}" must be host:port, e.g. 0.0.0.0:9464`);
   }
   const onDeletedAccount = r.oneOf<DeletedAccountPolicy>('DIALTONE_ON_DELETED_ACCOUNT', DELETED_ACCOUNT_POLICIES, 'stop');
+  // This process's share of the tenant's budget (with several workers, divide Microsoft's budget among them).
+  const paced = r.bool('DIALTONE_PACING', true);
+  const pacing: PacingBudget | null = paced
+    ? {
+        resourceUnits: r.int('DIALTONE_PACING_RESOURCE_UNITS', DEFAULT_BUDGET.resourceUnits, 1, 1_000_000),
+        windowMs: 10_000,
+        writes: r.int('DIALTONE_PACING_WRITES', DEFAULT_BUDGET.writes ?? 2500, 1, 1_000_000),
+        writeWindowMs: 150_000,
+      }
+    : null;
+  // Temporal enforces this on the server for every worker of the task queue together: the shared cap.
+  const taskQueueActivitiesPerSecond = r.optional('DIALTONE_TASK_QUEUE_ACTIVITIES_PER_SECOND');
+  const queueRate = taskQueueActivitiesPerSecond === undefined ? undefined : Number(taskQueueActivitiesPerSecond);
+  if (queueRate !== undefined && !(Number.isFinite(queueRate) && queueRate > 0 && queueRate <= 10_000)) {
+    r.problems.push(`DIALTONE_TASK_QUEUE_ACTIVITIES_PER_SECOND="${taskQueueActivitiesPerSecond?.slice(0, 40)}" must be a number above 0 and at most 10000, e.g. 20`);
+  }
   r.done();
   return {
     temporal,
@@ -122,6 +144,8 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
     logLevel,
     metricsBindAddress,
     onDeletedAccount,
+    pacing,
+    ...(queueRate !== undefined ? { taskQueueActivitiesPerSecond: queueRate } : {}),
   };
 }
 
@@ -134,5 +158,7 @@ export function describeWorkerConfig(config: WorkerConfig): Record<string, unkno
     logLevel: config.logLevel,
     metricsBindAddress: config.metricsBindAddress,
     onDeletedAccount: config.onDeletedAccount,
+    pacing: config.pacing,
+    taskQueueActivitiesPerSecond: config.taskQueueActivitiesPerSecond,
   };
 }

@@ -9,12 +9,21 @@ import type { DeletedAccountPolicy } from '../lib/validation';
 import { temporalConnectionOptions } from '../lib/temporal-connection';
 import type { TenantConfig, WorkerConfig } from './config';
 import { createCredential } from './credentials';
+import { DEFAULT_BUDGET, Pacer } from '../activities/pacing';
+import type { PacingBudget } from '../activities/pacing';
 
-export function createTenantActivities(tenant: TenantConfig, polling?: PollingOptions, onDeletedAccount?: DeletedAccountPolicy): Activities {
+export function createTenantActivities(
+  tenant: TenantConfig,
+  polling?: PollingOptions,
+  onDeletedAccount?: DeletedAccountPolicy,
+  pacing: PacingBudget | null = DEFAULT_BUDGET,
+): Activities {
   const credential = createCredential(tenant);
+  // One budget for the tenant and app, shared by both clients of this process.
+  const pacer = pacing ? new Pacer(pacing) : undefined;
   return createActivities({
-    graph: createGraphClient({ credential, baseUrl: tenant.graphBaseUrl }),
-    teamsAdmin: new TeamsAdminClient({ credential, baseUrl: tenant.teamsAdminBaseUrl }),
+    graph: createGraphClient({ credential, baseUrl: tenant.graphBaseUrl, ...(pacer ? { pacer } : {}) }),
+    teamsAdmin: new TeamsAdminClient({ credential, baseUrl: tenant.teamsAdminBaseUrl, ...(pacer ? { pacer } : {}) }),
     polling,
     onDeletedAccount,
   });
@@ -26,6 +35,7 @@ export interface DialtoneWorkerOptions {
   taskQueue: string;
   activities: Activities;
   maxConcurrentActivities?: number;
+  taskQueueActivitiesPerSecond?: number;
 }
 
 export function createDialtoneWorker(options: DialtoneWorkerOptions): Promise<Worker> {
@@ -36,6 +46,7 @@ export function createDialtoneWorker(options: DialtoneWorkerOptions): Promise<Wo
     workflowsPath: require.resolve('../workflows'),
     activities: options.activities,
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? 50,
+    ...(options.taskQueueActivitiesPerSecond ? { maxTaskQueueActivitiesPerSecond: options.taskQueueActivitiesPerSecond } : {}),
   });
 }
 
@@ -46,8 +57,9 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
       connection,
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
-      activities: createTenantActivities(config.tenant, config.polling, config.onDeletedAccount),
+      activities: createTenantActivities(config.tenant, config.polling, config.onDeletedAccount, config.pacing),
       maxConcurrentActivities: config.maxConcurrentActivities,
+      ...(config.taskQueueActivitiesPerSecond ? { taskQueueActivitiesPerSecond: config.taskQueueActivitiesPerSecond } : {}),
     });
     // Worker.run resolves after SIGINT/SIGTERM, once in-flight tasks have drained.
     await worker.run();

@@ -7,6 +7,8 @@ import { AuthenticationHandler, Client, HTTPMessageHandler } from '@microsoft/mi
 import type { Context, Middleware } from '@microsoft/microsoft-graph-client';
 import { TokenCredentialAuthenticationProvider } from '@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials';
 import { GRAPH_RESOURCE } from '../../lib/microsoft';
+import type { Pacer } from '../pacing';
+import { parseRetryAfter } from './errors';
 
 /**
  * A credential that can be told that a service refused one of its tokens, so that its next `getToken`
@@ -32,6 +34,58 @@ export interface GraphClientOptions {
   credential: TokenCredential;
   /** Graph root without version, e.g. https://graph.microsoft.com or the simulator's URL. Must be https. */
   baseUrl: string;
+  /** The tenant's budget, shared with the Teams admin client; every request waits for its cost there. */
+  pacer?: Pacer;
+}
+
+/** Statuses of a read that was not carried out (or whose answer was lost) and may simply be asked again. */
+const TRANSIENT_STATUSES = new Set([500, 502, 503, 504]);
+/** How often a read is repeated inside one attempt, and within what pause (unless Retry-After asks more). */
+const READ_REPEATS = 3;
+const REPEAT_PAUSE_MS = { min: 500, max: 2000, maxRetryAfter: 5000 };
+
+/**
+ * First in the chain: each request (and each repeat) waits for the tenant's budget. A read that meets a
+ * transient failure (5xx, or a 429 that does not name the app's limit in the tenant) is asked again after
+ * a short jittered pause, up to {@link READ_REPEATS} times: a step of several reads should not lose its
+ * whole attempt, and fall into Temporal's growing backoff, for one busy answer. Writes are never repeated
+ * here (a 504 may have carried one out); their activity decides from a fresh lookup.
+ */
+class Paced implements Middleware {
+  private next: Middleware | undefined;
+
+  constructor(
+    private readonly pacer: Pacer,
+    private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  ) {}
+
+  async execute(context: Context): Promise<void> {
+    const next = this.next;
+    if (!next) throw new Error('Paced needs a next middleware');
+    const url = typeof context.request === 'string' ? context.request : context.request.url;
+    const method = (context.options?.method ?? 'GET').toUpperCase();
+    for (let repeat = 0; ; repeat += 1) {
+      await this.pacer.acquire(method, url);
+      await next.execute(context);
+      const response = context.response;
+      const status = response?.status ?? 0;
+      const scope = response?.headers.get('x-ms-throttle-scope');
+      const retryAfter = parseRetryAfter(response?.headers.get('retry-after'));
+      if (status === 429) this.pacer.throttled(retryAfter, scope);
+      else this.pacer.answered();
+      const transient = TRANSIENT_STATUSES.has(status) || (status === 429 && !/^Tenant_Application\b/i.test(scope ?? ''));
+      if (!transient || method !== 'GET' || repeat >= READ_REPEATS || typeof context.request !== 'string') return;
+      if (retryAfter !== undefined && retryAfter > REPEAT_PAUSE_MS.maxRetryAfter) return;
+      await response?.body?.cancel().catch(() => undefined);
+      dropAuthorization(context);
+      const jitter = REPEAT_PAUSE_MS.min + Math.random() * (REPEAT_PAUSE_MS.max - REPEAT_PAUSE_MS.min);
+      await this.sleep(Math.max(retryAfter ?? 0, jitter));
+    }
+  }
+
+  setNext(next: Middleware): void {
+    this.next = next;
+  }
 }
 
 const AUTHORIZATION = 'Authorization';
@@ -104,6 +158,11 @@ export function createGraphClient(options: GraphClientOptions): Client {
     const renew = new RenewRefusedToken(options.credential);
     renew.setNext(auth);
     first = renew;
+  }
+  if (options.pacer) {
+    const paced = new Paced(options.pacer);
+    paced.setNext(first);
+    first = paced;
   }
   return Client.initWithMiddleware({
     middleware: first,

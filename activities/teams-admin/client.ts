@@ -13,7 +13,8 @@ import { randomUUID } from 'node:crypto';
 import type { TokenCredential } from '@azure/identity';
 import { TEAMS_ADMIN_RESOURCE } from '../../lib/microsoft';
 import { isRenewable } from '../graph/client';
-import { httpFailure } from '../graph/errors';
+import { httpFailure, parseRetryAfter } from '../graph/errors';
+import type { Pacer } from '../pacing';
 
 export interface ApplicationInstance {
   objectId: string;
@@ -33,9 +34,17 @@ export interface TeamsAdminClientOptions {
   baseUrl: string;
   /** Per-request timeout, ms. Default 30000. */
   timeoutMs?: number;
+  /** The tenant's budget, shared with the Graph client; every request waits for its cost there. */
+  pacer?: Pacer;
 }
 
 /** HTTP failure in the shape the activity error mapper reads (status, code, message, headers). */
+/** 5xx, or a 429 that does not name the app's limit in the tenant: the request was not carried out (or its answer was lost). */
+function isTransient(response: Response): boolean {
+  if ([500, 502, 503, 504].includes(response.status)) return true;
+  return response.status === 429 && !/^Tenant_Application\b/i.test(response.headers.get('x-ms-throttle-scope') ?? '');
+}
+
 export class TeamsAdminError extends Error {
   constructor(
     readonly statusCode: number,
@@ -104,6 +113,14 @@ export class TeamsAdminClient {
       await sent.response.body?.cancel().catch(() => undefined);
       sent = await this.send(method, path, body);
     }
+    // A read met by a transient failure is asked again after a short jittered pause (as the Graph client does).
+    for (let repeat = 0; method === 'GET' && repeat < 3 && isTransient(sent.response); repeat += 1) {
+      const retryAfter = parseRetryAfter(sent.response.headers.get('retry-after'));
+      if (retryAfter !== undefined && retryAfter > 5000) break;
+      await sent.response.body?.cancel().catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, Math.max(retryAfter ?? 0, 500 + Math.random() * 1500)));
+      sent = await this.send(method, path, body);
+    }
     const { response } = sent;
     const text = await response.text();
     if (!response.ok) {
@@ -123,6 +140,8 @@ export class TeamsAdminClient {
   private async send(method: string, path: string, body?: object): Promise<{ response: Response; token: string }> {
     const token = await this.options.credential.getToken(`${TEAMS_ADMIN_RESOURCE}/.default`);
     if (!token) throw new TeamsAdminError(401, 'NoToken', 'the credential returned no token for the Teams admin API', undefined, new Headers());
+    const { pacer } = this.options;
+    await pacer?.acquire(method, `${this.baseUrl}${path}`);
     const response = await fetch(`${this.baseUrl}${path}`, {
       method,
       headers: {
@@ -136,6 +155,8 @@ export class TeamsAdminClient {
       body: body ? JSON.stringify(body) : undefined,
       signal: AbortSignal.timeout(this.timeoutMs),
     });
+    if (response.status === 429) pacer?.throttled(parseRetryAfter(response.headers.get('retry-after')), response.headers.get('x-ms-throttle-scope'));
+    else pacer?.answered();
     return { response, token: token.token };
   }
 }

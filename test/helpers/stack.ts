@@ -4,6 +4,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Worker } from '@temporalio/worker';
+import type { PacingBudget } from '../../activities/pacing';
+import type { PollingOptions } from '../../activities/polling';
 import type { SimulatorOptions } from '../../simulator/app';
 import { createDialtoneWorker, createTenantActivities } from '../../worker/worker';
 import { startTestSimulator, TEST_POLLING } from './simulator';
@@ -19,7 +21,11 @@ export interface TestStack {
   shutdown(): Promise<void>;
 }
 
-export async function startTestStack(simulatorOptions: Omit<SimulatorOptions, 'tls'> = {}): Promise<TestStack> {
+export async function startTestStack(
+  simulatorOptions: Omit<SimulatorOptions, 'tls'> = {},
+  pacing?: PacingBudget | null,
+  polling: PollingOptions = TEST_POLLING,
+): Promise<TestStack> {
   const temporal = await startTestTemporal();
   const simulator = await startTestSimulator(simulatorOptions);
   const taskQueue = `stack-${randomUUID()}`;
@@ -27,7 +33,7 @@ export async function startTestStack(simulatorOptions: Omit<SimulatorOptions, 't
     connection: temporal.nativeConnection,
     namespace: temporal.namespace,
     taskQueue,
-    activities: createTenantActivities(simulator.tenant, TEST_POLLING),
+    activities: createTenantActivities(simulator.tenant, polling, undefined, pacing),
   });
   const running = worker.run();
   return {
