@@ -7,15 +7,15 @@ import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
-import { Worker } from '@temporalio/worker';
-import { buildApp } from '../../api/app';
 import type { ApiApp } from '../../api/app';
 import type { AccountStatusResponse } from '../../api/schemas/resource-accounts';
 import { ErrorType } from '../../lib/error-types';
 import { personMustFix, scriptedActivities } from '../helpers/fake-activities';
-import { startTestTemporal } from '../helpers/temporal';
 import type { TestTemporal } from '../helpers/temporal';
+import { buildApp } from '../../api/app';
 import { AUTH, TOKEN, accountBody, eventually, statusPath, testConfig } from './helpers';
+import { startApiWithWorker } from './with-worker';
+import type { ApiWithWorker } from './with-worker';
 
 interface ErrorJson {
   error: { code: string; message: string; details?: Array<{ field: string; message: string }> };
@@ -62,30 +62,15 @@ describe('/v1/resource-accounts with a worker running the workflow', () => {
   let temporal: TestTemporal;
   let taskQueue: string;
   let app: ApiApp;
-  let worker: Worker;
-  let running: Promise<void>;
+  let stack: ApiWithWorker;
 
   before(async () => {
-    temporal = await startTestTemporal();
-    const config = testConfig({ LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent' });
-    taskQueue = config.temporal.taskQueue;
-    worker = await Worker.create({
-      connection: temporal.nativeConnection,
-      namespace: temporal.namespace,
-      taskQueue: config.temporal.taskQueue,
-      workflowsPath: require.resolve('../../workflows'),
-      activities,
-    });
-    running = worker.run();
-    app = await buildApp(config, { temporalClient: temporal.client });
+    stack = await startApiWithWorker(require.resolve('../../workflows'), activities);
+    ({ temporal, app } = stack);
+    taskQueue = stack.taskQueue;
   });
   after(async () => {
-    await app?.close();
-    if (worker) {
-      worker.shutdown();
-      await running;
-    }
-    await temporal?.teardown();
+    await stack?.close();
   });
 
   async function submit(body: object, expected = 202): Promise<Submitted> {

@@ -6,39 +6,24 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { Worker } from '@temporalio/worker';
-import { buildApp } from '../../api/app';
 import type { ApiApp } from '../../api/app';
 import type { AccountStatusResponse, SubmitResponse } from '../../api/schemas/resource-accounts';
-import { startTestTemporal } from '../helpers/temporal';
 import type { TestTemporal } from '../helpers/temporal';
-import { AUTH, accountBody, eventually, statusPath, testConfig } from './helpers';
+import { AUTH, accountBody, eventually, statusPath } from './helpers';
+import { startApiWithWorker } from './with-worker';
+import type { ApiWithWorker } from './with-worker';
 
 describe('submitting for an account whose latest run has closed', () => {
   let temporal: TestTemporal;
   let app: ApiApp;
-  let worker: Worker;
-  let running: Promise<void>;
+  let stack: ApiWithWorker;
 
   before(async () => {
-    temporal = await startTestTemporal();
-    const config = testConfig({ LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent' });
-    worker = await Worker.create({
-      connection: temporal.nativeConnection,
-      namespace: temporal.namespace,
-      taskQueue: config.temporal.taskQueue,
-      workflowsPath: require.resolve('./fixtures/finished-runs'),
-    });
-    running = worker.run();
-    app = await buildApp(config, { temporalClient: temporal.client });
+    stack = await startApiWithWorker(require.resolve('./fixtures/finished-runs'));
+    ({ temporal, app } = stack);
   });
   after(async () => {
-    await app?.close();
-    if (worker) {
-      worker.shutdown();
-      await running;
-    }
-    await temporal?.teardown();
+    await stack?.close();
   });
 
   async function submit(body: object): Promise<{ statusCode: number; json: SubmitResponse }> {

@@ -6,14 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Worker } from '@temporalio/worker';
-import { buildApp } from '../../api/app';
 import type { ApiApp } from '../../api/app';
 import type { AccountStatusResponse, SubmitResponse } from '../../api/schemas/resource-accounts';
-import { startTestTemporal } from '../helpers/temporal';
 import type { TestTemporal } from '../helpers/temporal';
 import { BUG_MESSAGE } from './fixtures/failing-workflow-task';
-import { AUTH, accountBody, eventually, statusPath, testConfig } from './helpers';
+import { AUTH, accountBody, eventually, statusPath } from './helpers';
+import { startApiWithWorker } from './with-worker';
+import type { ApiWithWorker } from './with-worker';
 
 interface ErrorJson {
   error: { code: string; message: string };
@@ -22,22 +21,13 @@ interface ErrorJson {
 describe('a run whose workflow task keeps failing', () => {
   let temporal: TestTemporal;
   let app: ApiApp;
-  let worker: Worker;
-  let running: Promise<void>;
+  let stack: ApiWithWorker;
   let run: SubmitResponse;
   let upn: string;
 
   before(async () => {
-    temporal = await startTestTemporal();
-    const config = testConfig({ LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent' });
-    worker = await Worker.create({
-      connection: temporal.nativeConnection,
-      namespace: temporal.namespace,
-      taskQueue: config.temporal.taskQueue,
-      workflowsPath: require.resolve('./fixtures/failing-workflow-task'),
-    });
-    running = worker.run();
-    app = await buildApp(config, { temporalClient: temporal.client });
+    stack = await startApiWithWorker(require.resolve('./fixtures/failing-workflow-task'));
+    ({ temporal, app } = stack);
 
     upn = accountBody('buggy').upn;
     const res = await app.inject({ method: 'POST', url: '/v1/resource-accounts', headers: AUTH, payload: accountBody('buggy', { upn }) });
@@ -52,12 +42,7 @@ describe('a run whose workflow task keeps failing', () => {
   });
   after(async () => {
     await temporal?.client.workflow.getHandle(run?.workflowId ?? '').terminate('test over').catch(() => undefined);
-    await app?.close();
-    if (worker) {
-      worker.shutdown();
-      await running;
-    }
-    await temporal?.teardown();
+    await stack?.close();
   });
 
   test('the status says the workflow task is failing, with the attempt and the first line of the failure', async () => {
