@@ -82,10 +82,15 @@ export interface PacerStats {
   throttled: number;
 }
 
-/** One per tenant and app in a worker process; every Graph and Teams admin request goes through it. */
+/**
+ * One per tenant and app in a worker process; every Graph and Teams admin request goes through it. The
+ * budget is the tenant's for all workers together; each worker takes its share (see worker/share.ts).
+ */
 export class Pacer {
-  private readonly units: Bucket;
-  private readonly writes: Bucket | undefined;
+  private units!: Bucket;
+  private writes: Bucket | undefined;
+  /** This process's part of the budget: 1 alone, 1/N when N workers share the tenant. */
+  private currentShare = 1;
   private pausedUntil = 0;
   /** Requests wait in order, so a costly one is not starved by cheap ones. */
   private queue: Promise<void> = Promise.resolve();
@@ -97,11 +102,24 @@ export class Pacer {
     private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
   ) {
     if (!(budget.resourceUnits > 0 && budget.windowMs > 0)) throw new Error('pacing budget: resourceUnits and windowMs must be positive');
-    // A bucket holds a tenth of the window's budget and refills with the rest over the window, so no
-    // window, however placed, holds more than the budget (burst + refill = budget).
-    const bucket = (units: number, windowMs: number) => new Bucket(units / 10, (units * 0.9) / windowMs, now);
-    this.units = bucket(budget.resourceUnits, budget.windowMs);
-    this.writes = budget.writes && budget.writeWindowMs ? bucket(budget.writes, budget.writeWindowMs) : undefined;
+    this.setShare(1);
+  }
+
+  get share(): number {
+    return this.currentShare;
+  }
+
+  /**
+   * Takes `share` (0 < share ≤ 1) of the budget, e.g. 1/N when N workers serve the same tenant. A bucket
+   * holds a tenth of the window's budget and refills with the rest over the window, so no window, however
+   * placed, holds more than the budget (burst + refill = budget).
+   */
+  setShare(share: number): void {
+    if (!(share > 0 && share <= 1)) throw new Error(`pacing share must be in (0, 1], got ${share}`);
+    this.currentShare = share;
+    const bucket = (units: number, windowMs: number) => new Bucket((units * share) / 10, (units * share * 0.9) / windowMs, this.now);
+    this.units = bucket(this.budget.resourceUnits, this.budget.windowMs);
+    this.writes = this.budget.writes && this.budget.writeWindowMs ? bucket(this.budget.writes, this.budget.writeWindowMs) : undefined;
   }
 
   /** Waits until the request fits the budget (and any throttling pause has passed), then charges it. */

@@ -1,5 +1,5 @@
 /** Composition root: config → credential → clients → activities → Worker. */
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import type { Activities } from '../activities';
 import { createGraphClient } from '../activities/graph/client';
@@ -11,16 +11,17 @@ import type { TenantConfig, WorkerConfig } from './config';
 import { createCredential } from './credentials';
 import { DEFAULT_BUDGET, Pacer } from '../activities/pacing';
 import type { PacingBudget } from '../activities/pacing';
+import { shareBudgetAmongWorkers } from './share';
 
 export function createTenantActivities(
   tenant: TenantConfig,
   polling?: PollingOptions,
   onDeletedAccount?: DeletedAccountPolicy,
-  pacing: PacingBudget | null = DEFAULT_BUDGET,
+  pacing: PacingBudget | Pacer | null = DEFAULT_BUDGET,
 ): Activities {
   const credential = createCredential(tenant);
   // One budget for the tenant and app, shared by both clients of this process.
-  const pacer = pacing ? new Pacer(pacing) : undefined;
+  const pacer = pacing instanceof Pacer ? pacing : pacing ? new Pacer(pacing) : undefined;
   return createActivities({
     graph: createGraphClient({ credential, baseUrl: tenant.graphBaseUrl, ...(pacer ? { pacer } : {}) }),
     teamsAdmin: new TeamsAdminClient({ credential, baseUrl: tenant.teamsAdminBaseUrl, ...(pacer ? { pacer } : {}) }),
@@ -52,18 +53,25 @@ export function createDialtoneWorker(options: DialtoneWorkerOptions): Promise<Wo
 
 export async function runWorker(config: WorkerConfig): Promise<void> {
   const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
+  const pacer = config.pacing ? new Pacer(config.pacing) : undefined;
+  // The budget is the tenant's: every worker on the task queue takes its share.
+  const stopSharing = pacer
+    ? shareBudgetAmongWorkers(connection, config.temporal.namespace, config.temporal.taskQueue, pacer, 30_000, (workers) =>
+        Runtime.instance().logger.info('pacing share changed', { workers, resourceUnitsPer10s: Math.round((config.pacing?.resourceUnits ?? 0) / workers) }))
+    : () => undefined;
   try {
     const worker = await createDialtoneWorker({
       connection,
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
-      activities: createTenantActivities(config.tenant, config.polling, config.onDeletedAccount, config.pacing),
+      activities: createTenantActivities(config.tenant, config.polling, config.onDeletedAccount, pacer ?? null),
       maxConcurrentActivities: config.maxConcurrentActivities,
       ...(config.taskQueueActivitiesPerSecond ? { taskQueueActivitiesPerSecond: config.taskQueueActivitiesPerSecond } : {}),
     });
     // Worker.run resolves after SIGINT/SIGTERM, once in-flight tasks have drained.
     await worker.run();
   } finally {
+    stopSharing();
     await connection.close();
   }
 }

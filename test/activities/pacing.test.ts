@@ -42,6 +42,17 @@ describe('pacing to the tenant budget', () => {
     assert.ok(seconds >= 31 && seconds <= 33, `900 units take about 32 s (${seconds} s)`);
   });
 
+  test('a worker that shares the tenant with another takes half the budget', async () => {
+    const clock = fakeClock();
+    const pacer = new Pacer({ resourceUnits: 300, windowMs: 10_000 }, clock.now, clock.sleep);
+    pacer.setShare(0.5);
+    const start = clock.now();
+    for (let i = 0; i < 450; i++) await pacer.acquire('GET', 'https://graph.microsoft.com/v1.0/users?$filter=x');
+    const seconds = (clock.now() - start) / 1000;
+    assert.ok(seconds >= 31 && seconds <= 33, `450 units at half of 300 per 10 s take about 32 s (${seconds} s)`);
+    assert.throws(() => pacer.setShare(0), /pacing share/);
+  });
+
   test('a 429 pauses every request until Retry-After has passed, with jitter, and pauses grow while no Retry-After comes', async () => {
     const clock = fakeClock();
     const pacer = new Pacer({ resourceUnits: 3000, windowMs: 10_000 }, clock.now, clock.sleep);
