@@ -67,6 +67,12 @@ export async function buildSimulator(options: SimulatorOptions): Promise<Simulat
     app.log.info(context.restored
       ? `Tenant state loaded from ${store.path} (seed options ignored until POST ${CONTROL_PREFIX}/reset)`
       : `Tenant state seeded from the options; it is kept in ${store.path}`);
+    // A write is on disk before its answer leaves: Microsoft does not forget what it confirmed, so a
+    // killed simulator must not either. Reads save on the schedule (what they change, advance() recomputes).
+    app.addHook('onSend', async (request, _reply, payload) => {
+      if (!['GET', 'HEAD', 'OPTIONS'].includes(request.method)) store.saveOrLog();
+      return payload;
+    });
     app.addHook('onClose', async () => store.saveOrLog());
   }
 

@@ -12,7 +12,9 @@
  * propagation was due during the stop is propagated on the first request; an operation due meanwhile is
  * decided on the first request, from the tenant as it was at its completion time ({@link TenantState.advance}).
  *
- * When it is written: a save is scheduled after every answered request and runs at most once every
+ * When it is written: a request that may write (any method but GET, HEAD, OPTIONS) is saved before its
+ * answer is sent, so a write the simulator confirmed survives a SIGKILL, as it would at Microsoft. Besides,
+ * a save is scheduled after every answered request and runs at most once every
  * {@link SAVE_INTERVAL_MS} (a throttle, so steady traffic still saves); it writes only when the tenant
  * differs from what was last written, so read-only traffic and `advance()` steps are covered alike without
  * classifying routes. `POST /_simulator/reset` saves at once, and closing the simulator flushes. Each write

@@ -183,6 +183,13 @@ describe('simulator state file', () => {
     assert.deepEqual(readdirSync(path.dirname(file)), ['simulator-state.json']);
   });
 
+  test('a write is on disk before its answer is sent, so a killed simulator keeps what it confirmed', async () => {
+    setFile();
+    const simulator = await start();
+    await createResourceAccount(simulator, 'aa-confirmed');
+    assert.ok(stored().users.some((user) => user.userPrincipalName === `aa-confirmed@${DOMAIN}`), 'no wait for the save interval');
+  });
+
   test('without stateFile nothing is written', async () => {
     const cwd = process.cwd();
     const scratch = mkdtempSync(path.join(dir, 'cwd-'));
