@@ -122,6 +122,8 @@ export interface StackOptions {
   registry: ProcessRegistry;
   /** The worker's and API's log level (their output goes to `<dataDir>/<service>.log`). */
   logLevel: string;
+  /** Extra variables for the worker, e.g. its pacing budget. */
+  workerEnv?: Record<string, string>;
 }
 
 /** Variables of the bench's own environment that would steer a service away from this stack. */
@@ -257,7 +259,7 @@ export class ChaosStack {
           NODE_EXTRA_CA_CERTS: caPath,
         }];
       case 'worker':
-        return [process.execPath, [...tsx, 'worker/main.ts'], { ...common, SIMULATOR_URL: this.simulatorUrl }];
+        return [process.execPath, [...tsx, 'worker/main.ts'], { ...common, SIMULATOR_URL: this.simulatorUrl, ...this.options.workerEnv }];
       case 'api':
         return [process.execPath, [...tsx, 'api/server.ts'], {
           ...common,

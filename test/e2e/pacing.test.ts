@@ -12,7 +12,7 @@ import { PROVISION_WORKFLOW_TYPE, resourceAccountWorkflowId } from '../../workfl
 import { startTestStack } from '../helpers/stack';
 import type { TestStack } from '../helpers/stack';
 
-const ACCOUNTS = 40;
+const ACCOUNTS = 100;
 const BUDGET = { resourceUnits: 300, windowMs: 10_000 };
 
 interface RequestSummary {
