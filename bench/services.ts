@@ -16,7 +16,8 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import { REPO_ROOT, TEMPORAL_CLI } from '../lib/paths';
-import { ALL_SEARCH_ATTRIBUTES, TASK_QUEUE } from '../workflows/provision-resource-account/definitions';
+import { TASK_QUEUE } from '../workflows/provision-resource-account/definitions';
+import { temporalDevServerArgs } from '../cli/local-stack';
 
 export type ServiceName = 'temporal' | 'simulator' | 'worker' | 'api';
 
@@ -241,15 +242,7 @@ export class ChaosStack {
     const common = { TEMPORAL_ADDRESS: this.temporalAddress, TEMPORAL_NAMESPACE: 'default', DIALTONE_TENANT_MODE: 'simulator', NODE_EXTRA_CA_CERTS: caPath, LOG_LEVEL: logLevel };
     switch (name) {
       case 'temporal':
-        return [TEMPORAL_CLI, [
-          'server', 'start-dev',
-          '--ip', HOST,
-          '--port', String(ports.temporal),
-          '--ui-port', String(ports.temporalUi),
-          '--db-filename', path.join(dataDir, 'temporal.sqlite'),
-          '--log-level', 'warn',
-          ...ALL_SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
-        ], {}];
+        return [TEMPORAL_CLI, temporalDevServerArgs(HOST, ports.temporal, ports.temporalUi, path.join(dataDir, 'temporal.sqlite')), {}];
       case 'simulator':
         return [process.execPath, [...tsx, 'simulator/main.ts'], {
           SIMULATOR_HOST: HOST,

@@ -357,6 +357,19 @@ async function withTemporal<T>(address: string, use: (connection: Connection) =>
   }
 }
 
+/** The Temporal CLI's dev server with its Web UI, SQLite file and Dialtone's search attributes registered. */
+export function temporalDevServerArgs(host: string, port: number, uiPort: number, dbFile: string): string[] {
+  return [
+    'server', 'start-dev',
+    '--ip', host,
+    '--port', String(port),
+    '--ui-port', String(uiPort),
+    '--db-filename', dbFile,
+    '--log-level', 'warn',
+    ...ALL_SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
+  ];
+}
+
 export async function startLocalStack(env: Env): Promise<number> {
   const { ports, dataDir } = readLocalStackOptions(env);
   if (!existsSync(TEMPORAL_CLI)) throw new Error(`${TEMPORAL_CLI} is missing: run "npm run setup:temporal" (npm start does it for you)`);
@@ -384,15 +397,7 @@ async function startServices(stack: LocalStack, ports: LocalStackPorts, dataDir:
   const temporal = stack.start(
     'temporal',
     TEMPORAL_CLI,
-    [
-      'server', 'start-dev',
-      '--ip', BIND_HOST,
-      '--port', String(ports.temporal),
-      '--ui-port', String(ports.temporalUi),
-      '--db-filename', path.join(dataDir, 'temporal.sqlite'),
-      '--log-level', 'warn',
-      ...ALL_SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
-    ],
+    temporalDevServerArgs(BIND_HOST, ports.temporal, ports.temporalUi, path.join(dataDir, 'temporal.sqlite')),
     {},
   );
   await waitFor(
