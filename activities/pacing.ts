@@ -42,6 +42,28 @@ export function resourceUnits(method: string, url: string): number {
   return Math.max(1, cost);
 }
 
+/** A 429 that names the app's limit in the tenant (`x-ms-throttle-scope` `Tenant_Application/…`). */
+export function namesAppLimit(scope: string | null | undefined): boolean {
+  return /^Tenant_Application\b/i.test(scope ?? '');
+}
+
+/**
+ * An answer to a read that may simply be asked again: a 5xx (not carried out, or its answer lost), or a
+ * 429 that does not name the app's limit (a busy server). Both clients repeat such reads
+ * {@link READ_REPEATS} times at most, after {@link readRepeatPause}.
+ */
+export function isTransientAnswer(status: number, scope: string | null | undefined): boolean {
+  return [500, 502, 503, 504].includes(status) || (status === 429 && !namesAppLimit(scope));
+}
+
+export const READ_REPEATS = 3;
+
+/** The pause before repeating a read: 0.5–2 s with jitter, or the Retry-After; undefined when that asks more than 5 s. */
+export function readRepeatPause(retryAfterMs: number | undefined): number | undefined {
+  if (retryAfterMs !== undefined && retryAfterMs > 5000) return undefined;
+  return Math.max(retryAfterMs ?? 0, 500 + Math.random() * 1500);
+}
+
 const isWrite = (method: string) => !['GET', 'HEAD', 'OPTIONS'].includes(method.toUpperCase());
 
 class Bucket {
@@ -151,7 +173,7 @@ export class Pacer {
    */
   throttled(retryAfterMs: number | undefined, scope: string | null | undefined, random: () => number = Math.random): void {
     this.stats.throttled += 1;
-    if (!scope || !/^Tenant_Application\b/i.test(scope)) return;
+    if (!namesAppLimit(scope)) return;
     const base = retryAfterMs ?? Math.min(60_000, 1000 * 2 ** Math.min(6, this.consecutiveThrottles));
     this.consecutiveThrottles += 1;
     this.pausedUntil = Math.max(this.pausedUntil, this.now() + Math.round(base * (1 + 0.25 * random())));

@@ -7,6 +7,7 @@ import { AuthenticationHandler, Client, HTTPMessageHandler } from '@microsoft/mi
 import type { Context, Middleware } from '@microsoft/microsoft-graph-client';
 import { TokenCredentialAuthenticationProvider } from '@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials';
 import { GRAPH_RESOURCE } from '../../lib/microsoft';
+import { READ_REPEATS, isTransientAnswer, readRepeatPause } from '../pacing';
 import type { Pacer } from '../pacing';
 import { parseRetryAfter } from './errors';
 
@@ -38,12 +39,6 @@ export interface GraphClientOptions {
   pacer?: Pacer;
 }
 
-/** Statuses of a read that was not carried out (or whose answer was lost) and may simply be asked again. */
-const TRANSIENT_STATUSES = new Set([500, 502, 503, 504]);
-/** How often a read is repeated inside one attempt, and within what pause (unless Retry-After asks more). */
-const READ_REPEATS = 3;
-const REPEAT_PAUSE_MS = { min: 500, max: 2000, maxRetryAfter: 5000 };
-
 /**
  * First in the chain: each request (and each repeat) waits for the tenant's budget. A read that meets a
  * transient failure (5xx, or a 429 that does not name the app's limit in the tenant) is asked again after
@@ -73,13 +68,12 @@ class Paced implements Middleware {
       const retryAfter = parseRetryAfter(response?.headers.get('retry-after'));
       if (status === 429) this.pacer.throttled(retryAfter, scope);
       else this.pacer.answered();
-      const transient = TRANSIENT_STATUSES.has(status) || (status === 429 && !/^Tenant_Application\b/i.test(scope ?? ''));
-      if (!transient || method !== 'GET' || repeat >= READ_REPEATS || typeof context.request !== 'string') return;
-      if (retryAfter !== undefined && retryAfter > REPEAT_PAUSE_MS.maxRetryAfter) return;
+      if (!isTransientAnswer(status, scope) || method !== 'GET' || repeat >= READ_REPEATS || typeof context.request !== 'string') return;
+      const pause = readRepeatPause(retryAfter);
+      if (pause === undefined) return;
       await response?.body?.cancel().catch(() => undefined);
       dropAuthorization(context);
-      const jitter = REPEAT_PAUSE_MS.min + Math.random() * (REPEAT_PAUSE_MS.max - REPEAT_PAUSE_MS.min);
-      await this.sleep(Math.max(retryAfter ?? 0, jitter));
+      await this.sleep(pause);
     }
   }
 

@@ -14,6 +14,7 @@ import type { TokenCredential } from '@azure/identity';
 import { TEAMS_ADMIN_RESOURCE } from '../../lib/microsoft';
 import { isRenewable } from '../graph/client';
 import { httpFailure, parseRetryAfter } from '../graph/errors';
+import { READ_REPEATS, isTransientAnswer, readRepeatPause } from '../pacing';
 import type { Pacer } from '../pacing';
 
 export interface ApplicationInstance {
@@ -39,12 +40,6 @@ export interface TeamsAdminClientOptions {
 }
 
 /** HTTP failure in the shape the activity error mapper reads (status, code, message, headers). */
-/** 5xx, or a 429 that does not name the app's limit in the tenant: the request was not carried out (or its answer was lost). */
-function isTransient(response: Response): boolean {
-  if ([500, 502, 503, 504].includes(response.status)) return true;
-  return response.status === 429 && !/^Tenant_Application\b/i.test(response.headers.get('x-ms-throttle-scope') ?? '');
-}
-
 export class TeamsAdminError extends Error {
   constructor(
     readonly statusCode: number,
@@ -114,11 +109,12 @@ export class TeamsAdminClient {
       sent = await this.send(method, path, body);
     }
     // A read met by a transient failure is asked again after a short jittered pause (as the Graph client does).
-    for (let repeat = 0; method === 'GET' && repeat < 3 && isTransient(sent.response); repeat += 1) {
-      const retryAfter = parseRetryAfter(sent.response.headers.get('retry-after'));
-      if (retryAfter !== undefined && retryAfter > 5000) break;
+    for (let repeat = 0; method === 'GET' && repeat < READ_REPEATS; repeat += 1) {
+      if (!isTransientAnswer(sent.response.status, sent.response.headers.get('x-ms-throttle-scope'))) break;
+      const pause = readRepeatPause(parseRetryAfter(sent.response.headers.get('retry-after')));
+      if (pause === undefined) break;
       await sent.response.body?.cancel().catch(() => undefined);
-      await new Promise((resolve) => setTimeout(resolve, Math.max(retryAfter ?? 0, 500 + Math.random() * 1500)));
+      await new Promise((resolve) => setTimeout(resolve, pause));
       sent = await this.send(method, path, body);
     }
     const { response } = sent;
