@@ -3,6 +3,7 @@ import type { Client } from '@microsoft/microsoft-graph-client';
 import { ApplicationFailure, ApplicationFailureCategory } from '@temporalio/common';
 import { EXPECTED_ERROR_TYPES } from '../lib/error-types';
 import type { ErrorTypeName } from '../lib/error-types';
+import { createBatchActivities } from './batch';
 import { createAccountActivities } from './graph/accounts';
 import { createLicenseActivities } from './graph/licenses';
 import { createNumberActivities } from './graph/numbers';
@@ -25,6 +26,7 @@ export interface ActivityDeps {
 export function createActivities(deps: ActivityDeps): Activities {
   const activities: Activities = {
     ...createPreflightActivities(deps),
+    ...createBatchActivities(deps),
     ...createLicenseActivities(deps),
     ...createResourceAccountActivities(deps),
     ...createAccountActivities(deps),

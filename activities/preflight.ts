@@ -12,7 +12,7 @@ import type { DeletedAccountPolicy } from '../lib/validation';
 import { call, callUnlessMissing } from './graph/errors';
 import { assessLicenseStock, findSubscribedSku } from './graph/licenses';
 import { findNumber } from './graph/numbers';
-import type { NumberAssignment } from './graph/numbers';
+import { numberProblems } from './number-checks';
 import { USER_READ, findDeletedUserByUpn, findUserByUpn, isApplicationInstance } from './graph/users';
 import type { TeamsAdminClient } from './teams-admin/client';
 import type { PreflightInput, PreflightOutput, PreflightProblem } from './types';
@@ -27,7 +27,7 @@ export interface PreflightDeps {
 }
 
 /** The tenant's verified domains (Graph: organization.verifiedDomains; Organization.Read.All). */
-async function verifiedDomains(graph: Client): Promise<string[]> {
+export async function verifiedDomains(graph: Client): Promise<string[]> {
   const body = (await call({ action: "read the tenant's verified domains", permission: 'Organization.Read.All' }, () =>
     graph.api('/organization').select(['verifiedDomains']).get(),
   )) as { value?: Array<{ verifiedDomains?: Array<{ name?: string }> }> };
@@ -51,7 +51,7 @@ async function describeHolder(graph: Client, id: string): Promise<string> {
 export function createPreflightActivities({ graph, teamsAdmin, onDeletedAccount = 'stop' }: PreflightDeps) {
   return {
     async preflight(input: PreflightInput): Promise<PreflightOutput> {
-      const { upn, kind, phoneNumber, numberType } = input;
+      const { upn, kind, phoneNumber } = input;
       const problems: PreflightProblem[] = [];
       const domain = upn.slice(upn.lastIndexOf('@') + 1).toLowerCase();
       const [domains, user, sku, number] = await Promise.all([
@@ -131,7 +131,9 @@ export function createPreflightActivities({ graph, teamsAdmin, onDeletedAccount 
       const { stock, problem } = assessLicenseStock(sku, needed);
       if (problem) problems.push({ type: problem.type, field: 'licenses', message: problem.message });
 
-      problems.push(...(await numberProblems(number, input, account.state === 'resource-account' ? account.accountId : undefined)));
+      const accountId = account.state === 'resource-account' ? account.accountId : undefined;
+      const holder = number?.assignmentTargetId && number.assignmentTargetId !== accountId ? await describeHolder(graph, number.assignmentTargetId) : undefined;
+      problems.push(...numberProblems(number, input, accountId, holder));
       return {
         problems,
         ...(stock ? { license: stock } : {}),
@@ -147,48 +149,6 @@ export function createPreflightActivities({ graph, teamsAdmin, onDeletedAccount 
             }
           : {}),
       };
-
-      async function numberProblems(found: NumberAssignment | undefined, request: PreflightInput, accountId: string | undefined): Promise<PreflightProblem[]> {
-        if (!found) {
-          return [{
-            type: ErrorType.NumberNotFound,
-            field: 'phoneNumber',
-            message: `${phoneNumber} is not in the tenant's phone number inventory. Get it in the Teams admin center (Voice > Phone numbers) or choose a number listed there.`,
-          }];
-        }
-        const numberIssues: PreflightProblem[] = [];
-        if (found.numberType !== numberType) {
-          numberIssues.push({
-            type: ErrorType.NumberNotFound,
-            field: 'phoneNumber',
-            message: `${phoneNumber} is a ${found.numberType} number, not a ${numberType} number; choose a ${numberType} service number.`,
-          });
-        }
-        if (!(found.capabilities ?? []).some((c) => c.toLowerCase() === 'voiceapplicationassignment')) {
-          numberIssues.push({
-            type: ErrorType.NumberNotServiceNumber,
-            field: 'phoneNumber',
-            message: `${phoneNumber} is a user (subscriber) number; auto attendants and call queues need a service number ` +
-              '(capability voiceApplicationAssignment). Choose a service number.',
-          });
-        }
-        if (found.assignmentTargetId && found.assignmentTargetId !== accountId) {
-          numberIssues.push({
-            type: ErrorType.NumberAlreadyAssigned,
-            field: 'phoneNumber',
-            message: `${phoneNumber} is already assigned to ${await describeHolder(graph, found.assignmentTargetId)}. Unassign it there first or choose another number.`,
-          });
-        }
-        if (found.numberType === 'callingPlan' && found.isoCountryCode && found.isoCountryCode.toUpperCase() !== request.usageLocation.toUpperCase()) {
-          numberIssues.push({
-            type: ErrorType.NumberCountryMismatch,
-            field: 'usageLocation',
-            message: `${phoneNumber} is a ${found.isoCountryCode} number but the usage location is ${request.usageLocation}: Teams assigns a Calling Plan ` +
-              `number only to an account whose usage location is the number's country. Set usageLocation ${found.isoCountryCode} or choose a ${request.usageLocation} number.`,
-          });
-        }
-        return numberIssues;
-      }
     },
   };
 }

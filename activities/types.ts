@@ -4,6 +4,8 @@
  */
 import type { ResourceAccountKind } from '../lib/microsoft';
 import type { DeletedAccountPolicy } from '../lib/validation';
+import type { BatchPlan } from '../workflows/provision-batch/definitions';
+import type { FollowRunsInput, FollowRunsOutput, PlanBatchInput, ReadLicenseStockInput, ReadLicenseStockOutput } from './batch';
 
 export interface CheckLicenseAvailabilityInput {
   /** The account the license is for; when it already exists and holds the license, none is needed. */
@@ -136,6 +138,9 @@ export interface DeleteResourceAccountOutput {
 
 /** Everything the worker registers; workflows use it with `proxyActivities<Activities>`. */
 export interface Activities {
+  planBatch(input: PlanBatchInput): Promise<BatchPlan>;
+  readLicenseStock(input: ReadLicenseStockInput): Promise<ReadLicenseStockOutput>;
+  followRuns(input: FollowRunsInput): Promise<FollowRunsOutput>;
   preflight(input: PreflightInput): Promise<PreflightOutput>;
   checkLicenseAvailability(input: CheckLicenseAvailabilityInput): Promise<CheckLicenseAvailabilityOutput>;
   createResourceAccount(input: CreateResourceAccountInput): Promise<CreateResourceAccountOutput>;

@@ -164,3 +164,42 @@ export function validateProvisionOptions(options: unknown, prefix = 'options.', 
   }
   return problems;
 }
+
+/**
+ * The range of every batch option; the API refuses values outside them (400) and the batch workflow
+ * fails at once on them. Durations in ms.
+ */
+export const BATCH_OPTION_RANGES = {
+  concurrency: { min: 1, max: 500, default: 20, what: 'a whole number between 1 and 500', integer: true },
+  quarantineRatio: { min: 0.05, max: 1, default: 0.5, what: 'a fraction between 0.05 and 1', integer: false },
+  quarantineWindow: { min: 2, max: 1000, default: 10, what: 'a whole number between 2 and 1000', integer: true },
+  licenseRecheckIntervalMs: { min: 10_000, max: DAY_MS, default: 5 * MINUTE_MS, what: 'a whole number of milliseconds between 10 seconds and 1 day', integer: true },
+  maxHistoryEvents: { min: 50, max: 40_000, default: 5000, what: 'a whole number between 50 and 40000', integer: true },
+  retryWindowMs: { min: 0, max: 90 * DAY_MS, default: 7 * DAY_MS, what: 'a whole number of milliseconds between 0 and 90 days', integer: true },
+} as const;
+export type BatchNumericOption = keyof typeof BATCH_OPTION_RANGES;
+
+/** Validates a batch's `options` (its `rowOptions` as a single request's options); unknown keys are errors. */
+export function validateBatchOptions(options: unknown, prefix = 'options.', minimums: 'documented' | 'workflow' = 'documented'): FieldError[] {
+  if (options === undefined) return [];
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    return [{ field: prefix.replace(/\.$/, ''), message: 'options must be an object (or left out)' }];
+  }
+  const accepted = [...Object.keys(BATCH_OPTION_RANGES), 'rowOptions'];
+  const problems: FieldError[] = [];
+  for (const [key, value] of Object.entries(options)) {
+    const field = `${prefix}${key}`;
+    if (key === 'rowOptions') {
+      problems.push(...validateProvisionOptions(value, `${field}.`, minimums));
+    } else if (key in BATCH_OPTION_RANGES) {
+      const range = BATCH_OPTION_RANGES[key as BatchNumericOption];
+      const min = minimums === 'workflow' && key.endsWith('Ms') ? Math.min(range.min, WORKFLOW_MINIMUM_MS) : range.min;
+      if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || (range.integer && !Number.isInteger(value)) || value < min || value > range.max)) {
+        problems.push({ field, message: `${field} must be ${range.what}; got ${JSON.stringify(value)?.slice(0, 40)}` });
+      }
+    } else {
+      problems.push({ field, message: `unknown option "${key.slice(0, 60)}": remove it (accepted: ${accepted.join(', ')})` });
+    }
+  }
+  return problems;
+}

@@ -1,2 +1,3 @@
 /** The worker's workflowsPath: every workflow this worker runs. */
 export { provisionResourceAccount } from './provision-resource-account/workflow';
+export { provisionBatch } from './provision-batch/workflow';

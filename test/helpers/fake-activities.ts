@@ -11,6 +11,15 @@ export type Calls = Array<{ name: keyof Activities; input: unknown }>;
 export function scriptedActivities(overrides: Partial<Activities> = {}): { activities: Activities; calls: Calls } {
   const calls: Calls = [];
   const base: Activities = {
+    async planBatch() {
+      throw new Error('scripted activities plan no batches: use the simulator-backed stack');
+    },
+    async readLicenseStock() {
+      return { free: 25, enabled: 25 };
+    },
+    async followRuns() {
+      return { runs: [] };
+    },
     async preflight() {
       return {
         problems: [],

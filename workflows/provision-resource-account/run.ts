@@ -10,6 +10,7 @@ import {
   TimeoutFailure,
   allHandlersFinished,
   condition,
+  getExternalWorkflowHandle,
   isCancellation,
   log,
   proxyActivities,
@@ -45,6 +46,7 @@ import type {
   StepName,
 } from './definitions';
 import { currentDetails, decisionCommands } from './presentation';
+import { rowReportSignal } from '../provision-batch/definitions';
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
@@ -426,6 +428,7 @@ export class ProvisioningRun {
       ...(auto ? { autoRetry: { what: auto.what, intervalMs: interval, checks: 0, nextCheckAt: new Date(Math.min(deadline, since + interval)).toISOString() } } : {}),
     };
     this.setState('needs-attention', name);
+    void this.reportToBatch();
     while (!this.decided) {
       const left = deadline - Date.now();
       if (left <= 0) break;
@@ -508,12 +511,39 @@ export class ProvisioningRun {
       this.status.endedAt = new Date().toISOString();
       this.status.outcome = outcome;
       this.setState(state);
+      await this.reportToBatch();
       await condition(allHandlersFinished);
       return this.status;
     });
   }
 
   // ---- helpers ----------------------------------------------------------------------------------
+
+  /**
+   * A row of a batch tells its batch when it starts waiting for a decision and when it ends. The signal
+   * goes to the batch's workflow id without a run id, so it reaches the batch's current run after it
+   * continued as new. A batch that has ended cannot be told; that is no failure of this run.
+   */
+  private async reportToBatch(): Promise<void> {
+    const { parent, runId } = workflowInfo();
+    if (!parent) return;
+    const s = this.status;
+    const failed = s.attention?.error ?? [...s.steps].reverse().find((step) => step.lastError)?.lastError;
+    try {
+      await getExternalWorkflowHandle(parent.workflowId).signal(rowReportSignal, {
+        workflowId: s.workflowId,
+        runId,
+        state: s.state,
+        ...(s.attention ? { step: s.attention.step } : s.currentStep ? { step: s.currentStep } : {}),
+        ...(failed && s.state !== 'completed' ? { error: { type: failed.type, message: failed.message } } : {}),
+        ...(s.accountId ? { accountId: s.accountId } : {}),
+        ...(s.outcome ? { outcome: s.outcome } : {}),
+        at: new Date().toISOString(),
+      });
+    } catch (err) {
+      log.info('the batch could not be told', { batch: parent.workflowId, error: err instanceof Error ? err.message : String(err) });
+    }
+  }
 
   /** What the run did that is still in the tenant, newest first. */
   private stillInTenant(): string[] {

@@ -1,0 +1,74 @@
+/** What a batch shows people: its one-line message and its current details in the Web UI (markdown). */
+import type { BatchProgress } from './definitions';
+
+function eta(seconds: number): string {
+  if (seconds < 90) return `${seconds} s`;
+  if (seconds < 90 * 60) return `${Math.round(seconds / 60)} min`;
+  return `${Math.round((seconds / 3600) * 10) / 10} h`;
+}
+
+/** One line on what the batch does now, or how it ended. */
+export function batchMessage(p: BatchProgress): string {
+  const c = p.counts;
+  const done = `${c.completed} of ${p.rows} completed`;
+  switch (p.state) {
+    case 'planning':
+      return p.dryRun ? 'Dry run: reading the tenant to plan every row (no changes)' : 'Planning: reading accounts, licenses and numbers (no changes yet)';
+    case 'planned': {
+      const t = p.totals;
+      if (!t) return 'Dry run finished';
+      const short = t.licenses.short > 0 ? `; buy ${t.licenses.short} Teams Phone Resource Account license${t.licenses.short === 1 ? '' : 's'} first` : '';
+      const numbers = t.numbers.filter((n) => n.short > 0).map((n) => `${n.short} ${n.country} number${n.short === 1 ? '' : 's'}`);
+      return `Dry run: ${t.byAction.create} to create, ${t.byAction.adopt} to adopt, ${t.byAction['already-provisioned']} already provisioned, ` +
+        `${t.byAction.conflict} in conflict; ${t.rowsWithProblems} row${t.rowsWithProblems === 1 ? '' : 's'} with problems${short}` +
+        (numbers.length > 0 ? `; short of ${numbers.join(', ')}` : '') + '. Nothing was changed.';
+    }
+    case 'waiting-for-licenses': {
+      const l = p.licenses;
+      return l
+        ? `Waiting for licenses: buy ${l.short} Teams Phone Resource Account license${l.short === 1 ? '' : 's'} (${l.needed} needed, ${l.free} free) in the ` +
+          'Microsoft 365 admin center > Billing > Purchase services; the batch continues by itself once they are there'
+        : 'Waiting for licenses';
+    }
+    case 'paused':
+      return `Paused${p.pause?.quarantine ? ' by quarantine' : ` by ${p.pause?.by ?? 'an operator'}`}: ${p.pause?.reason ?? ''}; ${done}`;
+    case 'running': {
+      const rate = p.ratePerMinute !== undefined ? `, ${p.ratePerMinute} rows/min` : '';
+      const left = p.etaSeconds !== undefined ? `, about ${eta(p.etaSeconds)} left` : '';
+      const attention = c['needs-attention'] > 0 ? `; ${c['needs-attention']} waiting for a decision` : '';
+      return `Running: ${done}, ${c.running} going, ${c.pending} to start${attention}${rate}${left}`;
+    }
+    case 'cancelling':
+      return `Cancelling: no new row starts; waiting for ${c.running + c['needs-attention']} row${c.running + c['needs-attention'] === 1 ? '' : 's'} already going`;
+    case 'completed':
+      return `Completed: all ${p.rows} rows provisioned`;
+    case 'completed-with-failures': {
+      const failed = c.failed + c.abandoned + c['rolled-back'] + c.cancelled + c.skipped;
+      return `${p.endedAt ? 'Ended' : 'Rows ended'}: ${done}, ${failed} did not (see the report)` + (p.endedAt ? '' : '; retry-failed starts them again');
+    }
+    case 'cancelled':
+      return `Cancelled: ${done}, ${c.skipped} not started`;
+  }
+}
+
+/** The batch's current details in the Web UI. */
+export function batchDetails(p: BatchProgress, batchId: string): string {
+  const c = p.counts;
+  const lines = [
+    `**${p.state}** — ${p.message}`,
+    '',
+    '| pending | running | needs attention | completed | rolled back | abandoned | cancelled | failed | skipped |',
+    '|---|---|---|---|---|---|---|---|---|',
+    `| ${c.pending} | ${c.running} | ${c['needs-attention']} | ${c.completed} | ${c['rolled-back']} | ${c.abandoned} | ${c.cancelled} | ${c.failed} | ${c.skipped} |`,
+  ];
+  if (p.attention.length > 0) {
+    lines.push('', `Rows waiting for a decision (${c['needs-attention']}):`);
+    for (const row of p.attention.slice(0, 10)) lines.push(`- row ${row.row} \`${row.upn}\`: ${row.error ? `${row.error.type}: ${row.error.message.slice(0, 200)}` : 'needs attention'}`);
+    lines.push('', `Decide for all of them at once: \`dialtone batch decide ${batchId} retry --reason "…"\` (or rollback / abandon, optionally --error-type).`);
+  }
+  if (!p.endedAt && !p.dryRun) {
+    lines.push('', `Control: \`dialtone batch pause|resume|cancel|retry-failed ${batchId}\`; progress: \`dialtone batch watch ${batchId}\`; ` +
+      `results: \`dialtone batch report ${batchId} > results.csv\`.`);
+  }
+  return lines.join('\n');
+}
