@@ -6,6 +6,7 @@ import { createGraphClient } from '../activities/graph/client';
 import { TeamsAdminClient } from '../activities/teams-admin/client';
 import type { PollingOptions } from '../activities/polling';
 import type { DeletedAccountPolicy } from '../lib/validation';
+import { dialtoneDataConverter } from '../lib/payload-codec';
 import { temporalConnectionOptions } from '../lib/temporal-connection';
 import type { TenantConfig, WorkerConfig } from './config';
 import { createCredential } from './credentials';
@@ -45,6 +46,7 @@ export function createDialtoneWorker(options: DialtoneWorkerOptions): Promise<Wo
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     workflowsPath: require.resolve('../workflows'),
+    dataConverter: dialtoneDataConverter,
     activities: options.activities,
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? 50,
     ...(options.taskQueueActivitiesPerSecond ? { maxTaskQueueActivitiesPerSecond: options.taskQueueActivitiesPerSecond } : {}),

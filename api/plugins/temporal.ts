@@ -8,6 +8,7 @@
 import { Client, Connection } from '@temporalio/client';
 import fp from 'fastify-plugin';
 import type { TemporalConfig } from '../../lib/config';
+import { dialtoneDataConverter } from '../../lib/payload-codec';
 import { temporalConnectionOptions } from '../../lib/temporal-connection';
 
 export type TemporalReadiness = { ready: true } | { ready: false; reason: string };
@@ -44,7 +45,7 @@ export default fp<TemporalPluginOptions>(
         ...options,
         channelArgs: { 'grpc.initial_reconnect_backoff_ms': RECONNECT_BACKOFF_MS, 'grpc.max_reconnect_backoff_ms': RECONNECT_BACKOFF_MS },
       });
-      fastify.decorate('temporal', new Client({ connection, namespace: config.namespace }));
+      fastify.decorate('temporal', new Client({ connection, namespace: config.namespace, dataConverter: dialtoneDataConverter }));
       fastify.addHook('onClose', async () => {
         await connection.close();
       });

@@ -8,6 +8,7 @@ import { Client, Connection } from '@temporalio/client';
 import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { dialtoneDataConverter } from '../../lib/payload-codec';
 import { TEMPORAL_CLI, TEMPORAL_TEST_SERVER } from '../../lib/paths';
 import { ALL_SEARCH_ATTRIBUTES } from '../../workflows/provision-resource-account/definitions';
 
@@ -39,7 +40,7 @@ export async function startTestTemporal(): Promise<TestTemporal> {
     return {
       address: shared,
       namespace: 'default',
-      client: new Client({ connection, namespace: 'default' }),
+      client: new Client({ connection, namespace: 'default', dataConverter: dialtoneDataConverter }),
       nativeConnection,
       async teardown() {
         await nativeConnection.close();
@@ -52,6 +53,7 @@ export async function startTestTemporal(): Promise<TestTemporal> {
       executable: { type: 'existing-path', path: requireBinary(TEMPORAL_CLI) },
       searchAttributes: ALL_SEARCH_ATTRIBUTES,
     },
+    client: { dataConverter: dialtoneDataConverter },
   });
   return {
     address: env.address,
