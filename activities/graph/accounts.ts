@@ -6,7 +6,8 @@ import type { Client } from '@microsoft/microsoft-graph-client';
 import type { User } from '@microsoft/microsoft-graph-types';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { ErrorType } from '../../lib/error-types';
-import { pollUntil, previousDetails } from '../polling';
+import { DEFAULT_POLLING, previousDetails } from '../polling';
+import { LicenseWatch } from './license-watch';
 import type { PollingOptions } from '../polling';
 import type {
   AssignLicenseInput,
@@ -28,8 +29,10 @@ const LICENSE_WRITE = 'LicenseAssignment.ReadWrite.All (or User.ReadWrite.All)';
 
 export interface AccountActivityDeps {
   graph: Client;
-  /** Cadence of the propagation wait. */
+  /** Cadence of the propagation wait: the shared watch looks every `maxIntervalMs`. */
   polling?: PollingOptions;
+  /** The process's shared license watch; one is made when not given. */
+  licenseWatch?: LicenseWatch;
 }
 
 /** Graph answers 404 for an object a replica has not seen yet; for an id we just created that means "wait". */
@@ -43,7 +46,10 @@ function notYetVisible(accountId: string) {
       : undefined;
 }
 
-export function createAccountActivities({ graph, polling }: AccountActivityDeps) {
+/** What an attempt leaves of its start-to-close time for its last heartbeat and answer. */
+const ATTEMPT_MARGIN_MS = 60_000;
+
+export function createAccountActivities({ graph, polling, licenseWatch = new LicenseWatch(graph, polling?.maxIntervalMs ?? DEFAULT_POLLING.maxIntervalMs) }: AccountActivityDeps) {
   async function readUser(accountId: string, select: string[]): Promise<User> {
     return call({ action: `read account ${accountId}`, permission: 'User.Read.All', classify: notYetVisible(accountId) }, () =>
       graph.api(`/users/${accountId}`).select(select).get(),
@@ -118,46 +124,19 @@ export function createAccountActivities({ graph, polling }: AccountActivityDeps)
      * step retries until Teams accepts the number.
      */
     async waitForLicense({ accountId, skuId, servicePlanIds }: WaitForLicenseInput): Promise<WaitForLicenseOutput> {
+      const ctx = Context.current();
       const before = previousDetails<{ checks: number }>().checks ?? 0;
       const planIds = new Set((servicePlanIds && servicePlanIds.length > 0 ? servicePlanIds : await servicePlansOf(skuId)).map((id) => id.toLowerCase()));
-      let state = 'not checked yet';
-      const result = await pollUntil(
-        polling,
-        async () => {
-          const user = await readUser(accountId, ['id', 'assignedLicenses', 'assignedPlans', 'provisionedPlans']);
-          const license = (user.assignedLicenses ?? []).find((l) => skuId === undefined || l.skuId === skuId);
-          if (!license) {
-            state = 'the license is not among the account\'s assigned licenses yet';
-            return { done: false };
-          }
-          const disabled = new Set((license.disabledPlans ?? []).map((id) => id.toLowerCase()));
-          const plans = (user.assignedPlans ?? []).filter((p) => planIds.has(String(p.servicePlanId).toLowerCase()) && !disabled.has(String(p.servicePlanId).toLowerCase()));
-          if (plans.length === 0) {
-            state = 'the license\'s service plans are not among the assigned plans yet';
-            return { done: false };
-          }
-          const notEnabled = plans.find((p) => p.capabilityStatus !== 'Enabled');
-          if (notEnabled) {
-            state = `the service plan ${notEnabled.servicePlanId} is ${notEnabled.capabilityStatus}`;
-            return { done: false };
-          }
-          const services = new Set(plans.map((p) => p.service));
-          const provisioning = (user.provisionedPlans ?? []).filter((p) => services.has(p.service));
-          if (provisioning.length === 0 || provisioning.some((p) => p.provisioningStatus !== 'Success')) {
-            state = `provisioning of ${[...services].join(', ')} is ${provisioning.map((p) => p.provisioningStatus).join(', ') || 'not started'}`;
-            return { done: false };
-          }
-          return { done: true };
-        },
-        (checks) => Context.current().heartbeat({ checks: before + checks }),
-      );
+      // The watch is shared, so an attempt may wait most of its start-to-close time at no extra cost.
+      const budgetMs = Math.max(polling?.budgetMs ?? DEFAULT_POLLING.budgetMs, ctx.info.startToCloseTimeoutMs - ATTEMPT_MARGIN_MS);
+      const result = await licenseWatch.wait({ accountId, skuId, planIds }, budgetMs, (looks) => ctx.heartbeat({ checks: before + looks }), ctx.cancelled);
       if (!result.done) {
         throw ApplicationFailure.create({
           type: ErrorType.LicenseNotYetProvisioned,
-          message: `License not ready on ${accountId} after ${before + result.checks} checks: ${state}`,
+          message: `License not ready on ${accountId} after ${before + result.looks} checks: ${result.state}`,
         });
       }
-      return { checks: before + result.checks };
+      return { checks: before + result.looks };
     },
 
     async removeLicense({ accountId, skuId }: RemoveLicenseInput): Promise<RemoveLicenseOutput> {

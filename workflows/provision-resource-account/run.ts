@@ -86,6 +86,20 @@ function conditionWait(deadlineMs: number): ActivityOptions {
   };
 }
 
+/**
+ * The license wait: the worker's shared license watch answers every waiting account with one look, so
+ * one attempt waits up to half an hour (heartbeating each look) and the next follows within a minute;
+ * Temporal's growing backoff would leave a ready license unseen for up to its maximum interval.
+ */
+function licenseWait(deadlineMs: number): ActivityOptions {
+  return {
+    startToCloseTimeout: '30 minutes',
+    heartbeatTimeout: '1 minute',
+    scheduleToCloseTimeout: deadlineMs,
+    retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes },
+  };
+}
+
 /** Undo steps retry longer since nothing else is waiting; they run shielded from cancellation. */
 const compensationCall: ActivityOptions = {
   startToCloseTimeout: '5 minutes',
@@ -316,7 +330,7 @@ export class ProvisioningRun {
     await this.step(
       'waitForLicense',
       () =>
-        activities(STEP_TITLES.waitForLicense, conditionWait(settings.propagationTimeoutMs)).waitForLicense({
+        activities(STEP_TITLES.waitForLicense, licenseWait(settings.propagationTimeoutMs)).waitForLicense({
           accountId: account.accountId,
           skuId: license.skuId,
           ...(license.servicePlanIds ? { servicePlanIds: license.servicePlanIds } : {}),
