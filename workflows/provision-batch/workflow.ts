@@ -241,6 +241,9 @@ export class BatchRun {
     const rows = this.book.retryable();
     for (const row of rows) {
       this.book.set(row, 'pending');
+      // A row that asked for any number gets one again: its own if its account holds one by now, else
+      // a free one (the one it had may be what failed, e.g. taken by someone else meanwhile).
+      if (this.input.rows[row.row - 1]?.phoneNumber === ANY_NUMBER) row.phoneNumber = undefined;
       row.error = undefined;
       row.outcome = undefined;
       row.step = undefined;
@@ -361,7 +364,7 @@ export class BatchRun {
       }
     }
     if (!rowNumbers) this.totals = plan.totals;
-    this.phase = 'running';
+    if (this.phase === 'planning') this.phase = 'running';
     this.show();
   }
 
@@ -395,7 +398,13 @@ export class BatchRun {
     let closeAt: number | undefined;
     for (;;) {
       if (this.phase === 'cancelling' && this.cancelInFlight && !this.cancelSent) await this.cancelRowsInFlight();
-      this.fill();
+      // A long history: start nothing more, let the starts in flight land, then continue as new.
+      const continueNow = workflowInfo().historyLength >= this.settings.maxHistoryEvents || workflowInfo().continueAsNewSuggested;
+      if (continueNow && this.starting === 0 && !this.book.allFinished()) {
+        await condition(allHandlersFinished);
+        if (this.starting === 0) await continueAsNew<typeof provisionBatch>({ ...this.input, carried: this.carry() });
+      }
+      if (!continueNow) this.fill();
       const unplanned = this.replan ? this.book.rows.filter((row) => row.state === 'pending' && !row.phoneNumber).map((row) => row.row) : [];
       if (unplanned.length > 0 && !this.pause && this.phase === 'running') {
         this.replan = false;
@@ -415,10 +424,6 @@ export class BatchRun {
         continue;
       }
       closeAt = undefined;
-      if (this.starting === 0 && (workflowInfo().historyLength >= this.settings.maxHistoryEvents || workflowInfo().continueAsNewSuggested)) {
-        await condition(allHandlersFinished);
-        if (this.starting === 0) await continueAsNew<typeof provisionBatch>({ ...this.input, carried: this.carry() });
-      }
       this.armFollow();
       this.upsert();
       this.changed = false;
