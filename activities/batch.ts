@@ -123,9 +123,8 @@ function isFreeServiceNumber(number: NumberAssignment): boolean {
 }
 
 function describeChoice(row: BatchRowRequest): string {
-  const parts = [`${row.usageLocation}`, row.tollFree === true ? 'toll-free' : row.tollFree === false ? 'toll' : '', row.numberCity ? `in ${row.numberCity}` : '']
-    .filter(Boolean);
-  return `a free ${parts.join(' ')} service number`;
+  const kind = row.tollFree === true ? ' toll-free' : row.tollFree === false ? ' toll' : '';
+  return `free ${row.usageLocation}${kind} service number${row.numberCity ? ` in ${row.numberCity}` : ''}`;
 }
 
 async function mapLimited<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {

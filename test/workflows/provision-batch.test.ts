@@ -16,6 +16,7 @@ import {
   getBatchProgressQuery,
   getBatchRowsQuery,
   resumeBatchUpdate,
+  retryFailedRowsUpdate,
 } from '../../workflows/provision-batch/definitions';
 import type { BatchOptions, BatchProgress, BatchRowRequest } from '../../workflows/provision-batch/definitions';
 import { PROVISION_WORKFLOW_TYPE, decideUpdate, getStatusQuery, resourceAccountWorkflowId } from '../../workflows/provision-resource-account/definitions';
@@ -163,6 +164,31 @@ describe('provisionBatch', () => {
     // Nothing was written: every pre-flight failed before any change.
     const state = await tenant();
     assert.equal(state.users.filter((u) => u.userPrincipalName.includes(suffix)).length, 0);
+  });
+
+  test('a row with no free number fails without starting; the batch stays open, and retry-failed allocates again once a number is there', async () => {
+    stack = await startTestStack();
+    const suffix = randomUUID().slice(0, 6);
+    const rows = [row(`r1-${suffix}`, '+12065550117'), row(`r2-${suffix}`, 'any', { numberCity: 'Tacoma' })];
+    const handle = await start(rows);
+    const open = await until('the rows to end', () => handle.query(getBatchProgressQuery), (p) => p.state === 'completed-with-failures');
+    assert.equal(open.counts.completed, 1);
+    assert.equal(open.counts.failed, 1);
+    const failed = (await handle.query(getBatchRowsQuery, { state: 'failed' })).rows[0];
+    assert.equal(failed?.attempts, 0, 'the row never started');
+    assert.match(failed?.error?.message ?? '', /no free US service number in Tacoma is left/);
+    assert.match(open.message, /retry-failed starts them again/);
+
+    const seeded = await stack.simulator.app.inject({ method: 'POST', url: '/_simulator/seed', payload: { numbers: [{ telephoneNumber: '+12535550100', isoCountryCode: 'US', city: 'Tacoma' }] } });
+    assert.equal(seeded.statusCode, 201, seeded.body);
+    const retried = await handle.executeUpdate(retryFailedRowsUpdate, { args: [{ by: 'test' }] });
+    assert.equal(retried.rows, 1);
+    const result = await handle.result();
+    assert.equal(result.progress.state, 'completed', result.progress.message);
+    const again = (await handle.query(getBatchRowsQuery, {})).rows.find((r) => r.upn === rows[1]!.upn);
+    assert.equal(again?.phoneNumber, '+12535550100');
+    assert.equal(again?.attempts, 1);
+    assert.ok(result.progress.controls.some((c) => c.action === 'retry-failed' && c.by === 'test'));
   });
 
   test('a row whose account already has a run going (a single request) follows that run instead of starting a second', async () => {
