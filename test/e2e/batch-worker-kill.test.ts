@@ -138,7 +138,7 @@ describe('a batch through the API with a worker killed mid-batch', () => {
     const listed: Array<{ upn: string; phoneNumber: string; accountId: string; attempts: number; state: string }> = [];
     let token: string | undefined;
     do {
-      const page = await app.inject({ method: 'GET', url: `/v1/batches/${batchId}/rows?pageSize=100${token ? `&pageToken=${encodeURIComponent(token)}` : ''}`, headers: AUTH });
+      const page = await app.inject({ method: 'GET', url: `/v1/batches/${batchId}/rows?pageSize=100${token ? `&nextPageToken=${encodeURIComponent(token)}` : ''}`, headers: AUTH });
       assert.equal(page.statusCode, 200, page.body);
       const body = page.json() as { items?: typeof listed; rows?: typeof listed; nextPageToken?: string };
       listed.push(...(body.items ?? body.rows ?? []));
