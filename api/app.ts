@@ -9,11 +9,13 @@ import type { Client } from '@temporalio/client';
 import type { ApiConfig } from './config';
 import { serializeRequest } from './logging';
 import authPlugin from './plugins/auth';
+import batchesPlugin from './plugins/batches';
 import errorsPlugin, { clientErrorHandler, frameworkErrorHandler } from './plugins/errors';
 import metricsPlugin from './plugins/metrics';
 import resourceAccountsPlugin from './plugins/resource-accounts';
 import swaggerPlugin from './plugins/swagger';
 import temporalPlugin from './plugins/temporal';
+import batchRoutes from './routes/batches';
 import healthRoutes from './routes/health';
 import resourceAccountRoutes from './routes/resource-accounts';
 import { ID_PARAM_MAX_LENGTH } from './schemas/resource-accounts';
@@ -61,9 +63,17 @@ export async function buildApp(config: ApiConfig, deps: AppDeps = {}) {
     workerTimeoutMs: config.workerTimeoutMs,
     temporalUiUrl: config.temporalUiUrl,
   });
+  await app.register(batchesPlugin, {
+    tenantId: config.tenantId,
+    taskQueue: config.temporal.taskQueue,
+    workerTimeoutMs: config.workerTimeoutMs,
+    dryRunWaitMs: config.dryRunWaitMs,
+    temporalUiUrl: config.temporalUiUrl,
+  });
 
   await app.register(healthRoutes);
   await app.register(resourceAccountRoutes, { prefix: '/v1' });
+  await app.register(batchRoutes, { prefix: '/v1' });
   return app;
 }
 

@@ -32,6 +32,8 @@ export interface ApiConfig {
   temporalUiUrl?: string;
   /** How long a request waits for a worker to answer a status query or a decision before giving up, in ms. */
   workerTimeoutMs: number;
+  /** How long a dry-run submit waits for the plan before answering 202 with where to read it, in ms (0: answer at once). */
+  dryRunWaitMs: number;
 }
 
 export function loadApiConfig(env: Env): ApiConfig {
@@ -45,8 +47,9 @@ export function loadApiConfig(env: Env): ApiConfig {
   const uiUrl = r.optional('TEMPORAL_UI_URL');
   const temporalUiUrl = uiUrl === undefined ? undefined : r.url('TEMPORAL_UI_URL', uiUrl, ['http:', 'https:']);
   const workerTimeoutMs = r.int('API_WORKER_TIMEOUT_MS', 10_000, 100, 300_000);
+  const dryRunWaitMs = r.int('API_DRY_RUN_WAIT_MS', 120_000, 0, 600_000);
   r.done();
-  return { host, port, logLevel, auth, temporal, tenantMode, tenantId, temporalUiUrl, workerTimeoutMs };
+  return { host, port, logLevel, auth, temporal, tenantMode, tenantId, temporalUiUrl, workerTimeoutMs, dryRunWaitMs };
 }
 
 function readAuth(r: EnvReader): ApiAuthConfig {

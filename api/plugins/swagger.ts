@@ -17,6 +17,7 @@ export default fp(
         },
         tags: [
           { name: 'resource-accounts', description: 'Provision one resource account and follow it' },
+          { name: 'batches', description: 'Provision many resource accounts from one CSV or JSON file, follow and steer them' },
           { name: 'operations', description: 'Health, readiness and metrics' },
         ],
       },

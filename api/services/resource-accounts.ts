@@ -495,7 +495,7 @@ function reportedState(info: RunInfo): ProvisioningState | undefined {
 }
 
 /** Runs `fn` over `items` with at most `limit` calls at a time; results in the order of `items`. */
-async function mapConcurrently<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+export async function mapConcurrently<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   const lane = async () => {
@@ -552,11 +552,11 @@ function pageTokenChecksum(token: Uint8Array, visibilityQuery: string): string {
   return createHash('sha256').update(visibilityQuery).update('\n').update(token).digest().subarray(0, 12).toString('base64url');
 }
 
-function sealPageToken(token: Uint8Array, visibilityQuery: string): string {
+export function sealPageToken(token: Uint8Array, visibilityQuery: string): string {
   return `${Buffer.from(token).toString('base64url')}.${pageTokenChecksum(token, visibilityQuery)}`;
 }
 
-function openPageToken(sealed: string, visibilityQuery: string): Buffer {
+export function openPageToken(sealed: string, visibilityQuery: string): Buffer {
   const [data = '', checksum] = sealed.split('.');
   const token = Buffer.from(data, 'base64url');
   if (checksum !== pageTokenChecksum(token, visibilityQuery)) {
@@ -571,7 +571,7 @@ function openPageToken(sealed: string, visibilityQuery: string): Buffer {
  * Our own deadline passed. gRPC reports it as DEADLINE_EXCEEDED or, when it fires between the calls
  * of an update, as CANCELLED; this API never cancels calls otherwise.
  */
-function timedOut(err: unknown): boolean {
+export function timedOut(err: unknown): boolean {
   return err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isGrpcDeadlineError(err) || isGrpcCancelledError(err);
 }
 
@@ -596,7 +596,7 @@ function workflowTaskNote(failure: WorkflowTaskFailure): string {
   );
 }
 
-function workerUnavailable(timeoutMs: number, what: string): ApiError {
+export function workerUnavailable(timeoutMs: number, what: string): ApiError {
   return new ApiError(
     503,
     'worker_unavailable',

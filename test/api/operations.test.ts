@@ -96,7 +96,17 @@ describe('operations endpoints', () => {
       'POST /v1/resource-accounts',
       'POST /v1/resource-accounts/{id}/cancel',
       'POST /v1/resource-accounts/{id}/decision',
-    ]);
+      'GET /v1/batches',
+      'GET /v1/batches/{id}',
+      'GET /v1/batches/{id}/report.csv',
+      'GET /v1/batches/{id}/rows',
+      'POST /v1/batches',
+      'POST /v1/batches/{id}/cancel',
+      'POST /v1/batches/{id}/decision',
+      'POST /v1/batches/{id}/pause',
+      'POST /v1/batches/{id}/resume',
+      'POST /v1/batches/{id}/retry-failed',
+    ].sort());
     assert.deepEqual(doc.paths['/v1/resource-accounts']?.post?.security, [{ bearerAuth: [] }]);
     assert.deepEqual(Object.keys(doc.paths['/v1/resource-accounts']?.post?.responses ?? {}).sort(), ['200', '202', '400', '401', '409', '500', '503']);
     assert.ok(doc.components.securitySchemes.bearerAuth);
@@ -113,7 +123,13 @@ describe('operations endpoints', () => {
     assert.equal(key?.in, 'header');
     assert.equal(key?.required ?? false, false);
     assert.deepEqual([key?.schema.minLength, key?.schema.maxLength], [1, 200]);
-    assert.doesNotMatch(res.body, /batchId/, 'nothing can set a batch id yet, so no public shape shows one');
+    const createBody = JSON.stringify((doc.paths['/v1/resource-accounts']?.post as unknown as { requestBody: unknown }).requestBody);
+    assert.doesNotMatch(createBody, /batchId/, 'only a batch sets a run\'s batch id; a single request cannot');
+    for (const [path, methods] of Object.entries(doc.paths).filter(([p]) => p.startsWith('/v1/'))) {
+      for (const [method, operation] of Object.entries(methods)) assert.deepEqual(operation.security, [{ bearerAuth: [] }], `${method} ${path}`);
+    }
+    const batchBody = (doc.paths['/v1/batches']?.post as unknown as { requestBody: { content: Record<string, unknown> } }).requestBody.content;
+    assert.deepEqual(Object.keys(batchBody).sort(), ['application/json', 'text/csv'], 'a batch is JSON or a CSV file');
 
     type Schema = { properties: Record<string, { minimum?: number; maximum?: number; description?: string }> };
     const body = (doc.paths['/v1/resource-accounts']?.post as unknown as { requestBody: { content: Record<string, { schema: { properties: { options: Schema } } }> } })
