@@ -1,12 +1,13 @@
 #!/usr/bin/env -S node --import tsx
 /**
- * `dialtone` command: start the local stack, and submit or follow runs through the REST API.
+ * `dialtone` command: start the local stack, and submit or follow runs and batches through the REST API.
  * Exit codes: 0 done, 1 the API refused or could not be reached (or the stack failed), 2 the command
  * line was wrong (unknown command or flag, missing or invalid value), as most Unix tools do.
  */
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../lib/config';
 import { LOCAL_API_PORT } from '../lib/local-defaults';
+import { addBatchCommands } from './batch-commands';
 import { startLocalStack } from './local-stack';
 import { addRestCommands } from './rest-commands';
 
@@ -39,6 +40,7 @@ async function main(argv: string[]): Promise<number> {
     });
 
   addRestCommands(program, process.env, setExitCode);
+  addBatchCommands(program, process.env, setExitCode);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -30,6 +30,8 @@ export interface ApiRequest {
   query?: Record<string, string | number | undefined>;
   /** Sent as JSON. */
   body?: unknown;
+  /** Sent as it is, with its content type (a CSV file), instead of a JSON body. */
+  text?: { contentType: string; body: string };
   headers?: Record<string, string>;
 }
 
@@ -67,10 +69,11 @@ export class RestClient {
         headers: {
           accept: 'application/json',
           ...(request.body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(request.text === undefined ? {} : { 'content-type': request.text.contentType }),
           ...request.headers,
           ...(this.target.token ? { authorization: `Bearer ${this.target.token}` } : {}),
         },
-        body: request.body === undefined ? undefined : JSON.stringify(request.body),
+        body: request.text !== undefined ? request.text.body : request.body === undefined ? undefined : JSON.stringify(request.body),
       });
       return { ok: response.ok, status: response.status, text: await response.text() };
     } catch (err) {

@@ -39,7 +39,7 @@ interface DecideOptions {
   idempotencyKey?: string;
 }
 
-interface PagingOptions {
+export interface PagingOptions {
   pageSize?: number;
   pageToken?: string;
   all?: boolean;
@@ -187,7 +187,7 @@ export function addRestCommands(program: Command, env: Env, setExitCode: (code: 
   });
 }
 
-function pagingOptions(command: Command): Command {
+export function pagingOptions(command: Command): Command {
   return command
     .addOption(new Option('--page-size <n>', `items per page, 1 to ${MAX_PAGE_SIZE} (default: the API's, 50)`).argParser(parsePageSize))
     .addOption(new Option('--page-token <token>', 'the nextPageToken of the previous page').argParser(nonEmpty))
@@ -203,7 +203,7 @@ interface Page {
  * One page as the API answers it, with a hint on stderr for the next; or, with --all, every page from
  * --page-token (or the first) to the last, printed as one array only when all of them arrived.
  */
-async function printPages(
+export async function printPages(
   client: RestClient,
   path: string,
   filter: Record<string, string | undefined>,
@@ -250,14 +250,14 @@ function readPage(answer: ApiAnswer): Page {
 }
 
 /** The API's answer, as indented JSON when it is JSON: on stdout when accepted, on stderr when refused. */
-function print(answer: ApiAnswer): number {
+export function print(answer: ApiAnswer): number {
   const json = parseJson(answer.text);
   const printable = json === undefined ? answer.text : JSON.stringify(json, null, 2);
   (answer.ok ? process.stdout : process.stderr).write(`${printable}\n`);
   return answer.ok ? 0 : 1;
 }
 
-function parseJson(text: string): unknown {
+export function parseJson(text: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch {
@@ -284,18 +284,18 @@ function parsePageSize(raw: string): number {
 }
 
 /** It travels as an HTTP header, which holds only printable ASCII; the API takes up to 200 characters. */
-function parseIdempotencyKey(raw: string): string {
+export function parseIdempotencyKey(raw: string): string {
   if (!/^[\x20-\x7E]{1,200}$/.test(raw)) throw new InvalidArgumentError('use 1 to 200 printable ASCII characters, e.g. a UUID.');
   return raw;
 }
 
-function nonEmpty(raw: string): string {
+export function nonEmpty(raw: string): string {
   if (raw.trim() === '') throw new InvalidArgumentError('it must not be empty.');
   return raw;
 }
 
 /** Who is at the terminal: the OS account, or $USER where the OS has no entry for the uid (some containers). */
-function osUserName(env: Env): string | undefined {
+export function osUserName(env: Env): string | undefined {
   try {
     const name = os.userInfo().username;
     if (name) return name;
