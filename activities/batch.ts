@@ -57,6 +57,7 @@ export interface ReadLicenseStockOutput {
 export interface FollowRunsInput {
   runs: Array<{ workflowId: string; runId?: string }>;
 }
+/** Where a row's run stands: what a look at it finds, and what it reports to its batch by itself. */
 export interface FollowedRun {
   workflowId: string;
   runId?: string;

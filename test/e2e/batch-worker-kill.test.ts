@@ -6,16 +6,15 @@
  * says so.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { buildApp } from '../../api/app';
 import type { ApiApp } from '../../api/app';
 import { LOCAL_TENANT_ID } from '../../lib/local-defaults';
-import { REPO_ROOT } from '../../lib/paths';
 import { resourceAccountWorkflowId } from '../../workflows/provision-resource-account/definitions';
 import { AUTH, testConfig } from '../api/helpers';
+import { killHard, workerProcesses } from '../helpers/worker-process';
 import { startTestSimulator } from '../helpers/simulator';
 import type { TestSimulator } from '../helpers/simulator';
 import { startTestTemporal } from '../helpers/temporal';
@@ -35,33 +34,12 @@ describe('a batch through the API with a worker killed mid-batch', () => {
   let sim: TestSimulator;
   let app: ApiApp;
   let taskQueue: string;
-  const workers: Array<ChildProcess | undefined> = [undefined, undefined];
-  let log = '';
+  const running: Array<ChildProcess | undefined> = [undefined, undefined];
 
-  function startWorker(): ChildProcess {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], {
-      cwd: REPO_ROOT,
-      env: {
-        ...process.env,
-        TEMPORAL_ADDRESS: temporal.address,
-        TEMPORAL_NAMESPACE: temporal.namespace,
-        TEMPORAL_TASK_QUEUE: taskQueue,
-        DIALTONE_TENANT_MODE: 'simulator',
-        SIMULATOR_URL: sim.url,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout?.on('data', (chunk: Buffer) => (log = (log + chunk.toString()).slice(-20_000)));
-    child.stderr?.on('data', (chunk: Buffer) => (log = (log + chunk.toString()).slice(-20_000)));
-    return child;
-  }
+  const workers = workerProcesses(() => temporal, () => sim, () => taskQueue);
+  const startWorker = () => workers.start();
+  const kill = killHard;
 
-  async function kill(child: ChildProcess | undefined): Promise<void> {
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
-  }
 
   async function simState(): Promise<SimState> {
     return (await sim.app.inject({ method: 'GET', url: '/_simulator/state' })).json();
@@ -75,7 +53,7 @@ describe('a batch through the API with a worker killed mid-batch', () => {
     app = await buildApp(config, { temporalClient: temporal.client });
   });
   after(async () => {
-    for (const worker of workers) await kill(worker);
+    for (const worker of running) await kill(worker);
     await app?.close();
     await sim?.close();
     await temporal?.teardown();
@@ -107,8 +85,8 @@ describe('a batch through the API with a worker killed mid-batch', () => {
       phoneNumber: i % 2 === 0 ? fixed[i / 2] : 'any',
       ...(i % 2 === 1 ? { numberCity: 'Seattle' } : {}),
     }));
-    workers[0] = startWorker();
-    workers[1] = startWorker();
+    running[0] = startWorker();
+    running[1] = startWorker();
     const submitted = await app.inject({ method: 'POST', url: '/v1/batches', headers: AUTH, payload: { rows, options: { concurrency: 40, maxHistoryEvents: 400 } } });
     assert.equal(submitted.statusCode, 202, submitted.body);
     const { batchId } = submitted.json() as { batchId: string };
@@ -116,8 +94,8 @@ describe('a batch through the API with a worker killed mid-batch', () => {
     // Kill the first worker at uneven moments while rows are going, starting it again each time.
     for (const delay of [3000, 2200, 4100, 1600]) {
       await sleep(delay);
-      await kill(workers[0]);
-      workers[0] = startWorker();
+      await kill(running[0]);
+      running[0] = startWorker();
     }
 
     let progress: { state: string; counts: Record<string, number>; generation: number; message: string } | undefined;
@@ -130,7 +108,7 @@ describe('a batch through the API with a worker killed mid-batch', () => {
       }
       await sleep(1000);
     }
-    assert.equal(progress?.state, 'completed', `${JSON.stringify(progress)}\nworker log:\n${log.slice(-3000)}`);
+    assert.equal(progress?.state, 'completed', `${JSON.stringify(progress)}\nworker log:\n${workers.log().slice(-3000)}`);
     assert.equal(progress?.counts.completed, ROWS);
     assert.ok((progress?.generation ?? 0) > 1, 'the batch continued as new at least once');
 

@@ -4,15 +4,14 @@
  * the tenant must be back where it started — no account, license or number left behind, none adopted.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { LOCAL_TENANT_ID } from '../../lib/local-defaults';
-import { REPO_ROOT } from '../../lib/paths';
 import type { provisionResourceAccount } from '../../workflows';
 import { PROVISION_WORKFLOW_TYPE, decideUpdate, getStatusQuery, resourceAccountWorkflowId } from '../../workflows/provision-resource-account/definitions';
 import type { ProvisionResourceAccountStatus } from '../../workflows/provision-resource-account/definitions';
+import { killHard, workerProcesses } from '../helpers/worker-process';
 import { startTestSimulator } from '../helpers/simulator';
 import type { TestSimulator } from '../helpers/simulator';
 import { startTestTemporal } from '../helpers/temporal';
@@ -33,32 +32,11 @@ describe('worker killed mid-run, again and again, then everything rolled back', 
   let sim: TestSimulator;
   let worker: ChildProcess | undefined;
   const taskQueue = `kill-${randomUUID()}`;
-  let log = '';
 
-  function startWorker(): ChildProcess {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], {
-      cwd: REPO_ROOT,
-      env: {
-        ...process.env,
-        TEMPORAL_ADDRESS: temporal.address,
-        TEMPORAL_NAMESPACE: temporal.namespace,
-        TEMPORAL_TASK_QUEUE: taskQueue,
-        DIALTONE_TENANT_MODE: 'simulator',
-        SIMULATOR_URL: sim.url,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout?.on('data', (chunk: Buffer) => (log = (log + chunk.toString()).slice(-20_000)));
-    child.stderr?.on('data', (chunk: Buffer) => (log = (log + chunk.toString()).slice(-20_000)));
-    return child;
-  }
+  const workers = workerProcesses(() => temporal, () => sim, () => taskQueue);
+  const startWorker = () => workers.start();
+  const kill = killHard;
 
-  async function kill(child: ChildProcess | undefined): Promise<void> {
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
-  }
 
   async function simState(): Promise<SimState> {
     return (await sim.app.inject({ method: 'GET', url: '/_simulator/state' })).json();
@@ -118,7 +96,7 @@ describe('worker killed mid-run, again and again, then everything rolled back', 
       if (waiting.every((s) => s?.state === 'needs-attention')) break;
       await sleep(500);
     }
-    assert.ok(waiting.every((s) => s?.state === 'needs-attention'), `every run waits at its number: ${waiting.map((s) => `${s?.state}/${s?.currentStep}`).join(', ')}\n${log.slice(-3000)}`);
+    assert.ok(waiting.every((s) => s?.state === 'needs-attention'), `every run waits at its number: ${waiting.map((s) => `${s?.state}/${s?.currentStep}`).join(', ')}\n${workers.log().slice(-3000)}`);
     for (const status of waiting) {
       assert.equal(status?.attention?.step, 'assignNumber', JSON.stringify(status?.attention));
       assert.equal(status?.adopted, false, 'an account the pre-flight did not see is the run\'s own, whatever a retry found');

@@ -5,21 +5,13 @@
  */
 import { FINISHED_ROW_STATES, RETRYABLE_ROW_STATES, ROW_STATES } from './definitions';
 import type { BatchRowStatus, RowState } from './definitions';
-import type { ProvisioningState } from '../provision-resource-account/definitions';
+import type { FollowedRun } from '../../activities/batch';
 
 /** How many finish times the rate is taken over. */
 const RATE_SAMPLE = 50;
 
-/** What a row's run reported (its signal, its result, or a look at it). */
-export interface RunNews {
-  workflowId: string;
-  runId?: string;
-  state: ProvisioningState | 'failed' | 'missing';
-  step?: string;
-  error?: { type: string; message: string };
-  accountId?: string;
-  outcome?: string;
-}
+/** What a row's run reported (its signal, its result, or a look at it by the followRuns activity). */
+export type RunNews = FollowedRun;
 
 export class RowBook {
   private readonly index = new Map<string, number>();
