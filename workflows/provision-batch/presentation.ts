@@ -54,12 +54,18 @@ export function batchMessage(p: BatchProgress): string {
 /** The batch's current details in the Web UI. */
 export function batchDetails(p: BatchProgress, batchId: string): string {
   const c = p.counts;
+  const counts = ([
+    ['pending', c.pending], ['running', c.running], ['needs attention', c['needs-attention']], ['completed', c.completed],
+    ['rolled back', c['rolled-back']], ['abandoned', c.abandoned], ['cancelled', c.cancelled], ['failed', c.failed], ['skipped', c.skipped],
+  ] as const).filter(([, n], i) => n > 0 || i < 4).map(([name, n]) => `${name} **${n}**`).join(' · ');
+  // The first line names the batch: a continued-as-new run has no static summary of its own (the SDK sets one only at start).
   const lines = [
+    `${p.dryRun ? 'Dry run of batch' : 'Batch'} \`${batchId}\`: ${p.rows} resource account${p.rows === 1 ? '' : 's'}` +
+      `${p.submittedBy ? `, submitted by ${p.submittedBy}` : ''}${p.generation > 1 ? ` (run ${p.generation} of this batch's workflow)` : ''}`,
+    '',
     `**${p.state}** — ${p.message}`,
     '',
-    '| pending | running | needs attention | completed | rolled back | abandoned | cancelled | failed | skipped |',
-    '|---|---|---|---|---|---|---|---|---|',
-    `| ${c.pending} | ${c.running} | ${c['needs-attention']} | ${c.completed} | ${c['rolled-back']} | ${c.abandoned} | ${c.cancelled} | ${c.failed} | ${c.skipped} |`,
+    `Rows: ${counts}`,
   ];
   if (p.attention.length > 0) {
     lines.push('', `Rows waiting for a decision (${c['needs-attention']}):`);
