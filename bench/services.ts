@@ -125,6 +125,8 @@ export interface StackOptions {
   logLevel: string;
   /** Extra variables for the worker, e.g. its pacing budget. */
   workerEnv?: Record<string, string>;
+  /** Extra variables for the simulator, e.g. its profile and time scale. */
+  simulatorEnv?: Record<string, string>;
 }
 
 /** Variables of the bench's own environment that would steer a service away from this stack. */
@@ -250,6 +252,7 @@ export class ChaosStack {
           SIMULATOR_TLS_DIR: tlsDir,
           SIMULATOR_STATE_FILE: this.stateFile,
           NODE_EXTRA_CA_CERTS: caPath,
+          ...this.options.simulatorEnv,
         }];
       case 'worker':
         return [process.execPath, [...tsx, 'worker/main.ts'], { ...common, SIMULATOR_URL: this.simulatorUrl, ...this.options.workerEnv }];
