@@ -170,7 +170,7 @@ export function validateProvisionOptions(options: unknown, prefix = 'options.', 
  * fails at once on them. Durations in ms.
  */
 export const BATCH_OPTION_RANGES = {
-  concurrency: { min: 1, max: 500, default: 20, what: 'a whole number between 1 and 500', integer: true },
+  concurrency: { min: 1, max: 2000, default: 200, what: 'a whole number between 1 and 2000', integer: true },
   quarantineRatio: { min: 0.05, max: 1, default: 0.5, what: 'a fraction between 0.05 and 1', integer: false },
   quarantineWindow: { min: 2, max: 1000, default: 10, what: 'a whole number between 2 and 1000', integer: true },
   licenseRecheckIntervalMs: { min: 10_000, max: DAY_MS, default: 5 * MINUTE_MS, what: 'a whole number of milliseconds between 10 seconds and 1 day', integer: true },

@@ -42,6 +42,13 @@ export interface WorkerConfig {
   taskQueueActivitiesPerSecond?: number;
 }
 
+/**
+ * Activity slots per worker. A license wait holds its slot while it watches (up to half an hour an
+ * attempt), and every call to the tenant waits for the pacing budget rather than for a slot, so slots
+ * are cheap and many: they must not be what limits how many accounts provision at once.
+ */
+export const DEFAULT_MAX_CONCURRENT_ACTIVITIES = 1000;
+
 /** The simulator compresses time, so the worker looks more often there. */
 const SIMULATOR_POLLING: PollingOptions = {
   initialIntervalMs: 200,
@@ -110,7 +117,7 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
       teamsAdminBaseUrl: r.url('TEAMS_ADMIN_BASE_URL', 'https://api.interfaces.records.teams.microsoft.com'),
     };
   }
-  const maxConcurrentActivities = r.int('WORKER_MAX_CONCURRENT_ACTIVITIES', 50, 1, 1000);
+  const maxConcurrentActivities = r.int('WORKER_MAX_CONCURRENT_ACTIVITIES', DEFAULT_MAX_CONCURRENT_ACTIVITIES, 1, 10_000);
   // The API's levels (pino) are accepted too, so one LOG_LEVEL can serve every process.
   const level = r.oneOf('LOG_LEVEL', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], 'info');
   const logLevel = (level === 'fatal' || level === 'silent' ? 'ERROR' : level.toUpperCase()) as WorkerLogLevel;

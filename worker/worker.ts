@@ -8,6 +8,7 @@ import type { PollingOptions } from '../activities/polling';
 import type { DeletedAccountPolicy } from '../lib/validation';
 import { dialtoneDataConverter } from '../lib/payload-codec';
 import { temporalConnectionOptions } from '../lib/temporal-connection';
+import { DEFAULT_MAX_CONCURRENT_ACTIVITIES } from './config';
 import type { TenantConfig, WorkerConfig } from './config';
 import { createCredential } from './credentials';
 import { DEFAULT_BUDGET, Pacer } from '../activities/pacing';
@@ -48,7 +49,7 @@ export function createDialtoneWorker(options: DialtoneWorkerOptions): Promise<Wo
     workflowsPath: require.resolve('../workflows'),
     dataConverter: dialtoneDataConverter,
     activities: options.activities,
-    maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? 50,
+    maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? DEFAULT_MAX_CONCURRENT_ACTIVITIES,
     ...(options.taskQueueActivitiesPerSecond ? { maxTaskQueueActivitiesPerSecond: options.taskQueueActivitiesPerSecond } : {}),
   });
 }

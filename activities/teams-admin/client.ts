@@ -60,7 +60,11 @@ const PAGE_SIZE = 100;
 /** A guard against a service that keeps returning a skipToken: 100,000 instances is far beyond any tenant. */
 const MAX_PAGES = 1000;
 
+/** How long a lookup waits for others to share its walk through the list. */
+const GATHER_MS = 50;
+
 export class TeamsAdminClient {
+  private gathering: { wanted: Set<string>; found: Promise<Map<string, ApplicationInstance>> } | undefined;
   private readonly baseUrl: string;
   private readonly timeoutMs: number;
 
@@ -71,16 +75,38 @@ export class TeamsAdminClient {
     this.timeoutMs = options.timeoutMs ?? 30_000;
   }
 
-  /** The instance with this UPN, looked for page by page through the whole list. */
-  async findByUpn(upn: string): Promise<ApplicationInstance | undefined> {
+  /**
+   * The instance with this UPN, looked for page by page through the whole list (the service offers no
+   * filter a public client shows). Lookups that arrive within {@link GATHER_MS} of each other share one
+   * walk through the list, which goes until it has found them all or the list ends: many accounts of a
+   * batch looked up at once cost one walk, not one each. A walk starts only after every lookup it serves
+   * was asked, so it never answers from a list read before the question.
+   */
+  findByUpn(upn: string): Promise<ApplicationInstance | undefined> {
+    if (!this.gathering) {
+      const wanted = new Set<string>();
+      const found = new Promise<void>((resolve) => setTimeout(resolve, GATHER_MS)).then(() => {
+        this.gathering = undefined;
+        return this.walk(wanted);
+      });
+      this.gathering = { wanted, found };
+    }
     const wanted = upn.toLowerCase();
+    this.gathering.wanted.add(wanted);
+    return this.gathering.found.then((instances) => instances.get(wanted));
+  }
+
+  private async walk(wanted: Set<string>): Promise<Map<string, ApplicationInstance>> {
+    const found = new Map<string, ApplicationInstance>();
     let skipToken: string | undefined;
     for (let page = 0; page < MAX_PAGES; page += 1) {
       const query = new URLSearchParams({ pageSize: String(PAGE_SIZE), ...(skipToken ? { skipToken } : {}) });
       const body = ((await this.request('GET', `${INSTANCES}?${query}`)) ?? {}) as { applicationInstances?: ApplicationInstance[]; skipToken?: string | null };
-      const found = (body.applicationInstances ?? []).find((instance) => instance.userPrincipalName?.toLowerCase() === wanted);
-      if (found) return found;
-      if (!body.skipToken) return undefined;
+      for (const instance of body.applicationInstances ?? []) {
+        const name = instance.userPrincipalName?.toLowerCase();
+        if (name && wanted.has(name)) found.set(name, instance);
+      }
+      if (found.size === wanted.size || !body.skipToken) return found;
       skipToken = body.skipToken;
     }
     throw new TeamsAdminError(502, 'EndlessPaging', `the application-instance list did not end after ${MAX_PAGES} pages`, undefined, new Headers());

@@ -134,6 +134,22 @@ describe('provisionBatch', () => {
     assert.ok(result.progress.controls.some((c) => c.action === 'licenses-available' && c.by === 'dialtone'));
   });
 
+  test('a cancel while the batch waits for licenses ends it: nothing starts, every row is skipped', async () => {
+    stack = await startTestStack();
+    const units = await stack.simulator.app.inject({ method: 'PUT', url: '/_simulator/licenses/PHONESYSTEM_VIRTUALUSER', payload: { units: 0 } });
+    assert.equal(units.statusCode, 200, units.body);
+    const suffix = randomUUID().slice(0, 6);
+    const handle = await start([row(`c1-${suffix}`, '+12065550113'), row(`c2-${suffix}`, '+12065550114')], { licenseRecheckIntervalMs: 1000 });
+    await until('the license wait', () => handle.query(getBatchProgressQuery), (p) => p.state === 'waiting-for-licenses' && (p.licenses?.checks ?? 0) >= 2);
+    const cancelled = await handle.executeUpdate(cancelBatchUpdate, { args: [{ by: 'test', reason: 'not now' }] });
+    assert.equal(cancelled.rows, 2);
+    const result = await handle.result();
+    assert.equal(result.progress.state, 'cancelled', result.progress.message);
+    assert.equal(result.progress.counts.skipped, 2);
+    const state = await tenant();
+    assert.equal(state.users.filter((u) => u.userPrincipalName.includes(suffix)).length, 0);
+  });
+
   test('quarantine pauses the batch when recent rows fail, and cancel lets the rows already going finish', async () => {
     stack = await startTestStack();
     const suffix = randomUUID().slice(0, 6);

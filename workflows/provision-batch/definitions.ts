@@ -36,7 +36,7 @@ export interface BatchRowRequest {
 
 /** Batch-wide tunables. */
 export interface BatchOptions {
-  /** Rows provisioning at once (the sliding window). Rows waiting for a decision do not hold a place. Default 20. */
+  /** Rows provisioning at once (the sliding window). Rows waiting for a decision do not hold a place. Default 200. */
   concurrency?: number;
   /** Failure ratio of recently finished rows at which the batch pauses itself (quarantine), 0–1. Default 0.5. */
   quarantineRatio?: number;

@@ -374,7 +374,8 @@ export class BatchRun {
     let free = this.totals?.licenses.free ?? 0;
     let checks = 0;
     const interval = this.settings.licenseRecheckIntervalMs;
-    while (free < needed && this.phase !== 'cancelling') {
+    // A cancel may come at any await below (the look at the stock included): it ends the wait.
+    while (free < needed && !this.isCancelling()) {
       this.phase = 'waiting-for-licenses';
       this.licenseWait = { needed, free, short: needed - free, checks, nextCheckAt: new Date(Date.now() + interval).toISOString() };
       this.upsert();
