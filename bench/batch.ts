@@ -64,15 +64,14 @@ interface BenchConfig {
 function readBenchConfig(env: NodeJS.ProcessEnv): BenchConfig {
   const r = new EnvReader(env);
   const rows = r.int('BENCH_BATCH_ROWS', 1000, 1, 10_000);
-  // 0.02: the slowest realistic wait (3 h of propagation and 1 h of Teams sync) takes under 5 min, and 1,000
-  // rows in two turns of the widest window (500) make the whole bench 10–12 min on a 2-core machine.
+  // 0.02: the slowest realistic wait (3 h of propagation and 1 h of Teams sync) takes under 5 min; 1,000 rows
+  // in one window (the widest is 2,000) make the whole bench about 10 min on a 2-core machine.
   const timeScale = fraction(r, 'BENCH_BATCH_TIME_SCALE', 0.02, 0.0001, 1);
   const anyShare = fraction(r, 'BENCH_BATCH_ANY_SHARE', 0.3, 0, 1);
   const concurrency = r.int('BENCH_BATCH_CONCURRENCY', Math.min(rows, BATCH_OPTION_RANGES.concurrency.max), 1, BATCH_OPTION_RANGES.concurrency.max);
-  // A waiting row holds an activity slot while it polls: in compressed time for most of its wait (30 s attempts,
-  // and the backoff between them is not compressed), in real time about a minute in ten. One slot per window
-  // place keeps the worker's default of 50 slots from becoming the bottleneck only a compressed run has.
-  const workerActivities = r.int('BENCH_BATCH_WORKER_ACTIVITIES', Math.min(1000, concurrency + 50), 1, 1000);
+  // A waiting row holds an activity slot while it watches (its license wait): one slot per window place, as the
+  // worker's default of 1,000 slots gives, keeps slots from being what limits the run.
+  const workerActivities = r.int('BENCH_BATCH_WORKER_ACTIVITIES', Math.max(1000, concurrency + 50), 1, 10_000);
   const postRows = r.int('BENCH_BATCH_POST_ROWS', POST_ROWS, 0, POST_ROWS);
   const deadlineMs = r.int('BENCH_BATCH_DEADLINE_S', 1800, 30, 86_400) * 1000;
   const seed = r.int('BENCH_BATCH_SEED', 7, 0, 2 ** 31);
