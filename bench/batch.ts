@@ -10,7 +10,6 @@
  * Figures only: nothing is asserted. It exits non-zero only when it cannot run (a stack that does not
  * start, a simulator that refuses set-up, an API without the batch routes).
  */
-import { rmSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -30,7 +29,7 @@ import { ANY_NUMBER, BATCH_WORKFLOW_TYPE, FINISHED_ROW_STATES } from '../workflo
 import type { BatchOptions, BatchProgress, BatchRowRequest, BatchRowStatus, RowState } from '../workflows/provision-batch/definitions';
 import { PROVISION_WORKFLOW_TYPE, STEP_NAMES } from '../workflows/provision-resource-account/definitions';
 import type { ProvisionResourceAccountStatus } from '../workflows/provision-resource-account/definitions';
-import { ChaosStack, ProcessRegistry, freePorts, simulatorRequest } from './services';
+import { ChaosStack, ProcessRegistry, stopOnSignals, freePorts, simulatorRequest } from './services';
 
 const RESOURCE_ACCOUNT_SKU = 'PHONESYSTEM_VIRTUALUSER';
 const DOMAIN = LOCAL_TENANT_DOMAIN;
@@ -867,16 +866,7 @@ function printRoutes(calls: TenantCalls, rows: number): void {
 async function main(): Promise<number> {
   const config = readBenchConfig(process.env);
   const registry = new ProcessRegistry();
-  let interrupted = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (interrupted) process.exit(130);
-    interrupted = true;
-    log(`${signal}: stopping every process the bench started`);
-    registry.close();
-    for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
-    process.exit(128 + (os.constants.signals[signal] ?? 2));
-  };
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
+  stopOnSignals(registry, dataDirs, log);
 
   const benchStarted = performance.now();
   try {

@@ -8,7 +8,6 @@
  * nothing is asserted, and a scenario that loses runs still exits 0; only a bench that cannot run
  * (a stack that does not start, a simulator that refuses set-up) exits non-zero.
  */
-import { rmSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,7 +17,7 @@ import { DEFAULT_SIMULATOR_TLS_DIR } from '../lib/paths';
 import { ensureSimulatorTls } from '../simulator/tls';
 import { TERMINAL_STATES } from '../workflows/provision-resource-account/definitions';
 import type { ProvisioningState } from '../workflows/provision-resource-account/definitions';
-import { ChaosStack, ProcessRegistry, freePorts, simulatorRequest } from './services';
+import { ChaosStack, ProcessRegistry, stopOnSignals, freePorts, simulatorRequest } from './services';
 import type { ServiceName } from './services';
 
 const RESOURCE_ACCOUNT_SKU = 'PHONESYSTEM_VIRTUALUSER';
@@ -548,16 +547,7 @@ function printTable(results: ScenarioResult[], failures: { scenario: Scenario; e
 async function main(): Promise<number> {
   const config = readBenchConfig(process.env);
   const registry = new ProcessRegistry();
-  let interrupted = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (interrupted) process.exit(130);
-    interrupted = true;
-    log(`${signal}: stopping every process the bench started`);
-    registry.close();
-    for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
-    process.exit(128 + (os.constants.signals[signal] ?? 2));
-  };
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
+  stopOnSignals(registry, dataDirs, log);
 
   try {
     const files = await ensureSimulatorTls(DEFAULT_SIMULATOR_TLS_DIR);

@@ -8,10 +8,11 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, rmSync } from 'node:fs';
 import type { WriteStream } from 'node:fs';
 import https from 'node:https';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
@@ -341,4 +342,21 @@ export function simulatorRequest(baseUrl: string, ca: Buffer, method: string, ro
     request.on('timeout', () => request.destroy(new Error(`${method} ${route} timed out`)));
     request.end(payload);
   });
+}
+
+/**
+ * On SIGINT, SIGTERM or SIGHUP: stop every process group the bench started and remove its data
+ * folders, then exit (a second signal exits at once).
+ */
+export function stopOnSignals(registry: ProcessRegistry, dataDirs: Set<string>, log: (line: string) => void): void {
+  let interrupted = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    log(`${signal}: stopping every process the bench started`);
+    registry.close();
+    for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
+    process.exit(128 + (os.constants.signals[signal] ?? 2));
+  };
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
 }

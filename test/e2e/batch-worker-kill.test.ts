@@ -40,7 +40,6 @@ describe('a batch through the API with a worker killed mid-batch', () => {
   const startWorker = () => workers.start();
   const kill = killHard;
 
-
   async function simState(): Promise<SimState> {
     return (await sim.app.inject({ method: 'GET', url: '/_simulator/state' })).json();
   }
