@@ -10,27 +10,24 @@
 import type { Client } from '@microsoft/microsoft-graph-client';
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
+import { mapConcurrently } from '../lib/concurrency';
 import { ErrorType } from '../lib/error-types';
-import { APPLICATION_INSTANCE_DEPARTMENT, RESOURCE_ACCOUNT_SKU_PART_NUMBER, kindForApplicationId } from '../lib/microsoft';
+import { RESOURCE_ACCOUNT_SKU_PART_NUMBER } from '../lib/microsoft';
 import type { DeletedAccountPolicy } from '../lib/validation';
 import { ANY_NUMBER } from '../workflows/provision-batch/definitions';
 import type { BatchPlan, BatchRowRequest, BatchTotals, RowAction, RowPlan, RowProblem } from '../workflows/provision-batch/definitions';
 import { searchAttributes } from '../workflows/provision-resource-account/definitions';
 import type { ProvisionResourceAccountStatus, ProvisioningState } from '../workflows/provision-resource-account/definitions';
-import { call } from './graph/errors';
 import { assessLicenseStock, findSubscribedSku } from './graph/licenses';
+import { listNumbers } from './graph/numbers';
 import type { NumberAssignment } from './graph/numbers';
-import { collectPages, encodedFilter, odataString } from './graph/query';
-import type { Page } from './graph/query';
-import { USER_READ, findUserByUpn, isApplicationInstance } from './graph/users';
+import { deletedUserUpn, findUserByUpn, isApplicationInstance, listDeletedUsers, listResourceAccountUsers } from './graph/users';
 import type { DirectoryUser } from './graph/users';
+import { accountKindProblem } from './account-checks';
 import { isServiceNumber, numberProblems } from './number-checks';
 import { verifiedDomains } from './preflight';
 import type { TeamsAdminClient } from './teams-admin/client';
 
-const NUMBERS = '/admin/teams/telephoneNumberManagement/numberAssignments';
-const NUMBER_PAGE = 1000;
-const KIND_WORDS = { autoAttendant: 'auto attendant', callQueue: 'call queue' } as const;
 /** Per-row lookups of a dry run at once (each still goes through the pacer). */
 const LOOKUP_CONCURRENCY = 8;
 
@@ -88,36 +85,6 @@ export function isTollFree(number: Pick<NumberAssignment, 'telephoneNumber' | 'c
   return !number.city;
 }
 
-async function listApplicationInstanceUsers(graph: Client): Promise<DirectoryUser[]> {
-  const ctx = { action: 'list the resource accounts', permission: USER_READ };
-  const first = (await call(ctx, () =>
-    graph.api('/users').filter(encodedFilter(`department eq ${odataString(APPLICATION_INSTANCE_DEPARTMENT)}`))
-      .select(['id', 'userPrincipalName', 'displayName', 'department', 'assignedLicenses']).top(999).get(),
-  )) as Page<DirectoryUser>;
-  return (await call(ctx, () => collectPages(graph, first))).filter(isApplicationInstance);
-}
-
-async function listDeletedUsers(graph: Client): Promise<DirectoryUser[]> {
-  const ctx = { action: 'list the deleted users', permission: USER_READ };
-  const first = (await call(ctx, () =>
-    graph.api('/directory/deletedItems/microsoft.graph.user').select(['id', 'userPrincipalName', 'deletedDateTime']).top(999).get(),
-  )) as Page<DirectoryUser>;
-  return call(ctx, () => collectPages(graph, first));
-}
-
-/** The tenant's Calling Plan numbers (the list pages with $top/$skip only). */
-async function listCallingPlanNumbers(graph: Client): Promise<NumberAssignment[]> {
-  const found: NumberAssignment[] = [];
-  for (let skip = 0; ; skip += NUMBER_PAGE) {
-    const page = await call({ action: "list the tenant's Calling Plan numbers", permission: 'TeamsTelephoneNumber.Read.All' }, () =>
-      graph.api(NUMBERS).filter(encodedFilter("numberType eq 'callingPlan'")).top(NUMBER_PAGE).skip(skip).get(),
-    );
-    const value = (page.value as NumberAssignment[] | undefined) ?? [];
-    found.push(...value);
-    if (value.length < NUMBER_PAGE) return found;
-  }
-}
-
 /** A free service number: in the inventory, activated, unassigned, assignable to a resource account. */
 function isFreeServiceNumber(number: NumberAssignment): boolean {
   return !number.assignmentTargetId && isServiceNumber(number) && (number.activationState === undefined || number.activationState === 'activated');
@@ -128,19 +95,6 @@ function describeChoice(row: BatchRowRequest): string {
   return `free ${row.usageLocation}${kind} service number${row.numberCity ? ` in ${row.numberCity}` : ''}`;
 }
 
-async function mapLimited<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index] as T);
-      Context.current().heartbeat(index);
-    }
-  }));
-  return results;
-}
-
 export function createBatchActivities({ graph, teamsAdmin, onDeletedAccount: workerPolicy = 'stop' }: BatchActivityDeps) {
   return {
     async planBatch(input: PlanBatchInput): Promise<BatchPlan> {
@@ -148,19 +102,14 @@ export function createBatchActivities({ graph, teamsAdmin, onDeletedAccount: wor
       const [domains, sku, instances, deleted, inventory] = await Promise.all([
         verifiedDomains(graph),
         findSubscribedSku(graph),
-        listApplicationInstanceUsers(graph),
+        listResourceAccountUsers<DirectoryUser>(graph, ['id', 'userPrincipalName', 'displayName', 'department', 'assignedLicenses']).then(({ users }) => users.filter(isApplicationInstance)),
         listDeletedUsers(graph),
-        listCallingPlanNumbers(graph),
+        listNumbers(graph, "numberType eq 'callingPlan'", "list the tenant's Calling Plan numbers"),
       ]);
       const policy = input.onDeletedAccount ?? workerPolicy;
       const byUpn = new Map(instances.map((user) => [user.userPrincipalName.toLowerCase(), user]));
       const upnById = new Map(instances.map((user) => [user.id, user.userPrincipalName]));
-      const deletedUpns = new Map<string, DirectoryUser>();
-      for (const user of deleted) {
-        const name = user.userPrincipalName.toLowerCase();
-        const compact = user.id.replaceAll('-', '').toLowerCase();
-        deletedUpns.set(name.startsWith(compact) ? name.slice(compact.length) : name, user);
-      }
+      const deletedUpns = new Map(deleted.map((user) => [deletedUserUpn(user), user]));
       const numbers = new Map(inventory.map((number) => [number.telephoneNumber, number]));
       const fixed = new Set(input.rows.filter((row) => row.phoneNumber !== ANY_NUMBER).map((row) => row.phoneNumber));
       const taken = new Set([...fixed, ...(input.reservedNumbers ?? [])]);
@@ -169,7 +118,8 @@ export function createBatchActivities({ graph, teamsAdmin, onDeletedAccount: wor
 
       // Per-row reads only a dry run makes: an ordinary user holding the UPN, an existing account's kind.
       const lookups = input.mode === 'dry-run'
-        ? await mapLimited(input.rows, LOOKUP_CONCURRENCY, async (row) => {
+        ? await mapConcurrently(input.rows, LOOKUP_CONCURRENCY, async (row) => {
+            Context.current().heartbeat();
             const upn = row.upn.toLowerCase();
             if (byUpn.has(upn)) return { instance: await teamsAdmin.findByUpn(row.upn).catch(() => undefined), user: undefined };
             if (deletedUpns.has(upn)) return { instance: undefined, user: undefined };
@@ -188,13 +138,10 @@ export function createBatchActivities({ graph, teamsAdmin, onDeletedAccount: wor
         const lookup = lookups[index];
         let conflict = false;
         if (existing) {
-          const kind = lookup?.instance ? kindForApplicationId(lookup.instance.applicationId) : undefined;
-          if (lookup?.instance && kind === undefined) {
+          const problem = lookup?.instance ? accountKindProblem(row.upn, lookup.instance.applicationId, row.kind) : undefined;
+          if (problem) {
             conflict = true;
-            problems.push({ type: ErrorType.UpnConflict, field: 'upn', message: `${row.upn} is already a resource account of another application (${lookup.instance.applicationId}); choose another UPN` });
-          } else if (kind && kind !== row.kind) {
-            conflict = true;
-            problems.push({ type: ErrorType.AccountKindConflict, field: 'kind', message: `${row.upn} already exists as a ${KIND_WORDS[kind]} resource account, not a ${KIND_WORDS[row.kind]}; choose another UPN or set kind ${kind}` });
+            problems.push(problem);
           }
         } else if (deletedUpns.has(upn) && policy === 'stop') {
           conflict = true;
@@ -258,7 +205,8 @@ export function createBatchActivities({ graph, teamsAdmin, onDeletedAccount: wor
     /** Where runs the batch did not start itself stand (joined runs, and runs of its earlier generations). */
     async followRuns({ runs }: FollowRunsInput): Promise<FollowRunsOutput> {
       const client = Context.current().client;
-      const followed = await mapLimited(runs, LOOKUP_CONCURRENCY, async ({ workflowId, runId }): Promise<FollowedRun> => {
+      const followed = await mapConcurrently(runs, LOOKUP_CONCURRENCY, async ({ workflowId, runId }): Promise<FollowedRun> => {
+        Context.current().heartbeat();
         const handle = client.workflow.getHandle<() => Promise<ProvisionResourceAccountStatus>>(workflowId, runId);
         let description;
         try {

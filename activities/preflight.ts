@@ -12,12 +12,12 @@ import type { DeletedAccountPolicy } from '../lib/validation';
 import { call, callUnlessMissing } from './graph/errors';
 import { assessLicenseStock, findSubscribedSku } from './graph/licenses';
 import { findNumber } from './graph/numbers';
+import { accountKindProblem } from './account-checks';
 import { numberProblems } from './number-checks';
 import { USER_READ, findDeletedUserByUpn, findUserByUpn, isApplicationInstance } from './graph/users';
 import type { TeamsAdminClient } from './teams-admin/client';
 import type { PreflightInput, PreflightOutput, PreflightProblem } from './types';
 
-const KIND_WORDS = { autoAttendant: 'auto attendant', callQueue: 'call queue' } as const;
 const TEAMS_ROLE = 'a Teams administrator role (directory role on its service principal)';
 
 export interface PreflightDeps {
@@ -90,20 +90,8 @@ export function createPreflightActivities({ graph, teamsAdmin, onDeletedAccount 
           });
         }
         const existingKind = kindForApplicationId(instance.applicationId);
-        if (existingKind === undefined) {
-          problems.push({
-            type: ErrorType.UpnConflict,
-            field: 'upn',
-            message: `${upn} is already a resource account of another application (${instance.applicationId}); choose another UPN.`,
-          });
-        } else if (existingKind && existingKind !== kind) {
-          problems.push({
-            type: ErrorType.AccountKindConflict,
-            field: 'kind',
-            message: `${upn} already exists as a ${KIND_WORDS[existingKind]} resource account, not a ${KIND_WORDS[kind]}. ` +
-              `Choose another UPN, or request kind ${existingKind}.`,
-          });
-        }
+        const conflict = accountKindProblem(upn, instance.applicationId, kind);
+        if (conflict) problems.push(conflict);
         account = {
           state: 'resource-account',
           accountId: user.id,

@@ -10,13 +10,10 @@
 import type { Client } from '@microsoft/microsoft-graph-client';
 import type { User } from '@microsoft/microsoft-graph-types';
 import { ApplicationFailure } from '@temporalio/common';
-import { APPLICATION_INSTANCE_DEPARTMENT } from '../../lib/microsoft';
-import { call, callUnlessMissing } from './errors';
-import { encodedFilter, odataString } from './query';
-import type { Page } from './query';
+import { callUnlessMissing } from './errors';
+import { listResourceAccountUsers } from './users';
 
 const PLAN_FIELDS = ['id', 'assignedLicenses', 'assignedPlans', 'provisionedPlans'];
-const PAGE = 999;
 
 /** Whether the license's plans are assigned, enabled and provisioned on the account; if not, what it waits for. */
 export function licenseState(user: Pick<User, 'assignedLicenses' | 'assignedPlans' | 'provisionedPlans'>, skuId: string | undefined, planIds: Set<string>): { done: boolean; state: string } {
@@ -45,17 +42,11 @@ interface Waiter {
   onLook: (looks: number) => void;
 }
 
-export interface LicenseWatchStats {
-  looks: number;
-  calls: number;
-}
-
 export class LicenseWatch {
   private readonly waiters = new Set<Waiter>();
   private looping = false;
   /** Pages the list had at the last bulk look: below that many waiters, single reads are cheaper. */
   private pages = 1;
-  readonly stats: LicenseWatchStats = { looks: 0, calls: 0 };
 
   constructor(
     private readonly graph: Client,
@@ -113,30 +104,18 @@ export class LicenseWatch {
   private async look(): Promise<void> {
     const waiting = [...this.waiters];
     if (waiting.length === 0) return;
-    this.stats.looks += 1;
     try {
       if (waiting.length < this.pages) {
         await Promise.all(waiting.map(async (waiter) => {
           // A new account may 404 on a replica that has not seen it yet: not listed yet, look again.
-          this.stats.calls += 1;
           const user = await callUnlessMissing({ action: `read the license state of ${waiter.accountId}`, permission: 'User.Read.All' }, () =>
             this.graph.api(`/users/${waiter.accountId}`).select(PLAN_FIELDS).get() as Promise<User>);
           this.judge(waiter, user);
         }));
         return;
       }
-      const byId = new Map<string, User>();
-      let page = (await this.read('resource accounts', () =>
-        this.graph.api('/users').filter(encodedFilter(`department eq ${odataString(APPLICATION_INSTANCE_DEPARTMENT)}`)).select(PLAN_FIELDS).top(PAGE).get() as Promise<Page<User>>,
-      ));
-      let pages = 1;
-      for (;;) {
-        for (const user of page.value ?? []) if (user.id) byId.set(user.id, user);
-        const next = page['@odata.nextLink'];
-        if (!next) break;
-        page = await this.read('resource accounts', () => this.graph.api(next).get() as Promise<Page<User>>);
-        pages += 1;
-      }
+      const { users, pages } = await listResourceAccountUsers<User>(this.graph, PLAN_FIELDS);
+      const byId = new Map(users.map((user) => [user.id, user]));
       this.pages = pages;
       for (const waiter of waiting) this.judge(waiter, byId.get(waiter.accountId));
     } catch (err) {
@@ -144,11 +123,6 @@ export class LicenseWatch {
       if (err instanceof ApplicationFailure && !err.nonRetryable) return;
       for (const waiter of waiting) waiter.settle({ error: err });
     }
-  }
-
-  private read<T>(what: string, request: () => Promise<T>): Promise<T> {
-    this.stats.calls += 1;
-    return call({ action: `read the license state of ${what}`, permission: 'User.Read.All' }, request);
   }
 
   private judge(waiter: Waiter, user: User | undefined): void {

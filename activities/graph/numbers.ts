@@ -6,6 +6,7 @@ import type { Client } from '@microsoft/microsoft-graph-client';
 import { ResponseType } from '@microsoft/microsoft-graph-client';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { ErrorType } from '../../lib/error-types';
+import { isServiceNumber } from '../number-checks';
 import { pollUntil, previousDetails } from '../polling';
 import type { PollingOptions } from '../polling';
 import type { AssignPhoneNumberInput, AssignPhoneNumberOutput, UnassignPhoneNumberInput, UnassignPhoneNumberOutput } from '../types';
@@ -61,17 +62,21 @@ export async function findNumber(graph: Client, phoneNumber: string): Promise<Nu
   return (page.value as NumberAssignment[] | undefined)?.find((entry) => entry.telephoneNumber === phoneNumber);
 }
 
-/** Numbers the inventory shows on an account (the list pages with $top/$skip only, no next link). */
-export async function numbersAssignedTo(graph: Client, accountId: string): Promise<NumberAssignment[]> {
+/** Every inventory entry matching `filter`, page by page (the list pages with $top/$skip only, no next link). */
+export async function listNumbers(graph: Client, filter: string, action: string): Promise<NumberAssignment[]> {
   const found: NumberAssignment[] = [];
   for (let skip = 0; ; skip += PAGE) {
-    const page = await call({ action: `list the numbers assigned to ${accountId}`, permission: NUMBER_READ }, () =>
-      graph.api(NUMBERS).filter(encodedFilter(`assignmentTargetId eq ${odataString(accountId)}`)).top(PAGE).skip(skip).get(),
-    );
+    const page = await call({ action, permission: NUMBER_READ }, () => graph.api(NUMBERS).filter(encodedFilter(filter)).top(PAGE).skip(skip).get());
     const value = (page.value as NumberAssignment[] | undefined) ?? [];
-    found.push(...value.filter((entry) => entry.assignmentTargetId === accountId));
+    found.push(...value);
     if (value.length < PAGE) return found;
   }
+}
+
+/** Numbers the inventory shows on an account. */
+export async function numbersAssignedTo(graph: Client, accountId: string): Promise<NumberAssignment[]> {
+  const listed = await listNumbers(graph, `assignmentTargetId eq ${odataString(accountId)}`, `list the numbers assigned to ${accountId}`);
+  return listed.filter((entry) => entry.assignmentTargetId === accountId);
 }
 
 /** A pending or failed activation: the number is between states and must not be counted as settled. */
@@ -161,7 +166,7 @@ export function createNumberActivities({ graph, polling }: NumberActivityDeps) {
               'Unassign it there first or choose another number.',
           });
         }
-        if (!(number.capabilities ?? []).some((c) => c.toLowerCase() === 'voiceapplicationassignment')) {
+        if (!isServiceNumber(number)) {
           throw ApplicationFailure.create({
             type: ErrorType.NumberNotServiceNumber,
             nonRetryable: true,

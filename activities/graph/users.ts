@@ -22,6 +22,8 @@ export interface DirectoryUser {
 export const USER_READ = 'User.Read.All';
 export const DELETE_RESTORE = 'User.DeleteRestore.All';
 
+/** As collectPages: a guard against a list that never ends. */
+const MAX_PAGES = 1000;
 const USER_FIELDS = ['id', 'userPrincipalName', 'displayName', 'department', 'assignedLicenses'];
 const DELETED_FIELDS = ['id', 'userPrincipalName', 'displayName', 'department', 'deletedDateTime'];
 
@@ -42,20 +44,45 @@ export async function findUserByUpn(graph: Client, upn: string): Promise<Directo
 }
 
 /**
- * The soft-deleted user that held this UPN, if any. Deleted items may show the UPN behind the object
- * id (`<id without dashes><upn>`), so the list is read page by page and both forms are compared.
+ * Every resource account (a user Teams marks with its department), with the `select`ed properties, read
+ * page by page (999 a page); and how many pages that took.
  */
-export async function findDeletedUserByUpn(graph: Client, upn: string): Promise<DirectoryUser | undefined> {
-  const wanted = upn.toLowerCase();
+export async function listResourceAccountUsers<T>(graph: Client, select: string[]): Promise<{ users: T[]; pages: number }> {
+  const ctx = { action: 'list the resource accounts', permission: USER_READ };
+  let page = (await call(ctx, () =>
+    graph.api('/users').filter(encodedFilter(`department eq ${odataString(APPLICATION_INSTANCE_DEPARTMENT)}`)).select(select).top(999).get(),
+  )) as Page<T>;
+  const users = [...(page.value ?? [])];
+  let pages = 1;
+  for (let next = page['@odata.nextLink']; next && pages < MAX_PAGES; next = page['@odata.nextLink']) {
+    const link = next;
+    page = (await call(ctx, () => graph.api(link).get())) as Page<T>;
+    users.push(...(page.value ?? []));
+    pages += 1;
+  }
+  return { users, pages };
+}
+
+/** Every soft-deleted user (Entra keeps them 30 days), read page by page. */
+export async function listDeletedUsers(graph: Client): Promise<DirectoryUser[]> {
   const first = (await call({ action: 'list the deleted users', permission: USER_READ }, () =>
     graph.api('/directory/deletedItems/microsoft.graph.user').select(DELETED_FIELDS).top(999).get(),
   )) as Page<DirectoryUser>;
-  const deleted = await call({ action: 'list the deleted users', permission: USER_READ }, () => collectPages(graph, first));
-  return deleted
-    .filter((user) => {
-      const name = user.userPrincipalName.toLowerCase();
-      return name === wanted || name === `${user.id.replaceAll('-', '').toLowerCase()}${wanted}`;
-    })
+  return call({ action: 'list the deleted users', permission: USER_READ }, () => collectPages(graph, first));
+}
+
+/** The UPN a deleted user holds, lower-cased: deleted items may show it behind the object id (`<id without dashes><upn>`). */
+export function deletedUserUpn(user: Pick<DirectoryUser, 'id' | 'userPrincipalName'>): string {
+  const name = user.userPrincipalName.toLowerCase();
+  const compact = user.id.replaceAll('-', '').toLowerCase();
+  return name.startsWith(compact) ? name.slice(compact.length) : name;
+}
+
+/** The soft-deleted user that held this UPN, if any (the most recently deleted one). */
+export async function findDeletedUserByUpn(graph: Client, upn: string): Promise<DirectoryUser | undefined> {
+  const wanted = upn.toLowerCase();
+  return (await listDeletedUsers(graph))
+    .filter((user) => deletedUserUpn(user) === wanted)
     .sort((a, b) => String(b.deletedDateTime ?? '').localeCompare(String(a.deletedDateTime ?? '')))[0];
 }
 

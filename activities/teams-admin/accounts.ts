@@ -7,7 +7,8 @@
 import type { Client } from '@microsoft/microsoft-graph-client';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { ErrorType } from '../../lib/error-types';
-import { RESOURCE_ACCOUNT_APP_IDS, kindForApplicationId } from '../../lib/microsoft';
+import { RESOURCE_ACCOUNT_APP_IDS } from '../../lib/microsoft';
+import { accountKindProblem } from '../account-checks';
 import type { DeletedAccountPolicy } from '../../lib/validation';
 import { call, isUpnConflict } from '../graph/errors';
 import type { ServiceError } from '../graph/errors';
@@ -25,7 +26,6 @@ export interface ResourceAccountActivityDeps {
   onDeletedAccount?: DeletedAccountPolicy;
 }
 
-const KIND_WORDS = { autoAttendant: 'auto attendant', callQueue: 'call queue' } as const;
 const RETENTION_DAYS = 30;
 
 /**
@@ -125,21 +125,8 @@ export function createResourceAccountActivities({ teamsAdmin, graph, onDeletedAc
       const purged = previous.purgedDeletedAccountId ? { purgedDeletedAccountId: previous.purgedDeletedAccountId } : {};
       const existing = await call({ action: `look up resource account ${upn}`, permission: ROLE }, () => teamsAdmin.findByUpn(upn));
       if (existing) {
-        const existingKind = kindForApplicationId(existing.applicationId);
-        if (existingKind === undefined) {
-          throw ApplicationFailure.create({
-            type: ErrorType.UpnConflict,
-            nonRetryable: true,
-            message: `${upn} is already a resource account of another application (${existing.applicationId}); choose another UPN.`,
-          });
-        }
-        if (existingKind !== kind) {
-          throw ApplicationFailure.create({
-            type: ErrorType.AccountKindConflict,
-            nonRetryable: true,
-            message: `${upn} already exists as a ${KIND_WORDS[existingKind]} resource account, not a ${KIND_WORDS[kind]}. Choose another UPN, or request kind ${existingKind}.`,
-          });
-        }
+        const conflict = accountKindProblem(upn, existing.applicationId, kind);
+        if (conflict) throw ApplicationFailure.create({ type: conflict.type, nonRetryable: true, message: conflict.message });
         // Adopted unless this step restored it or an earlier attempt's create, whose answer was lost, made it.
         const restored = previous.restoredAccountId === existing.objectId;
         const ours = restored || previous.createUnknown === true;
