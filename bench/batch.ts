@@ -17,6 +17,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { DEFAULT_BUDGET } from '../activities/pacing';
+import { mapConcurrently } from '../lib/concurrency';
 import { EnvReader } from '../lib/config';
 import { LOCAL_TENANT_DOMAIN } from '../lib/local-defaults';
 import { DEFAULT_SIMULATOR_TLS_DIR } from '../lib/paths';
@@ -172,13 +173,6 @@ function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number;
-}
-
-async function mapConcurrently<T>(items: T[], limit: number, run: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await run(items[next++] as T);
-  }));
 }
 
 /** Data folders in use, removed even when the bench is interrupted. */

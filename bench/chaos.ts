@@ -12,6 +12,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { mapConcurrently } from '../lib/concurrency';
 import { EnvReader } from '../lib/config';
 import { DEFAULT_SIMULATOR_TLS_DIR } from '../lib/paths';
 import { ensureSimulatorTls } from '../simulator/tls';
@@ -182,13 +183,6 @@ const dataDirs = new Set<string>();
 
 const isSettled = (view: RunView | undefined): boolean =>
   view?.state !== undefined && (TERMINAL_STATES.includes(view.state) || view.state === 'needs-attention');
-
-async function mapConcurrently<T>(items: T[], limit: number, run: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await run(items[next++] as T);
-  }));
-}
 
 async function prepareTenant(simulator: Simulator, scenario: Scenario, count: number): Promise<{ accounts: Account[]; userIdsBefore: Set<string> }> {
   await simulator.call('PUT', '/_simulator/config', scenario.behaviour);

@@ -12,7 +12,6 @@ import {
   WorkflowUpdateFailedError,
 } from '@temporalio/client';
 import type { Client, WorkflowExecutionDescription, WorkflowHandle } from '@temporalio/client';
-import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { executionInfoFromRaw } from '@temporalio/client/lib/helpers';
 import type { FieldError } from '../../lib/validation';
 import type { provisionBatch } from '../../workflows';
@@ -60,7 +59,8 @@ import type {
   ListBatchesResponse,
   SubmitBatchResponse,
 } from '../schemas/batches';
-import { mapConcurrently, openPageToken, sealPageToken, statusUrl as accountStatusUrl, timedOut, workerUnavailable } from './resource-accounts';
+import { mapConcurrently } from '../../lib/concurrency';
+import { openPageToken, startInput, sealPageToken, statusUrl as accountStatusUrl, timedOut, workerUnavailable } from './resource-accounts';
 
 export { BATCH_WORKFLOW_TYPE };
 
@@ -394,15 +394,9 @@ export class BatchService {
     }
   }
 
-  /** The batch's input, from the first event of its current run's history (no worker needed). */
-  private async runInput(workflowId: string, runId: string): Promise<ProvisionBatchInput> {
-    const { history } = await this.client.workflowService.getWorkflowExecutionHistory({
-      namespace: this.client.options.namespace,
-      execution: { workflowId, runId },
-      maximumPageSize: 1,
-    });
-    const payloads = history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads;
-    return decodeFromPayloadsAtIndex<ProvisionBatchInput>(this.client.options.loadedDataConverter, 0, payloads);
+  /** The batch's input, from its current run's history (no worker needed). */
+  private runInput(workflowId: string, runId: string): Promise<ProvisionBatchInput> {
+    return startInput<ProvisionBatchInput>(this.client, workflowId, runId);
   }
 
   private async refuseIfDifferent(description: WorkflowExecutionDescription, input: ProvisionBatchInput, request: SubmitBatchRequest): Promise<void> {

@@ -38,6 +38,7 @@ import type {
   ProvisionResourceAccountStatus,
   ProvisioningState,
 } from '../../workflows/provision-resource-account/definitions';
+import { mapConcurrently } from '../../lib/concurrency';
 import { ApiError, GRPC_FAILED_PRECONDITION, grpcCode, truncated } from '../errors';
 import type {
   AccountStatusResponse,
@@ -313,15 +314,9 @@ export class ResourceAccountService {
     }
   }
 
-  /** The input a run was started with, from the first event of its history (no worker needed). */
-  private async runInput(workflowId: string, runId: string): Promise<ProvisionResourceAccountInput> {
-    const { history } = await this.client.workflowService.getWorkflowExecutionHistory({
-      namespace: this.client.options.namespace,
-      execution: { workflowId, runId },
-      maximumPageSize: 1,
-    });
-    const payloads = history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads;
-    return decodeFromPayloadsAtIndex<ProvisionResourceAccountInput>(this.client.options.loadedDataConverter, 0, payloads);
+  /** The input a run was started with (no worker needed). */
+  private runInput(workflowId: string, runId: string): Promise<ProvisionResourceAccountInput> {
+    return startInput<ProvisionResourceAccountInput>(this.client, workflowId, runId);
   }
 
   /**
@@ -494,15 +489,15 @@ function reportedState(info: RunInfo): ProvisioningState | undefined {
   return (PROVISIONING_STATES as readonly string[]).includes(value ?? '') ? (value as ProvisioningState) : undefined;
 }
 
-/** Runs `fn` over `items` with at most `limit` calls at a time; results in the order of `items`. */
-export async function mapConcurrently<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const lane = async () => {
-    for (let i = next++; i < items.length; i = next++) results[i] = await fn(items[i] as T);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-  return results;
+/** The input a run was started with, from the first event of its history (no worker needed). */
+export async function startInput<T>(client: Client, workflowId: string, runId: string): Promise<T> {
+  const { history } = await client.workflowService.getWorkflowExecutionHistory({
+    namespace: client.options.namespace,
+    execution: { workflowId, runId },
+    maximumPageSize: 1,
+  });
+  const payloads = history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads;
+  return decodeFromPayloadsAtIndex<T>(client.options.loadedDataConverter, 0, payloads);
 }
 
 /** A string literal for a visibility query: quotes and backslashes escaped (a UPN may hold an apostrophe). */

@@ -30,7 +30,7 @@ import type { Activities } from '../../activities/types';
 import { validateBatchRows } from '../../lib/batch-rows';
 import { BATCH_OPTION_RANGES, validateBatchOptions } from '../../lib/validation';
 import { provisionResourceAccount } from '../provision-resource-account/workflow';
-import { provisioningDetails, provisioningSummary, resourceAccountWorkflowId, searchAttributes } from '../provision-resource-account/definitions';
+import { latestError, provisioningDetails, provisioningSummary, resourceAccountWorkflowId, searchAttributes } from '../provision-resource-account/definitions';
 import type { ProvisionResourceAccountInput } from '../provision-resource-account/definitions';
 import {
   ANY_NUMBER,
@@ -491,7 +491,7 @@ export class BatchRun {
       row.runId = child.firstExecutionRunId;
       this.own.add(row.workflowId);
       child.result().then(
-        (status) => this.news({ workflowId: row.workflowId, runId: child.firstExecutionRunId, state: status.state, ...lastError(status), ...(status.accountId ? { accountId: status.accountId } : {}), ...(status.outcome ? { outcome: status.outcome } : {}) }),
+        (status) => this.news({ workflowId: row.workflowId, runId: child.firstExecutionRunId, state: status.state, ...errorOf(status), ...(status.accountId ? { accountId: status.accountId } : {}), ...(status.outcome ? { outcome: status.outcome } : {}) }),
         (err: unknown) => this.news({
           workflowId: row.workflowId,
           runId: child.firstExecutionRunId,
@@ -630,7 +630,7 @@ export class BatchRun {
   }
 }
 
-function lastError(status: { steps: Array<{ lastError?: { type: string; message: string } }> }): { error?: { type: string; message: string } } {
-  const failed = [...status.steps].reverse().find((step) => step.lastError);
-  return failed?.lastError ? { error: { type: failed.lastError.type, message: failed.lastError.message } } : {};
+function errorOf(status: Parameters<typeof latestError>[0]): { error?: { type: string; message: string } } {
+  const error = latestError(status);
+  return error ? { error } : {};
 }

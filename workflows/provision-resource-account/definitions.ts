@@ -154,6 +154,12 @@ export interface ProvisionResourceAccountStatus {
 
 export type ProvisionResourceAccountOutput = ProvisionResourceAccountStatus;
 
+/** A run's latest error, type and message: what it waits on, else the newest step's last error. */
+export function latestError(status: Pick<ProvisionResourceAccountStatus, 'attention' | 'steps'>): { type: string; message: string } | undefined {
+  const error = status.attention?.error ?? [...status.steps].reverse().find((step) => step.lastError)?.lastError;
+  return error ? { type: error.type, message: error.message } : undefined;
+}
+
 export type Decision = 'retry' | 'rollback' | 'abandon';
 export const DECISIONS: readonly Decision[] = ['retry', 'rollback', 'abandon'];
 

@@ -32,6 +32,7 @@ import {
   UNDO_TITLES,
   decideUpdate,
   getStatusQuery,
+  latestError,
   searchAttributes,
 } from './definitions';
 import type {
@@ -542,14 +543,14 @@ export class ProvisioningRun {
     const { parent, runId } = workflowInfo();
     if (!parent) return;
     const s = this.status;
-    const failed = s.attention?.error ?? [...s.steps].reverse().find((step) => step.lastError)?.lastError;
+    const failed = latestError(s);
     try {
       await getExternalWorkflowHandle(parent.workflowId).signal(rowReportSignal, {
         workflowId: s.workflowId,
         runId,
         state: s.state,
         ...(s.attention ? { step: s.attention.step } : s.currentStep ? { step: s.currentStep } : {}),
-        ...(failed && s.state !== 'completed' ? { error: { type: failed.type, message: failed.message } } : {}),
+        ...(failed && s.state !== 'completed' ? { error: failed } : {}),
         ...(s.accountId ? { accountId: s.accountId } : {}),
         ...(s.outcome ? { outcome: s.outcome } : {}),
         at: new Date().toISOString(),
