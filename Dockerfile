@@ -18,6 +18,20 @@ RUN npm ci --omit=dev --no-audit --no-fund \
   && npm cache clean --force
 
 FROM ${NODE_IMAGE} AS runtime
+# PowerShell 7 and the pinned MicrosoftTeams module, for the worker's `powershell` TeamsAdmin adapter
+# (activities/teams-admin/powershell/). Microsoft's "installation via direct download" for Debian 12:
+# the release's .deb, then apt resolves its dependencies
+# (https://learn.microsoft.com/powershell/scripting/install/install-debian). The module version must match
+# PINNED_TEAMS_MODULE_VERSION in activities/teams-admin/powershell/protocol.ts (a test checks it).
+ARG PWSH_VERSION=7.5.0
+ARG TEAMS_MODULE_VERSION=7.6.0
+RUN apt-get update \
+  && apt-get install -y --no-install-recommends ca-certificates wget \
+  && wget -q -O /tmp/powershell.deb "https://github.com/PowerShell/PowerShell/releases/download/v${PWSH_VERSION}/powershell_${PWSH_VERSION}-1.deb_amd64.deb" \
+  && (dpkg -i /tmp/powershell.deb || apt-get install -f -y --no-install-recommends) \
+  && rm /tmp/powershell.deb \
+  && apt-get purge -y wget && apt-get autoremove -y && rm -rf /var/lib/apt/lists/* \
+  && pwsh -NoLogo -NoProfile -NonInteractive -Command "Set-PSRepository -Name PSGallery -InstallationPolicy Trusted; Install-Module MicrosoftTeams -RequiredVersion ${TEAMS_MODULE_VERSION} -Scope AllUsers -Force; Import-Module MicrosoftTeams -RequiredVersion ${TEAMS_MODULE_VERSION}"
 ENV NODE_ENV=production \
     NPM_CONFIG_UPDATE_NOTIFIER=false \
     PATH=/app/node_modules/.bin:$PATH

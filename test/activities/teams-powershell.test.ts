@@ -1,0 +1,377 @@
+/**
+ * The `powershell` TeamsAdmin adapter: the Node session against the tenant simulator through the
+ * stand-in host (same line protocol as dialtone-teams.ps1), real @azure/identity credentials and real
+ * HTTPS; and the real script under pwsh when pwsh is on the PATH (skipped otherwise).
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { after, before, describe, test } from 'node:test';
+import type { AccessToken, GetTokenOptions } from '@azure/identity';
+import {
+  PINNED_TEAMS_MODULE_VERSION, POWERSHELL_SCRIPT_PATH, createPowerShellTeamsAdmin, simulatorPowerShellHost,
+} from '../../activities/teams-admin/powershell';
+import type { PowerShellTeamsAdmin, PowerShellTeamsAdminOptions } from '../../activities/teams-admin/powershell';
+import { TeamsAdminError } from '../../activities/teams-admin/teams-admin';
+import { REPO_ROOT } from '../../lib/paths';
+import { RESOURCE_ACCOUNT_APP_IDS } from '../../lib/microsoft';
+import { createCredential } from '../../worker/credentials';
+import type { RenewingCredential } from '../../worker/credentials';
+import { startTestSimulator } from '../helpers/simulator';
+import type { TestSimulator } from '../helpers/simulator';
+import { requestCount, upn } from './harness';
+
+const INSTANCES_ROUTE = '/Teams.PlatformService/v2/ApplicationInstances';
+const JWT = /eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/;
+
+async function failureOf(promise: Promise<unknown>): Promise<TeamsAdminError> {
+  const err = await promise.then(() => assert.fail('expected the command to fail'), (e: unknown) => e);
+  assert.ok(err instanceof TeamsAdminError, `expected a TeamsAdminError, got ${String(err)}`);
+  return err;
+}
+
+/** Polls until the new instance is listed (the simulator's listing delay), or fails after 5 s. */
+async function eventuallyFound(admin: PowerShellTeamsAdmin, name: string) {
+  for (const started = Date.now(); Date.now() - started < 5000;) {
+    const found = await admin.findByUpn(name);
+    if (found) return found;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return assert.fail(`${name} was never listed`);
+}
+
+describe('powershell TeamsAdmin adapter against the simulator (stand-in host)', () => {
+  let sim: TestSimulator;
+  let credential: RenewingCredential;
+  const admins: PowerShellTeamsAdmin[] = [];
+  /** Every token handed out in this suite, to prove none leaks. */
+  const issued = new Set<string>();
+  const errors: string[] = [];
+
+  const adminWith = (options: Partial<PowerShellTeamsAdminOptions> = {}): PowerShellTeamsAdmin => {
+    const admin = createPowerShellTeamsAdmin({
+      ...simulatorPowerShellHost(sim.url),
+      credential: {
+        getToken: async (scopes: string | string[], opts?: GetTokenOptions) => {
+          const token = await credential.getToken(scopes, opts);
+          if (token) issued.add(token.token);
+          return token;
+        },
+        tokenRefused: (token: string) => credential.tokenRefused(token),
+      } as RenewingCredential,
+      tenantId: sim.tenant.tenantId,
+      commandTimeoutMs: 20_000,
+      startTimeoutMs: 30_000,
+      ...options,
+    });
+    admins.push(admin);
+    return admin;
+  };
+  const failed = async (promise: Promise<unknown>) => {
+    const err = await failureOf(promise);
+    errors.push(err.message);
+    return err;
+  };
+
+  before(async () => {
+    sim = await startTestSimulator({ faultRate: 0, throttle: null, writeQuota: null });
+    credential = createCredential(sim.tenant);
+  });
+  after(async () => {
+    await Promise.all(admins.map((admin) => admin.close()));
+    await sim?.close();
+  });
+
+  test('create, then find by UPN (case-insensitive); an unknown UPN is undefined; probe reads', async () => {
+    const admin = adminWith();
+    const name = upn('ps');
+    const created = await admin.create({ userPrincipalName: name, displayName: 'PS auto attendant', applicationId: RESOURCE_ACCOUNT_APP_IDS.autoAttendant });
+    assert.match(created.objectId, /^[0-9a-f-]{36}$/);
+    assert.equal(created.userPrincipalName, name);
+    assert.equal(created.applicationId, RESOURCE_ACCOUNT_APP_IDS.autoAttendant);
+    const found = await eventuallyFound(admin, name.toUpperCase());
+    assert.equal(found.objectId, created.objectId);
+    assert.equal(await admin.findByUpn(upn('nobody')), undefined);
+    assert.match((await admin.probe()).detail, new RegExp(PINNED_TEAMS_MODULE_VERSION.replaceAll('.', '\\.')));
+    assert.equal(admin.session.stats.spawns, 1, 'one child serves every command');
+    assert.equal(admin.session.stats.connects, 1, 'connected once');
+  });
+
+  test('concurrent lookups within the gathering window share one findMany command and one page read', async () => {
+    const admin = adminWith();
+    const names = [upn('many'), upn('many'), upn('many')];
+    for (const name of names) await admin.create({ userPrincipalName: name, displayName: name, applicationId: RESOURCE_ACCOUNT_APP_IDS.callQueue });
+    await eventuallyFound(admin, names[2] ?? '');
+    await eventuallyFound(admin, names[0] ?? '');
+    const commandsBefore = admin.session.stats.commands.findMany ?? 0;
+    // The simulator counts a request once its response has gone out, which may be after the host answered.
+    const settled = () => new Promise((resolve) => setTimeout(resolve, 100));
+    await settled();
+    const readsBefore = await requestCount(sim, INSTANCES_ROUTE);
+    const unknown = Array.from({ length: 17 }, () => upn('absent'));
+    const answers = await Promise.all([...names, ...unknown].map((name) => admin.findByUpn(name)));
+    assert.deepEqual(answers.slice(0, 3).map((found) => found?.userPrincipalName), names);
+    assert.ok(answers.slice(3).every((found) => found === undefined));
+    assert.equal((admin.session.stats.commands.findMany ?? 0) - commandsBefore, 1, '20 lookups, one command');
+    await settled();
+    assert.equal((await requestCount(sim, INSTANCES_ROUTE)) - readsBefore, 1, 'one page of the list read at the simulator');
+  });
+
+  test('a taken UPN is a conflict; an unverified domain is domainNotVerified; both name the cause', async () => {
+    const admin = adminWith();
+    const name = upn('dup');
+    await admin.create({ userPrincipalName: name, displayName: 'first', applicationId: RESOURCE_ACCOUNT_APP_IDS.autoAttendant });
+    const conflict = await failed(admin.create({ userPrincipalName: name, displayName: 'second', applicationId: RESOURCE_ACCOUNT_APP_IDS.autoAttendant }));
+    assert.equal(conflict.kind, 'conflict');
+    assert.equal(conflict.details.code, 'ObjectConflict');
+    assert.match(conflict.message, /^create: /);
+    const domain = await failed(admin.create({ userPrincipalName: `x-${randomUUID().slice(0, 6)}@unverified.example`, displayName: 'x', applicationId: RESOURCE_ACCOUNT_APP_IDS.autoAttendant }));
+    assert.equal(domain.kind, 'domainNotVerified');
+    assert.match(domain.message, /verified domain/);
+  });
+
+  test('a command that does not exist is notInstalled with the fix', async () => {
+    const admin = adminWith({ command: path.join(REPO_ROOT, '.data', `no-pwsh-${randomUUID()}`), args: [] });
+    const err = await failed(admin.probe());
+    assert.equal(err.kind, 'notInstalled');
+    assert.match(err.message, /PowerShell 7 .* is not installed or not on PATH/);
+    assert.match(err.message, /installing-powershell-on-linux/);
+    assert.match(err.message, /DIALTONE_PWSH_PATH/);
+  });
+
+  test('a host whose pinned module is missing is notInstalled with Install-Module', async () => {
+    const host = `
+      const rl = require('node:readline').createInterface({ input: process.stdin });
+      rl.on('line', (line) => {
+        const { id } = JSON.parse(line);
+        process.stdout.write(JSON.stringify({ id, ok: true, result: { powershell: '7.5.0', host: 'pwsh',
+          module: { name: 'MicrosoftTeams', pinned: '${PINNED_TEAMS_MODULE_VERSION}', importable: false, found: ['5.1.0'],
+            fix: 'Install-Module MicrosoftTeams -RequiredVersion ${PINNED_TEAMS_MODULE_VERSION} -Scope AllUsers' } } }) + '\\n');
+      });`;
+    const admin = adminWith({ command: process.execPath, args: ['-e', host] });
+    const err = await failed(admin.probe());
+    assert.equal(err.kind, 'notInstalled');
+    assert.match(err.message, new RegExp(`Install-Module MicrosoftTeams -RequiredVersion ${PINNED_TEAMS_MODULE_VERSION.replaceAll('.', '\\.')} -Scope AllUsers`));
+    assert.match(err.message, /found 5\.1\.0/);
+  });
+
+  test('a refused token (signing key rotated) reconnects once with fresh tokens and the command succeeds', async () => {
+    const admin = adminWith();
+    await admin.probe();
+    assert.equal(admin.session.stats.connects, 1);
+    const rotated = await fetch(`${sim.url}/_simulator/keys/rotate`, { method: 'POST' });
+    assert.equal(rotated.status, 200);
+    assert.match((await admin.probe()).detail, /connected/);
+    assert.equal(admin.session.stats.connects, 2, 'reconnected after the refusal');
+    assert.equal(admin.session.stats.commands.probe, 3, 'the refused probe was repeated once');
+  });
+
+  test('tokens about to expire are renewed by reconnecting before the next command', async () => {
+    const shortLived = {
+      getToken: async (scopes: string | string[]): Promise<AccessToken | null> => {
+        const token = await credential.getToken(scopes);
+        if (token) issued.add(token.token);
+        return token && { ...token, expiresOnTimestamp: Date.now() + 400 };
+      },
+    };
+    const admin = adminWith({ credential: shortLived, reconnectBeforeExpiryMs: 0 });
+    await admin.probe();
+    await admin.probe();
+    assert.equal(admin.session.stats.connects, 1, 'tokens still valid: no reconnect');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await admin.probe();
+    assert.equal(admin.session.stats.connects, 2, 'tokens expired: reconnected first');
+  });
+
+  test('the child SIGKILLed mid-command: that command fails transient (effect unknown), the next one works in a new child', async () => {
+    const admin = adminWith();
+    await admin.probe();
+    const firstPid = admin.session.pid;
+    assert.ok(firstPid);
+    const slow = await fetch(`${sim.url}/_simulator/config`, {
+      method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ latency: { minMs: 1500, maxMs: 1500 } }),
+    });
+    assert.equal(slow.status, 200, await slow.text());
+    try {
+      const inFlight = admin.probe();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      process.kill(firstPid, 'SIGKILL');
+      const err = await failed(inFlight);
+      assert.equal(err.kind, 'transient');
+      assert.match(err.message, /killed by SIGKILL.*effect is unknown/);
+    } finally {
+      await fetch(`${sim.url}/_simulator/config`, {
+        method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ latency: { minMs: 0, maxMs: 3 } }),
+      });
+    }
+    assert.match((await admin.probe()).detail, /connected/);
+    assert.notEqual(admin.session.pid, firstPid);
+    assert.equal(admin.session.stats.spawns, 2);
+    assert.equal(admin.session.stats.connects, 2, 'the new child was connected before its first command');
+  });
+
+  test('one command at a time: many concurrent calls never put two commands in flight', async () => {
+    const admin = adminWith();
+    const name = upn('queue');
+    await Promise.all([
+      admin.probe(), admin.probe(), admin.findByUpn(name),
+      admin.create({ userPrincipalName: name, displayName: 'queued', applicationId: RESOURCE_ACCOUNT_APP_IDS.autoAttendant }),
+      admin.probe(), admin.findByUpn(upn('queue')), admin.probe(),
+    ]);
+    assert.equal(admin.session.stats.maxInFlight, 1);
+    assert.ok((admin.session.stats.commands.probe ?? 0) >= 4);
+    assert.doesNotMatch(admin.session.diagnostics(), /protocol: command/, 'the host never saw a command before the previous answer');
+  });
+
+  test('no answer within the timeout: transient, and the child is ended', async () => {
+    const host = `
+      const rl = require('node:readline').createInterface({ input: process.stdin });
+      rl.on('line', (line) => {
+        const { id, op } = JSON.parse(line);
+        if (op === 'hello') process.stdout.write(JSON.stringify({ id, ok: true, result: { powershell: 'x', host: 'x',
+          module: { name: 'MicrosoftTeams', pinned: 'x', importable: true, found: ['x'] } } }) + '\\n');
+        if (op === 'connect') process.stdout.write(JSON.stringify({ id, ok: true, result: { connected: true } }) + '\\n');
+      });`;
+    const admin = adminWith({ command: process.execPath, args: ['-e', host], commandTimeoutMs: 300 });
+    const err = await failed(admin.probe());
+    assert.equal(err.kind, 'transient');
+    assert.match(err.message, /no answer within 300 ms/);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(admin.session.pid, undefined, 'the child was killed');
+  });
+
+  test('tokens in what the child writes are scrubbed from errors and the stderr buffer', async () => {
+    const host = `
+      const rl = require('node:readline').createInterface({ input: process.stdin });
+      rl.on('line', (line) => {
+        const command = JSON.parse(line);
+        if (command.op === 'hello') { process.stdout.write(JSON.stringify({ id: command.id, ok: true, result: { powershell: 'x', host: 'x',
+          module: { name: 'MicrosoftTeams', pinned: 'x', importable: true, found: ['x'] } } }) + '\\n'); return; }
+        if (command.op === 'connect') {
+          process.stderr.write('connecting with ' + command.teamsToken + ' and Bearer ' + command.graphToken + '\\n');
+          process.stdout.write(JSON.stringify({ id: command.id, ok: false, error: { kind: 'forbidden', message: 'refused ' + command.teamsToken } }) + '\\n');
+        }
+      });`;
+    const admin = adminWith({ command: process.execPath, args: ['-e', host] });
+    const err = await failed(admin.probe());
+    assert.equal(err.kind, 'forbidden');
+    assert.doesNotMatch(err.message, JWT);
+    assert.match(err.message, /refused \[token\]/);
+    // stderr and stdout are separate pipes: the stderr line may arrive after the answer.
+    for (const started = Date.now(); !admin.session.diagnostics().includes('connecting with') && Date.now() - started < 5000;) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.match(admin.session.diagnostics(), /connecting with \[token\] and Bearer \[token\]/);
+    assert.doesNotMatch(admin.session.diagnostics(), JWT);
+  });
+
+  test('associations (routes of the simulator): none yet, unknown configuration, removal of none', async (t) => {
+    if (!sim.app.hasRoute({ method: 'GET', url: '/Teams.VoiceApps/applicationinstanceassociations/:objectId' })) {
+      t.skip('the simulator has no Teams.VoiceApps association routes yet');
+      return;
+    }
+    const admin = adminWith();
+    const created = await admin.create({ userPrincipalName: upn('assoc'), displayName: 'assoc', applicationId: RESOURCE_ACCOUNT_APP_IDS.autoAttendant });
+    assert.equal(await admin.findVoiceApp('AutoAttendant', randomUUID()), undefined);
+    assert.equal(await admin.getAssociation(created.objectId), undefined);
+    assert.equal(await admin.removeAssociation(created.objectId), false);
+    const err = await failed(admin.associate({ objectId: created.objectId, configurationId: randomUUID(), configurationType: 'AutoAttendant' }));
+    assert.equal(err.kind, 'notFound');
+  });
+
+  test('no token ever appeared in an error or a stderr buffer of this suite', () => {
+    assert.ok(issued.size > 0 && errors.length > 0);
+    const texts = [...errors, ...admins.map((admin) => admin.session.diagnostics())];
+    for (const text of texts) {
+      assert.doesNotMatch(text, JWT);
+      for (const token of issued) assert.ok(!text.includes(token));
+    }
+  });
+});
+
+function pwshOnPath(): string | undefined {
+  const found = spawnSync('pwsh', ['-NoLogo', '-NoProfile', '-NonInteractive', '-Command', '$PSVersionTable.PSVersion.ToString()'], { encoding: 'utf8', timeout: 60_000 });
+  return found.status === 0 ? found.stdout.trim() : undefined;
+}
+
+/** The real script under pwsh, spoken to line by line. */
+function startScript() {
+  const child = spawn('pwsh', ['-NoLogo', '-NoProfile', '-NonInteractive', '-File', POWERSHELL_SCRIPT_PATH], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const lines: string[] = [];
+  const waiters: Array<() => void> = [];
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    lines.push(line);
+    waiters.splice(0).forEach((wake) => wake());
+  });
+  child.stderr.resume();
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    child,
+    lines,
+    exited,
+    send: (text: string) => child.stdin.write(`${text}\n`),
+    async waitForLines(count: number, timeoutMs = 120_000): Promise<string[]> {
+      const deadline = Date.now() + timeoutMs;
+      while (lines.length < count) {
+        if (Date.now() > deadline) assert.fail(`expected ${count} answer lines, got ${lines.length}: ${lines.join('\n')}`);
+        await new Promise<void>((resolve) => {
+          waiters.push(resolve);
+          setTimeout(resolve, 500);
+        });
+      }
+      return lines.slice(0, count);
+    },
+  };
+}
+
+describe('dialtone-teams.ps1 under pwsh', () => {
+  const version = pwshOnPath();
+  const skip = version ? false : 'pwsh (PowerShell 7) is not on the PATH of this machine';
+
+  test('the pinned module version is the same in the script, the Node side and the Dockerfile', () => {
+    const script = readFileSync(POWERSHELL_SCRIPT_PATH, 'utf8');
+    assert.equal(/^\$PinnedModuleVersion = '([^']+)'$/m.exec(script)?.[1], PINNED_TEAMS_MODULE_VERSION);
+    const dockerfile = readFileSync(path.join(REPO_ROOT, 'Dockerfile'), 'utf8');
+    assert.match(dockerfile, new RegExp(`TEAMS_MODULE_VERSION=${PINNED_TEAMS_MODULE_VERSION.replaceAll('.', '\\.')}\\b`));
+  });
+
+  test('hello, JSON framing (one answer per command, nothing else), notInstalled with the fix, exit on EOF', { skip }, async (t) => {
+    const script = startScript();
+    try {
+      script.send(JSON.stringify({ id: 1, op: 'hello' }));
+      script.send('');
+      script.send('this is not json');
+      script.send(JSON.stringify({ id: 2, op: 'noSuchOp' }));
+      script.send(JSON.stringify({ id: 3, op: 'connect', graphToken: 'eyJhbGciOi.eyJhdWQiOi.c2ln', teamsToken: 'eyJhbGciOi.eyJ0aWQiOi.c2ln' }));
+      const [hello, notJson, unknown, connect] = (await script.waitForLines(4)).map((line) => JSON.parse(line) as {
+        id: number | null; ok: boolean; result?: { powershell: string; module: { pinned: string; importable: boolean; fix?: string } };
+        error?: { kind: string; message: string };
+      });
+      assert.equal(hello?.id, 1);
+      assert.equal(hello?.ok, true);
+      assert.equal(hello?.result?.powershell, version);
+      assert.equal(hello?.result?.module.pinned, PINNED_TEAMS_MODULE_VERSION);
+      assert.deepEqual([notJson?.ok, notJson?.id], [false, null]);
+      assert.deepEqual([unknown?.id, unknown?.ok, unknown?.error?.kind], [2, false, 'invalid']);
+      assert.equal(connect?.id, 3);
+      assert.doesNotMatch(JSON.stringify(connect), /eyJhbGciOi/, 'tokens are not echoed');
+      if (hello?.result?.module.importable) {
+        t.diagnostic('the pinned MicrosoftTeams module is installed here: the notInstalled answer cannot be shown');
+      } else {
+        assert.equal(connect?.ok, false);
+        assert.equal(connect?.error?.kind, 'notInstalled');
+        assert.match(connect?.error?.message ?? '', new RegExp(`Install-Module MicrosoftTeams -RequiredVersion ${PINNED_TEAMS_MODULE_VERSION.replaceAll('.', '\\.')} -Scope AllUsers`));
+        assert.match(hello?.result?.module.fix ?? '', /Install-Module MicrosoftTeams/);
+      }
+      script.child.stdin.end();
+      const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 30_000).unref());
+      assert.equal(await Promise.race([script.exited, timeout]), 0, 'the script ends on stdin EOF');
+      assert.equal(script.lines.length, 4, 'exactly one line per command, nothing else on stdout');
+    } finally {
+      script.child.kill('SIGKILL');
+    }
+  });
+});
