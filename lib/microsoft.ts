@@ -33,3 +33,9 @@ export function kindForApplicationId(applicationId: string): ResourceAccountKind
 /** Token audience (resource) of the Teams tenant admin API ("Skype and Teams Tenant Admin API"). */
 export const TEAMS_ADMIN_RESOURCE = '48ac35b8-9aa8-4d74-927d-1f4a14a0b239';
 export const GRAPH_RESOURCE = 'https://graph.microsoft.com';
+
+/**
+ * Token audience of the Partner Center REST API (CSP partners only); app-only tokens use the scope
+ * `https://api.partnercenter.microsoft.com/.default`. https://learn.microsoft.com/partner-center/developer/partner-center-authentication
+ */
+export const PARTNER_CENTER_RESOURCE = 'https://api.partnercenter.microsoft.com';

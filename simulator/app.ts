@@ -5,6 +5,7 @@
  * - `/{tenant}/v2.0/.well-known/openid-configuration`, `/{tenant}/oauth2/v2.0/token`, `/{tenant}/discovery/v2.0/keys`
  * - `/v1.0/…` Graph (token audience https://graph.microsoft.com, permission per route)
  * - `/Teams.PlatformService/…` Teams admin API (audience 48ac35b8-…, Teams Administrator role)
+ * - `/v1/…` Partner Center (audience https://api.partnercenter.microsoft.com, app registered for CSP)
  * - `/_simulator/…` control API (no authentication)
  */
 import { randomUUID } from 'node:crypto';
@@ -23,6 +24,7 @@ import { CONTROL_PREFIX, controlRoutes } from './routes/control';
 import { graphDirectoryRoutes } from './routes/graph-directory';
 import { graphTeamsRoutes } from './routes/graph-teams';
 import { identityRoutes } from './routes/identity';
+import { advancePartnerCenter, partnerCenterRoutes } from './routes/partner-center';
 import { teamsRoutes } from './routes/teams';
 
 export type { SimulatorOptions } from './options';
@@ -51,6 +53,7 @@ export async function buildSimulator(options: SimulatorOptions): Promise<Simulat
     void reply.header('request-id', request.id).header('client-request-id', clientRequestId(request));
     // Background work (number operations) completes here, before the request can observe its effects.
     context.state.advance();
+    advancePartnerCenter(context);
   });
   app.addHook('onResponse', async (request, reply) => {
     if (!request.url.startsWith(CONTROL_PREFIX)) {
@@ -113,6 +116,7 @@ export async function buildSimulator(options: SimulatorOptions): Promise<Simulat
     await teams.register(teamsRoutes, { context });
   });
 
+  await app.register(partnerCenterRoutes, { context });
   await app.register(controlRoutes, { context });
   return app;
 }

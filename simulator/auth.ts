@@ -7,7 +7,7 @@
 import { createHash, generateKeyPairSync, randomUUID, sign, verify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { GRAPH_RESOURCE, TEAMS_ADMIN_RESOURCE } from '../lib/microsoft';
+import { GRAPH_RESOURCE, PARTNER_CENTER_RESOURCE, TEAMS_ADMIN_RESOURCE } from '../lib/microsoft';
 import { GraphApiError, insufficientPrivileges } from './errors';
 import type { DirectoryRoleName, SimulatedApp } from './options';
 import { DIRECTORY_ROLES } from './options';
@@ -18,7 +18,7 @@ export const ACCESS_TOKEN_LIFETIME_SECONDS = 3599;
 /** Graph's app id, accepted as an alternative audience / scope resource. */
 export const GRAPH_APP_ID = '00000003-0000-0000-c000-000000000000';
 
-export type Audience = typeof GRAPH_RESOURCE | typeof TEAMS_ADMIN_RESOURCE;
+export type Audience = typeof GRAPH_RESOURCE | typeof TEAMS_ADMIN_RESOURCE | typeof PARTNER_CENTER_RESOURCE;
 
 export interface AccessTokenClaims {
   aud: string;
@@ -164,7 +164,7 @@ export class TokenService {
     if (!(claims.exp > nowSeconds) || claims.nbf > nowSeconds + 300) {
       throw unauthenticated('Lifetime validation failed, the token is expired.');
     }
-    const acceptedAudiences = audience === GRAPH_RESOURCE ? [GRAPH_RESOURCE, GRAPH_APP_ID] : [TEAMS_ADMIN_RESOURCE];
+    const acceptedAudiences = audience === GRAPH_RESOURCE ? [GRAPH_RESOURCE, GRAPH_APP_ID] : [audience];
     if (!acceptedAudiences.includes(claims.aud)) throw unauthenticated('Access token validation failure. Invalid audience.');
     if (claims.tid !== this.tenantId || claims.iss !== `https://sts.windows.net/${this.tenantId}/`) {
       throw unauthenticated('Access token validation failure. Invalid issuer or tenant.');

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { GRAPH_RESOURCE, TEAMS_ADMIN_RESOURCE } from '../../lib/microsoft';
+import { GRAPH_RESOURCE, PARTNER_CENTER_RESOURCE, TEAMS_ADMIN_RESOURCE } from '../../lib/microsoft';
 import type { Audience } from '../auth';
 import { ACCESS_TOKEN_LIFETIME_SECONDS, GRAPH_APP_ID } from '../auth';
 import type { SimulatorContext } from '../context';
@@ -26,6 +26,7 @@ const RESOURCES: Record<string, Audience> = {
   [GRAPH_APP_ID]: GRAPH_RESOURCE,
   [TEAMS_ADMIN_RESOURCE]: TEAMS_ADMIN_RESOURCE,
   [`api://${TEAMS_ADMIN_RESOURCE}`]: TEAMS_ADMIN_RESOURCE,
+  [PARTNER_CENTER_RESOURCE]: PARTNER_CENTER_RESOURCE,
 };
 
 class OAuthError {

@@ -1,0 +1,85 @@
+/**
+ * License-procurement activities: what buying would take (for a run's or batch's needs-attention) and
+ * the purchase itself, after an operator's approval. Built over the port, so the worker's config
+ * chooses the adapter; workflows see these as types only.
+ */
+import type { TokenCredential } from '@azure/identity';
+import { Context } from '@temporalio/activity';
+import { utcDay } from '../../workflows/license-purchase-ledger/definitions';
+import { TemporalPurchaseLedger } from './ledger';
+import { ManualProcurement } from './manual';
+import { PartnerCenterProcurement } from './partner-center';
+import { PartnerCenterClient } from './partner-center-client';
+import type { LicenseProcurement, ProcurementDescription, PurchaseCeilings, PurchaseResult } from './procurement';
+
+/** The worker's choice of adapter and its settings (read by worker/procurement-config.ts). */
+export type ProcurementSettings =
+  | { kind: 'manual' }
+  | {
+      kind: 'partner-center';
+      baseUrl: string;
+      customerId: string;
+      country: string;
+      productTitle: string;
+      termDuration: string;
+      billingCycle: string;
+      ceilings: PurchaseCeilings;
+    };
+
+export interface LicensingDeps {
+  procurement: LicenseProcurement;
+}
+
+export interface DescribeLicensePurchaseInput {
+  /** Licenses short. */
+  shortfall: number;
+}
+export type DescribeLicensePurchaseOutput = ProcurementDescription;
+
+export interface PurchaseLicensesInput {
+  units: number;
+  approvedBy: string;
+  reason?: string;
+  /** The same key never buys twice (the workflow passes its id and the approval's number). */
+  idempotencyKey: string;
+  batchId?: string;
+  /** UTC day (YYYY-MM-DD) the approval counts against; fixed by the workflow so retries after midnight count once. */
+  day?: string;
+}
+export type PurchaseLicensesOutput = PurchaseResult;
+
+export interface LicensingActivities {
+  describeLicensePurchase(input: DescribeLicensePurchaseInput): Promise<DescribeLicensePurchaseOutput>;
+  purchaseLicenses(input: PurchaseLicensesInput): Promise<PurchaseLicensesOutput>;
+}
+
+export function createLicensingActivities(deps: LicensingDeps): LicensingActivities {
+  return {
+    describeLicensePurchase: ({ shortfall }) => deps.procurement.describe(shortfall),
+    purchaseLicenses: (input) => (deps.procurement as LicenseProcurement & { purchase(r: PurchaseLicensesInput): Promise<PurchaseResult> }).purchase(input),
+  };
+}
+
+/**
+ * The adapter the settings name. `credential` is the worker's app credential: Partner Center's app-only
+ * token is asked for with it (scope https://api.partnercenter.microsoft.com/.default), so the app must be
+ * registered in the partner's Partner Center account. The ledger is reached through the running
+ * activity's Temporal client and task queue.
+ */
+export function createLicenseProcurement(settings: ProcurementSettings, credential: TokenCredential, tenantId: string): LicenseProcurement {
+  if (settings.kind === 'manual') return new ManualProcurement();
+  return new PartnerCenterProcurement({
+    client: new PartnerCenterClient({ credential, baseUrl: settings.baseUrl }),
+    ledger: new TemporalPurchaseLedger({ tenantId, client: () => Context.current().client, taskQueue: () => Context.current().info.taskQueue }),
+    customerId: settings.customerId,
+    tenantId,
+    ceilings: settings.ceilings,
+    country: settings.country,
+    productTitle: settings.productTitle,
+    termDuration: settings.termDuration,
+    billingCycle: settings.billingCycle,
+    onProgress: (detail) => Context.current().heartbeat(detail),
+  });
+}
+
+export { utcDay };

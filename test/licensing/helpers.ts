@@ -1,0 +1,88 @@
+/** Shared pieces of the license-purchase tests: a ledger worker, the adapter over a test simulator, and simulator reads. */
+import { randomUUID } from 'node:crypto';
+import { Worker } from '@temporalio/worker';
+import { TemporalPurchaseLedger } from '../../activities/licensing/ledger';
+import { PartnerCenterProcurement } from '../../activities/licensing/partner-center';
+import { PartnerCenterClient } from '../../activities/licensing/partner-center-client';
+import type { PurchaseCeilings } from '../../activities/licensing/procurement';
+import { RESOURCE_ACCOUNT_SKU_PART_NUMBER } from '../../lib/microsoft';
+import { dialtoneDataConverter } from '../../lib/payload-codec';
+import { createCredential } from '../../worker/credentials';
+import type { TestSimulator } from '../helpers/simulator';
+import type { TestTemporal } from '../helpers/temporal';
+
+export interface PcSimState {
+  config: Record<string, unknown>;
+  catalogItemId: string;
+  subscriptions: Array<{ id: string; quantity: number; offerId: string }>;
+  carts: Array<{ id: string; status: string }>;
+  orders: Array<{ id: string; lineItems: Array<{ quantity: number }> }>;
+  quantityChanges: Array<{ id: string; from: number; to: number; status: string }>;
+  pendingSeats: Array<{ units: number; at: number }>;
+}
+
+export async function pcState(sim: TestSimulator): Promise<PcSimState> {
+  return (await sim.app.inject({ method: 'GET', url: '/_simulator/partner-center' })).json();
+}
+
+export async function pcConfig(sim: TestSimulator, config: Record<string, unknown>): Promise<void> {
+  const response = await sim.app.inject({ method: 'PUT', url: '/_simulator/partner-center/config', payload: config });
+  if (response.statusCode !== 200) throw new Error(`config refused: ${response.body}`);
+}
+
+export async function pcReset(sim: TestSimulator): Promise<void> {
+  await sim.app.inject({ method: 'POST', url: '/_simulator/partner-center/reset' });
+}
+
+/** Enabled units of the resource-account SKU in the tenant (what subscribedSkus reports). */
+export async function enabledUnits(sim: TestSimulator): Promise<number> {
+  const state = (await sim.app.inject({ method: 'GET', url: '/_simulator/state' })).json() as { licenses: Array<{ skuPartNumber: string; enabled: number }> };
+  return state.licenses.find((l) => l.skuPartNumber === RESOURCE_ACCOUNT_SKU_PART_NUMBER)?.enabled ?? 0;
+}
+
+/** A worker that runs only the ledger workflow, on its own task queue. */
+export async function startLedgerWorker(temporal: TestTemporal): Promise<{ taskQueue: string; stop(): Promise<void> }> {
+  const taskQueue = `ledger-${randomUUID()}`;
+  const worker = await Worker.create({
+    connection: temporal.nativeConnection,
+    namespace: temporal.namespace,
+    taskQueue,
+    workflowsPath: require.resolve('../../workflows/license-purchase-ledger/workflow'),
+    dataConverter: dialtoneDataConverter,
+  });
+  const running = worker.run();
+  return {
+    taskQueue,
+    async stop() {
+      worker.shutdown();
+      await running;
+    },
+  };
+}
+
+export function adapterFor(sim: TestSimulator, temporal: TestTemporal, taskQueue: string, ceilings: PurchaseCeilings, tenantId = sim.tenant.tenantId): PartnerCenterProcurement {
+  return new PartnerCenterProcurement({
+    client: new PartnerCenterClient({ credential: createCredential(sim.tenant), baseUrl: sim.url }),
+    ledger: new TemporalPurchaseLedger({ tenantId, client: () => temporal.client, taskQueue: () => taskQueue }),
+    customerId: sim.tenant.tenantId,
+    tenantId,
+    ceilings,
+    country: 'US',
+    productTitle: 'Microsoft Teams Phone Resource Account',
+    termDuration: 'P1M',
+    billingCycle: 'monthly',
+    maxPollIntervalMs: 100,
+  });
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+export async function eventually<T>(what: string, read: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (ok(value)) return value;
+    if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms (last: ${JSON.stringify(value)})`);
+    await sleep(100);
+  }
+}
