@@ -26,7 +26,7 @@ import type { DirectoryUser } from './graph/users';
 import { accountKindProblem } from './account-checks';
 import { isServiceNumber, numberProblems } from './number-checks';
 import { verifiedDomains } from './preflight';
-import type { TeamsAdminClient } from './teams-admin/client';
+import type { TeamsAdmin } from './teams-admin/teams-admin';
 
 /** Per-row lookups of a dry run at once (each still goes through the pacer). */
 const LOOKUP_CONCURRENCY = 8;
@@ -72,7 +72,7 @@ export interface FollowRunsOutput {
 
 export interface BatchActivityDeps {
   graph: Client;
-  teamsAdmin: TeamsAdminClient;
+  teamsAdmin: TeamsAdmin;
   onDeletedAccount?: DeletedAccountPolicy;
 }
 

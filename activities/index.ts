@@ -10,13 +10,14 @@ import { createNumberActivities } from './graph/numbers';
 import type { PollingOptions } from './polling';
 import { createPreflightActivities } from './preflight';
 import { createResourceAccountActivities } from './teams-admin/accounts';
-import type { TeamsAdminClient } from './teams-admin/client';
+import { createAssociationActivities } from './teams-admin/associations';
+import type { TeamsAdmin } from './teams-admin/teams-admin';
 import type { Activities } from './types';
 import type { DeletedAccountPolicy } from '../lib/validation';
 
 export interface ActivityDeps {
   graph: Client;
-  teamsAdmin: TeamsAdminClient;
+  teamsAdmin: TeamsAdmin;
   /** Cadence of in-activity condition polling (license propagation, number operations). */
   polling?: PollingOptions;
   /** What to do when a deleted account holds a UPN being provisioned, unless a run says otherwise. Default `stop`. */
@@ -31,6 +32,7 @@ export function createActivities(deps: ActivityDeps): Activities {
     ...createResourceAccountActivities(deps),
     ...createAccountActivities(deps),
     ...createNumberActivities(deps),
+    ...createAssociationActivities(deps),
   };
   return Object.fromEntries(Object.entries(activities).map(([name, fn]) => [name, benign(fn)])) as unknown as Activities;
 }

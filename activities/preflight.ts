@@ -15,14 +15,15 @@ import { findNumber } from './graph/numbers';
 import { accountKindProblem } from './account-checks';
 import { numberProblems } from './number-checks';
 import { USER_READ, findDeletedUserByUpn, findUserByUpn, isApplicationInstance } from './graph/users';
-import type { TeamsAdminClient } from './teams-admin/client';
+import type { TeamsAdmin } from './teams-admin/teams-admin';
+import { ASSOCIATION_ROLE, associatedElsewhere, voiceAppMissing } from './teams-admin/associations';
 import type { PreflightInput, PreflightOutput, PreflightProblem } from './types';
 
 const TEAMS_ROLE = 'a Teams administrator role (directory role on its service principal)';
 
 export interface PreflightDeps {
   graph: Client;
-  teamsAdmin: TeamsAdminClient;
+  teamsAdmin: TeamsAdmin;
   onDeletedAccount?: DeletedAccountPolicy;
 }
 
@@ -54,12 +55,18 @@ export function createPreflightActivities({ graph, teamsAdmin, onDeletedAccount 
       const { upn, kind, phoneNumber } = input;
       const problems: PreflightProblem[] = [];
       const domain = upn.slice(upn.lastIndexOf('@') + 1).toLowerCase();
-      const [domains, user, sku, number] = await Promise.all([
+      const { association } = input;
+      const [domains, user, sku, number, voiceApp] = await Promise.all([
         verifiedDomains(graph),
         findUserByUpn(graph, upn),
         findSubscribedSku(graph),
         findNumber(graph, phoneNumber),
+        association
+          ? call({ action: `look up the auto attendant or call queue ${association.configurationId}`, permission: ASSOCIATION_ROLE },
+            () => teamsAdmin.findVoiceApp(association.configurationType, association.configurationId))
+          : Promise.resolve(undefined),
       ]);
+      if (association && !voiceApp) problems.push({ type: ErrorType.VoiceAppNotFound, field: 'association', message: voiceAppMissing(association) });
 
       if (!domains.includes(domain)) {
         problems.push({
@@ -92,11 +99,18 @@ export function createPreflightActivities({ graph, teamsAdmin, onDeletedAccount 
         const existingKind = kindForApplicationId(instance.applicationId);
         const conflict = accountKindProblem(upn, instance.applicationId, kind);
         if (conflict) problems.push(conflict);
+        const current = association
+          ? await call({ action: `read the association of ${upn}`, permission: ASSOCIATION_ROLE }, () => teamsAdmin.getAssociation(user.id))
+          : undefined;
+        if (association && current && current.configurationId.toLowerCase() !== association.configurationId.toLowerCase()) {
+          problems.push({ type: ErrorType.AssociationConflict, field: 'association', message: associatedElsewhere(upn, current, association.configurationId) });
+        }
         account = {
           state: 'resource-account',
           accountId: user.id,
           ...(existingKind ? { kind: existingKind } : {}),
           holdsLicense: (user.assignedLicenses ?? []).some((l) => l.skuId === sku?.skuId),
+          ...(current ? { associatedWith: current.configurationId } : {}),
         };
       } else {
         const deleted = await findDeletedUserByUpn(graph, upn);

@@ -35,11 +35,13 @@ export interface PreflightInput {
   phoneNumber: string;
   numberType: 'callingPlan';
   onDeletedAccount?: DeletedAccountPolicy;
+  /** The auto attendant or call queue to associate with, when the request names one. */
+  association?: { configurationId: string; configurationType: 'AutoAttendant' | 'CallQueue' };
 }
 /** One thing that would make the run fail, found before any write; `field` is the request field to change. */
 export interface PreflightProblem {
   type: string;
-  field: 'upn' | 'kind' | 'usageLocation' | 'phoneNumber' | 'licenses';
+  field: 'upn' | 'kind' | 'usageLocation' | 'phoneNumber' | 'licenses' | 'association';
   message: string;
 }
 export interface PreflightOutput {
@@ -54,6 +56,8 @@ export interface PreflightOutput {
     kind?: ResourceAccountKind;
     holdsLicense?: boolean;
     policy?: DeletedAccountPolicy;
+    /** The existing account's association (configuration id), if it has one. */
+    associatedWith?: string;
   };
   /** The number's inventory entry, when found. */
   number?: { numberType: string; isoCountryCode?: string; city?: string; onThisAccount: boolean };
@@ -112,6 +116,29 @@ export interface AssignPhoneNumberOutput {
   checks: number;
 }
 
+export interface AssociateAccountInput {
+  accountId: string;
+  /** For messages. */
+  upn: string;
+  configurationId: string;
+  configurationType: 'AutoAttendant' | 'CallQueue';
+  callPriority?: number;
+}
+export interface AssociateAccountOutput {
+  /** This call made the association. */
+  associated: boolean;
+  /** The account was already associated with this configuration. */
+  alreadyAssociated: boolean;
+}
+export interface RemoveAssociationInput {
+  accountId: string;
+  /** Only an association to this configuration is removed. */
+  configurationId: string;
+}
+export interface RemoveAssociationOutput {
+  removed: boolean;
+}
+
 export interface UnassignPhoneNumberInput {
   accountId: string;
   phoneNumber: string;
@@ -148,6 +175,8 @@ export interface Activities {
   waitForLicense(input: WaitForLicenseInput): Promise<WaitForLicenseOutput>;
   assignPhoneNumber(input: AssignPhoneNumberInput): Promise<AssignPhoneNumberOutput>;
   unassignPhoneNumber(input: UnassignPhoneNumberInput): Promise<UnassignPhoneNumberOutput>;
+  associateAccount(input: AssociateAccountInput): Promise<AssociateAccountOutput>;
+  removeAssociation(input: RemoveAssociationInput): Promise<RemoveAssociationOutput>;
   removeLicense(input: RemoveLicenseInput): Promise<RemoveLicenseOutput>;
   deleteResourceAccount(input: DeleteResourceAccountInput): Promise<DeleteResourceAccountOutput>;
 }

@@ -37,6 +37,8 @@ export const ErrorType = {
   LicenseNotYetProvisioned: 'LicenseNotYetProvisioned',
   /** Teams does not yet see the account or its license, so the number cannot be assigned yet. */
   AccountNotReadyForNumber: 'AccountNotReadyForNumber',
+  /** Teams does not see the account's license yet, so it refuses the association; the step retries. */
+  AccountNotReadyForAssociation: 'AccountNotReadyForAssociation',
   /** A step's deadline passed (e.g. the license never reached Teams within the propagation timeout). */
   Timeout: 'Timeout',
   /** A number assignment operation failed for a reason not recognised. */
@@ -51,6 +53,12 @@ export const ErrorType = {
   NumberUnassignFailed: 'NumberUnassignFailed',
   /** A Calling Plan number's country differs from the account's usage location; Teams refuses the assignment. */
   NumberCountryMismatch: 'NumberCountryMismatch',
+  /** The worker cannot speak to Teams at all: PowerShell 7 (`pwsh`) or the pinned MicrosoftTeams module is missing. */
+  TeamsAdminNotInstalled: 'TeamsAdminNotInstalled',
+  /** The auto attendant or call queue named for the association does not exist (or is of the other type). */
+  VoiceAppNotFound: 'VoiceAppNotFound',
+  /** The account is already associated with another auto attendant or call queue. */
+  AssociationConflict: 'AssociationConflict',
   /** The pre-flight found one or more problems before any write; each is listed with its own type. */
   PreflightFailed: 'PreflightFailed',
 } as const;
@@ -77,6 +85,9 @@ export const NEEDS_PERSON_ERROR_TYPES: readonly ErrorTypeName[] = [
   ErrorType.AccountHoldsNumber,
   ErrorType.NumberUnassignFailed,
   ErrorType.NumberCountryMismatch,
+  ErrorType.TeamsAdminNotInstalled,
+  ErrorType.VoiceAppNotFound,
+  ErrorType.AssociationConflict,
   ErrorType.PreflightFailed,
 ];
 
@@ -90,6 +101,7 @@ export const EXPECTED_ERROR_TYPES: readonly ErrorTypeName[] = [
   ErrorType.NotYetVisible,
   ErrorType.LicenseNotYetProvisioned,
   ErrorType.AccountNotReadyForNumber,
+  ErrorType.AccountNotReadyForAssociation,
   ErrorType.Throttled,
   ErrorType.TransientServiceError,
 ];

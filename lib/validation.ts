@@ -112,6 +112,47 @@ export function validateResourceAccountRequest(fields: ResourceAccountRequestFie
   ].filter((e): e is FieldError => e !== undefined);
 }
 
+/** `configurationType` of an association: the one that fits each kind of resource account. */
+export const CONFIGURATION_TYPE_FOR_KIND = { autoAttendant: 'AutoAttendant', callQueue: 'CallQueue' } as const;
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The optional association of a request: `{ configurationId, configurationType?, callPriority? }`. The
+ * type must fit the account's kind (an auto-attendant account goes to an auto attendant, a call-queue
+ * account to a call queue: Microsoft365DSC and Teams docs); `callPriority` is 1 (highest) to 5.
+ */
+export function validateAssociation(value: unknown, kind: unknown, field = 'association'): FieldError[] {
+  if (value === undefined) return [];
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return [{ field, message: `${field} must be an object such as {"configurationId": "<the auto attendant's or call queue's identity, a GUID>"}` }];
+  }
+  const { configurationId, configurationType, callPriority, ...rest } = value as Record<string, unknown>;
+  const problems: FieldError[] = Object.keys(rest).map((key) => ({
+    field: `${field}.${key}`, message: `unknown field "${field}.${key}": remove it (accepted: configurationId, configurationType, callPriority)`,
+  }));
+  if (typeof configurationId !== 'string' || !GUID.test(configurationId)) {
+    problems.push({
+      field: `${field}.configurationId`,
+      message: `${field}.configurationId must be the identity (a GUID) of an existing auto attendant or call queue: ` +
+        'Get-CsAutoAttendant | Select Identity, Name (or Get-CsCallQueue), or the Teams admin center > Voice > Auto attendants / Call queues',
+    });
+  }
+  const fits = typeof kind === 'string' && kind in CONFIGURATION_TYPE_FOR_KIND ? CONFIGURATION_TYPE_FOR_KIND[kind as keyof typeof CONFIGURATION_TYPE_FOR_KIND] : undefined;
+  if (configurationType !== undefined && configurationType !== 'AutoAttendant' && configurationType !== 'CallQueue') {
+    problems.push({ field: `${field}.configurationType`, message: `${field}.configurationType must be AutoAttendant or CallQueue (or leave it out: it follows kind)` });
+  } else if (configurationType !== undefined && fits !== undefined && configurationType !== fits) {
+    problems.push({
+      field: `${field}.configurationType`,
+      message: `${field}.configurationType is ${String(configurationType)} but a ${String(kind)} resource account can only be associated with a${fits === 'AutoAttendant' ? 'n auto attendant (AutoAttendant)' : ' call queue (CallQueue)'}: change kind or configurationType`,
+    });
+  }
+  if (callPriority !== undefined && !(typeof callPriority === 'number' && Number.isInteger(callPriority) && callPriority >= 1 && callPriority <= 5)) {
+    problems.push({ field: `${field}.callPriority`, message: `${field}.callPriority must be a whole number from 1 (highest) to 5 (lowest); Teams' default is 3` });
+  }
+  return problems;
+}
+
 /**
  * What to do when a soft-deleted account (kept 30 days in Entra's deleted users) holds the UPN being
  * provisioned: `stop` and ask a person (the default), `restore` the deleted account and adopt it, or

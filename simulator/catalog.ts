@@ -146,6 +146,24 @@ export const DEFAULT_NUMBERS: readonly NumberSeed[] = [
   })),
 ];
 
+/** An auto attendant or call queue that already exists in the tenant (made with New-CsAutoAttendant / New-CsCallQueue). */
+export interface VoiceAppSeed {
+  identity: string;
+  name: string;
+  configurationType: 'AutoAttendant' | 'CallQueue';
+}
+
+/**
+ * Auto attendants and call queues of the seeded tenant, to associate resource accounts with. Identities
+ * are GUIDs, as `Get-CsAutoAttendant` / `Get-CsCallQueue` show them.
+ */
+export const DEFAULT_VOICE_APPS: readonly VoiceAppSeed[] = [
+  { identity: 'f7a821dc-2d69-5ae8-8525-bcb4a4556093', name: 'Main line', configurationType: 'AutoAttendant' },
+  { identity: '3e2c6a1b-9f0d-4c57-8b2e-7a6d5c4b3a21', name: 'After hours', configurationType: 'AutoAttendant' },
+  { identity: '8c1d9e2f-4a3b-4c6d-9e8f-1a2b3c4d5e6f', name: 'Sales', configurationType: 'CallQueue' },
+  { identity: '5b4a3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d', name: 'Support', configurationType: 'CallQueue' },
+];
+
 export const DEFAULT_LICENSES: readonly LicenseSeed[] = [
   { skuPartNumber: RESOURCE_ACCOUNT_SKU_PART_NUMBER, units: 25 },
   { skuPartNumber: 'ENTERPRISEPACK', units: 25 },

@@ -10,6 +10,7 @@ import { createRandom, drawDelay } from './random';
 import { RequestLog } from './request-log';
 import { TenantState } from './state';
 import { ThrottleTracker } from './throttle';
+import { DEFAULT_VOICE_APPS } from './catalog';
 
 export class SimulatorContext {
   /** Behaviour in force; `PUT /_simulator/config` replaces it. */
@@ -79,6 +80,7 @@ export class SimulatorContext {
     for (const license of options.licenses) state.purchase(license.skuPartNumber, license.units);
     for (const number of options.numbers) state.addNumber(number);
     for (const user of options.users) state.addUser(user, { replicated: true });
+    for (const app of DEFAULT_VOICE_APPS) state.voiceApps.set(app.identity.toLowerCase(), { ...app });
     // Statuses last: seeded users held their licenses before a subscription lapsed.
     for (const license of options.licenses) {
       if (license.capabilityStatus !== undefined) state.setSubscriptionStatus(license.skuPartNumber, license.capabilityStatus);

@@ -25,11 +25,12 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
-import type { CapabilityStatus } from './catalog';
-import { CAPABILITY_STATUSES, NUMBER_CAPABILITIES, NUMBER_TYPES, catalogSku } from './catalog';
+import type { CapabilityStatus, VoiceAppSeed } from './catalog';
+import { CAPABILITY_STATUSES, DEFAULT_VOICE_APPS, NUMBER_CAPABILITIES, NUMBER_TYPES, catalogSku } from './catalog';
 import { SimulatorConfigError } from './options';
 import type {
   AssignmentStatus,
+  AssociationRecord,
   DirectoryUser,
   LicenseAssignment,
   NumberOperation,
@@ -61,6 +62,10 @@ interface TenantSnapshot {
   operations: NumberOperation[];
   /** Absent in older files: none. */
   releasedUnits?: ReleasedUnit[];
+  /** Absent in older files: the seeded auto attendants and call queues. */
+  voiceApps?: VoiceAppSeed[];
+  /** Absent in older files: none. */
+  associations?: AssociationRecord[];
 }
 
 export interface StateFile extends TenantSnapshot {
@@ -84,6 +89,8 @@ export function snapshotOf(state: TenantState): TenantSnapshot {
     numbers: [...state.numbers.values()],
     operations: [...state.operations.values()],
     releasedUnits: [...state.releasedUnits],
+    voiceApps: [...state.voiceApps.values()],
+    associations: [...state.associations.values()],
   };
 }
 
@@ -114,6 +121,8 @@ export function restoreInto(state: TenantState, file: StateFile): void {
   for (const number of file.numbers) state.numbers.set(number.telephoneNumber, { ...number, stuckSince: number.stuckSince ?? null });
   for (const operation of file.operations) state.operations.set(operation.id, operation);
   state.releasedUnits = [...(file.releasedUnits ?? [])];
+  for (const app of file.voiceApps ?? DEFAULT_VOICE_APPS) state.voiceApps.set(app.identity.toLowerCase(), { ...app });
+  for (const association of file.associations ?? []) state.associations.set(association.objectId.toLowerCase(), { ...association });
 }
 
 /**

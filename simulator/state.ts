@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { APPLICATION_INSTANCE_DEPARTMENT, kindForApplicationId } from '../lib/microsoft';
 import { isIsoCountryCode, validateUpn } from '../lib/validation';
-import type { CapabilityStatus, NumberCapability, NumberSeed, NumberType, SkuDefinition, TeamsFeature, UserSeed } from './catalog';
+import type { CapabilityStatus, NumberCapability, NumberSeed, NumberType, SkuDefinition, TeamsFeature, UserSeed, VoiceAppSeed } from './catalog';
 import { NUMBER_TYPES, SERVICE_NUMBER_CAPABILITIES, catalogSku } from './catalog';
 import { GraphApiError, badRequest, resourceNotFound } from './errors';
 import { sameId } from './ids';
@@ -170,6 +170,15 @@ const conflict = (): GraphApiError =>
     { code: 'ObjectConflict', target: 'userPrincipalName', message: 'Another object with the same value for property userPrincipalName already exists.' },
   ]);
 
+/** A resource account's association with an auto attendant or call queue. */
+export interface AssociationRecord {
+  objectId: string;
+  configurationId: string;
+  configurationType: VoiceAppSeed['configurationType'];
+  callPriority: number;
+  createdAt: number;
+}
+
 export class TenantState {
   /** Active and soft-deleted users, by lower-case object id. */
   readonly users = new Map<string, DirectoryUser>();
@@ -180,6 +189,10 @@ export class TenantState {
   readonly operations = new Map<string, NumberOperation>();
   /** Units still counted by `consumedUnits` after they were freed. */
   releasedUnits: ReleasedUnit[] = [];
+  /** Auto attendants and call queues, by lower-case identity. */
+  readonly voiceApps = new Map<string, VoiceAppSeed>();
+  /** Associations, by the resource account's lower-case object id. */
+  readonly associations = new Map<string, AssociationRecord>();
 
   constructor(
     readonly identity: TenantIdentity,

@@ -8,11 +8,25 @@ import type { DeletedAccountPolicy } from '../lib/validation';
 import { TASK_QUEUE } from '../workflows/provision-resource-account/definitions';
 import { DEFAULT_BUDGET } from '../activities/pacing';
 import type { PacingBudget } from '../activities/pacing';
+import { TEAMS_ADMIN_ADAPTERS } from '../activities/teams-admin/teams-admin';
+import type { TeamsAdminAdapterName } from '../activities/teams-admin/teams-admin';
 
 export type CredentialConfig =
   | { kind: 'secret'; secret: string }
   | { kind: 'certificate'; certificatePath: string; certificatePassword?: string }
   | { kind: 'managedIdentity' };
+
+/** How the worker speaks to Teams for resource accounts and associations (the TeamsAdmin port). */
+export interface TeamsAdminConfig {
+  /** `powershell` (supported, default) or `rest-experimental` (the undocumented REST shape). */
+  adapter: TeamsAdminAdapterName;
+  /** The PowerShell 7 executable; default `pwsh` on the PATH. */
+  pwshPath: string;
+  /** How long one PowerShell command may take before the session is restarted, ms. */
+  commandTimeoutMs: number;
+}
+
+export const DEFAULT_PWSH_COMMAND_TIMEOUT_MS = 120_000;
 
 export interface TenantConfig {
   mode: TenantMode;
@@ -22,6 +36,7 @@ export interface TenantConfig {
   authorityHost: string;
   graphBaseUrl: string;
   teamsAdminBaseUrl: string;
+  teamsAdmin: TeamsAdminConfig;
 }
 
 export type WorkerLogLevel = 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
@@ -57,10 +72,16 @@ const SIMULATOR_POLLING: PollingOptions = {
   transientPauseMs: { minMs: 200, maxMs: 600 },
 };
 
-/** Tenant config for a simulator at `url`: one origin serves the authority, Graph and Teams admin. */
+/**
+ * Tenant config for a simulator at `url`: one origin serves the authority, Graph and Teams admin. The
+ * Teams adapter is the REST one unless asked: in-process tests would otherwise start a PowerShell
+ * stand-in process for every set of activities; worker processes (npm start, the end-to-end tests)
+ * take `powershell` from their config.
+ */
 export function simulatorTenant(
   url: string,
   app: { tenantId?: string; clientId?: string; secret?: string } = {},
+  teamsAdmin: Partial<TeamsAdminConfig> = {},
 ): TenantConfig {
   return {
     mode: 'simulator',
@@ -70,6 +91,15 @@ export function simulatorTenant(
     authorityHost: url,
     graphBaseUrl: url,
     teamsAdminBaseUrl: url,
+    teamsAdmin: { adapter: 'rest-experimental', pwshPath: 'pwsh', commandTimeoutMs: DEFAULT_PWSH_COMMAND_TIMEOUT_MS, ...teamsAdmin },
+  };
+}
+
+function readTeamsAdminConfig(r: EnvReader): TeamsAdminConfig {
+  return {
+    adapter: r.oneOf<TeamsAdminAdapterName>('DIALTONE_TEAMS_ADMIN', TEAMS_ADMIN_ADAPTERS, 'powershell'),
+    pwshPath: r.string('DIALTONE_PWSH_PATH', 'pwsh'),
+    commandTimeoutMs: r.int('DIALTONE_PWSH_COMMAND_TIMEOUT_MS', DEFAULT_PWSH_COMMAND_TIMEOUT_MS, 1_000, 3_600_000),
   };
 }
 
@@ -90,7 +120,7 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
       tenantId,
       clientId: r.string('AZURE_CLIENT_ID', LOCAL_CLIENT_ID),
       secret: r.secret('AZURE_CLIENT_SECRET') ?? LOCAL_CLIENT_SECRET,
-    });
+    }, readTeamsAdminConfig(r));
   } else {
     const clientId = r.required('AZURE_CLIENT_ID', 'set it to the application (client) id of the app registration');
     const secret = r.secret('AZURE_CLIENT_SECRET');
@@ -115,6 +145,7 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
       authorityHost: r.url('AZURE_AUTHORITY_HOST', 'https://login.microsoftonline.com'),
       graphBaseUrl: r.url('GRAPH_BASE_URL', 'https://graph.microsoft.com'),
       teamsAdminBaseUrl: r.url('TEAMS_ADMIN_BASE_URL', 'https://api.interfaces.records.teams.microsoft.com'),
+      teamsAdmin: readTeamsAdminConfig(r),
     };
   }
   const maxConcurrentActivities = r.int('WORKER_MAX_CONCURRENT_ACTIVITIES', DEFAULT_MAX_CONCURRENT_ACTIVITIES, 1, 10_000);

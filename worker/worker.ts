@@ -3,7 +3,6 @@ import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import type { Activities } from '../activities';
 import { createGraphClient } from '../activities/graph/client';
-import { TeamsAdminClient } from '../activities/teams-admin/client';
 import type { PollingOptions } from '../activities/polling';
 import type { DeletedAccountPolicy } from '../lib/validation';
 import { dialtoneDataConverter } from '../lib/payload-codec';
@@ -14,6 +13,7 @@ import { createCredential } from './credentials';
 import { DEFAULT_BUDGET, Pacer } from '../activities/pacing';
 import type { PacingBudget } from '../activities/pacing';
 import { shareBudgetAmongWorkers } from './share';
+import { createTeamsAdmin } from './teams-admin';
 
 export function createTenantActivities(
   tenant: TenantConfig,
@@ -26,7 +26,7 @@ export function createTenantActivities(
   const pacer = pacing instanceof Pacer ? pacing : pacing ? new Pacer(pacing) : undefined;
   return createActivities({
     graph: createGraphClient({ credential, baseUrl: tenant.graphBaseUrl, ...(pacer ? { pacer } : {}) }),
-    teamsAdmin: new TeamsAdminClient({ credential, baseUrl: tenant.teamsAdminBaseUrl, ...(pacer ? { pacer } : {}) }),
+    teamsAdmin: createTeamsAdmin(tenant, credential, pacer),
     polling,
     onDeletedAccount,
   });

@@ -6,6 +6,8 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { ErrorType } from '../../lib/error-types';
 import type { ErrorTypeName } from '../../lib/error-types';
+import { isTeamsAdminError } from '../teams-admin/teams-admin';
+import type { TeamsAdminError } from '../teams-admin/teams-admin';
 
 /** The parts of an HTTP error every mapper needs, whatever client produced it. */
 export interface ServiceError {
@@ -26,6 +28,8 @@ export interface CallContext {
   permission: string;
   /** Map a 400/404/409 to a domain error before the generic mapping; return undefined to fall through. */
   classify?: (err: ServiceError) => ApplicationFailure | undefined;
+  /** The same for a TeamsAdmin port failure (its domain kinds), before the generic mapping. */
+  classifyTeams?: (err: TeamsAdminError) => ApplicationFailure | undefined;
 }
 
 export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
@@ -146,6 +150,7 @@ function isCredentialError(err: ServiceError): boolean {
 /** Maps any error from a Microsoft call to an ApplicationFailure. Already-mapped failures pass through. */
 export function toActivityFailure(err: unknown, ctx: CallContext): ApplicationFailure {
   if (err instanceof ApplicationFailure) return err;
+  if (isTeamsAdminError(err)) return teamsAdminActivityFailure(err, ctx);
   const e = toServiceError(err);
   const ref = e.requestId ? ` (request-id ${e.requestId})` : '';
   const said = `${e.code}: ${e.message}`;
@@ -191,6 +196,42 @@ export function toActivityFailure(err: unknown, ctx: CallContext): ApplicationFa
   return failure(ErrorType.InvalidRequest, `Could not ${ctx.action}: HTTP ${e.status} ${said}${ref}`, false);
 }
 
+/** Maps a TeamsAdmin port failure by its domain kind; the adapter (PowerShell or REST) does not matter here. */
+function teamsAdminActivityFailure(err: TeamsAdminError, ctx: CallContext): ApplicationFailure {
+  const ref = err.details.requestId ? ` (request-id ${err.details.requestId})` : '';
+  switch (err.kind) {
+    case 'throttled':
+      return failure(ErrorType.Throttled, `Throttled while trying to ${ctx.action}: ${err.message}${ref}`, true, err.details.retryAfterMs);
+    case 'transient':
+      return failure(ErrorType.TransientServiceError, `Teams did not complete "${ctx.action}": ${err.message}${ref}`, true, err.details.retryAfterMs);
+    case 'notInstalled':
+      return failure(ErrorType.TeamsAdminNotInstalled, `Cannot ${ctx.action}: ${err.message}`, false);
+    default:
+      break;
+  }
+  const classified = ctx.classifyTeams?.(err);
+  if (classified) return classified;
+  switch (err.kind) {
+    case 'unauthenticated':
+      return failure(
+        ErrorType.AuthenticationFailed,
+        `Teams rejected the app's token when trying to ${ctx.action}, also a newly issued one: ${err.message}${ref}. ` +
+          'Check that the app registration belongs to this tenant and that its tenant id and client id are the ones configured.',
+        false,
+      );
+    case 'forbidden':
+      return failure(
+        ErrorType.PermissionDenied,
+        `Permission denied when trying to ${ctx.action}: ${err.message}${ref}. Give the app registration ${ctx.permission} and retry.`,
+        false,
+      );
+    case 'domainNotVerified':
+      return failure(ErrorType.DomainNotVerified, `Could not ${ctx.action}: ${err.message}`, false);
+    default:
+      return failure(ErrorType.InvalidRequest, `Could not ${ctx.action}: ${err.message}${ref}`, false);
+  }
+}
+
 function firstLine(text: string): string {
   return text.split('\n')[0]?.trim() ?? text;
 }
@@ -203,7 +244,7 @@ export async function callUnlessMissing<T>(ctx: CallContext, fn: () => Promise<T
   try {
     return await fn();
   } catch (err) {
-    if ((err as { statusCode?: number }).statusCode === 404) return undefined;
+    if ((err as { statusCode?: number }).statusCode === 404 || (isTeamsAdminError(err) && err.kind === 'notFound')) return undefined;
     throw toActivityFailure(err, ctx);
   }
 }

@@ -10,17 +10,16 @@ import { ErrorType } from '../../lib/error-types';
 import { RESOURCE_ACCOUNT_APP_IDS } from '../../lib/microsoft';
 import { accountKindProblem } from '../account-checks';
 import type { DeletedAccountPolicy } from '../../lib/validation';
-import { call, isUpnConflict } from '../graph/errors';
-import type { ServiceError } from '../graph/errors';
+import { call } from '../graph/errors';
 import { findDeletedUserByUpn, findUserByUpn, isApplicationInstance, purgeDeletedUser, restoreDeletedUser } from '../graph/users';
 import { previousDetails } from '../polling';
 import type { CreateResourceAccountInput, CreateResourceAccountOutput } from '../types';
-import type { TeamsAdminClient } from './client';
+import type { TeamsAdmin, TeamsAdminError } from './teams-admin';
 
 const ROLE = 'a Teams administrator role and User Administrator (directory roles on its service principal)';
 
 export interface ResourceAccountActivityDeps {
-  teamsAdmin: TeamsAdminClient;
+  teamsAdmin: TeamsAdmin;
   graph: Client;
   /** What to do when a deleted account holds the UPN, unless the run says otherwise. Default `stop`. */
   onDeletedAccount?: DeletedAccountPolicy;
@@ -62,7 +61,7 @@ export function createResourceAccountActivities({ teamsAdmin, graph, onDeletedAc
    */
   async function resolveConflict(
     input: CreateResourceAccountInput,
-    conflict: ServiceError,
+    conflict: TeamsAdminError,
     previous: Partial<CreateDetails>,
     details: CreateDetails,
   ): Promise<never> {
@@ -134,17 +133,17 @@ export function createResourceAccountActivities({ teamsAdmin, graph, onDeletedAc
       }
 
       Context.current().heartbeat({ ...previous, createUnknown: true } satisfies CreateDetails);
-      let conflict: ServiceError | undefined;
+      let conflict: TeamsAdminError | undefined;
       const created = await call(
         {
           action: `create resource account ${upn}`,
           permission: ROLE,
-          classify: (e: ServiceError) => {
-            if (isUpnConflict(e)) {
+          classifyTeams: (e: TeamsAdminError) => {
+            if (e.kind === 'conflict') {
               conflict = e;
               return ApplicationFailure.create({ type: ErrorType.UpnConflict, message: e.message });
             }
-            if (e.status === 400 && /domain/i.test(e.message)) {
+            if (e.kind === 'domainNotVerified') {
               return ApplicationFailure.create({
                 type: ErrorType.DomainNotVerified,
                 nonRetryable: true,

@@ -1,6 +1,6 @@
 /** /v1/resource-accounts: provision one Teams Phone resource account and follow it. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { validateProvisionOptions, validateResourceAccountRequest, validateUpn } from '../../lib/validation';
+import { validateAssociation, validateProvisionOptions, validateResourceAccountRequest, validateUpn } from '../../lib/validation';
 import type { FieldError } from '../../lib/validation';
 import { ApiError } from '../errors';
 import { BEARER_SECURITY, V1_ERRORS, errorResponses } from '../schemas/common';
@@ -43,6 +43,7 @@ export function createBodyProblems(body: unknown): FieldError[] {
       usageLocation: fields.usageLocation,
       phoneNumber: fields.phoneNumber,
     }),
+    ...validateAssociation(fields.association, fields.kind),
     ...validateProvisionOptions(fields.options),
     ...unknown,
   ];

@@ -98,6 +98,18 @@ const RecordedOptionsSchema = provisionOptionsSchema(false);
  * schema, so a caller gets one message per field saying how to fix it; the schema documents the
  * shape and guards everything else.
  */
+const AssociationSchema = Type.Object(
+  {
+    configurationId: Type.String({ description: 'Identity (GUID) of an existing auto attendant or call queue (Get-CsAutoAttendant / Get-CsCallQueue)' }),
+    configurationType: Type.Optional(StringEnum(['AutoAttendant', 'CallQueue'] as const, { description: 'Follows kind when absent; must fit it' })),
+    callPriority: Type.Optional(Type.Integer({ minimum: 1, maximum: 5, description: '1 (highest) to 5; default 3' })),
+  },
+  {
+    additionalProperties: false,
+    description: 'Optional: associate the account with this auto attendant or call queue once it has its number (New-CsOnlineApplicationInstanceAssociation); undone by a roll-back',
+  },
+);
+
 export const CreateResourceAccountBody = Type.Object(
   {
     upn: Type.String({ description: 'User principal name of the resource account', examples: ['aa-main@contoso.onmicrosoft.com'] }),
@@ -105,6 +117,7 @@ export const CreateResourceAccountBody = Type.Object(
     kind: Kind,
     usageLocation: Type.String({ description: 'ISO 3166 two-letter country code', examples: ['US'] }),
     phoneNumber: Type.String({ description: 'Calling Plan service number in E.164', examples: ['+12065550100'] }),
+    association: Type.Optional(AssociationSchema),
     options: Type.Optional(ProvisionOptionsSchema),
   },
   { additionalProperties: false },
@@ -149,6 +162,7 @@ const RequestSchema = Type.Object({
   usageLocation: Type.String(),
   phoneNumber: Type.String(),
   phoneNumberType: Type.Optional(Type.Literal('callingPlan')),
+  association: Type.Optional(AssociationSchema),
   options: Type.Optional(RecordedOptionsSchema),
   batchId: Type.Optional(Type.String({ description: 'The batch this run is a row of (GET /v1/batches/{batchId}); absent for a single request' })),
 });

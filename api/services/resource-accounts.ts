@@ -19,6 +19,7 @@ import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-w
 import { optionalTsToDate } from '@temporalio/common/lib/time';
 import { executionInfoFromRaw } from '@temporalio/client/lib/helpers';
 import type { FieldError } from '../../lib/validation';
+import { CONFIGURATION_TYPE_FOR_KIND } from '../../lib/validation';
 import type { provisionResourceAccount } from '../../workflows';
 import {
   decideUpdate,
@@ -118,6 +119,7 @@ export class ResourceAccountService {
       usageLocation: body.usageLocation,
       phoneNumber: body.phoneNumber,
       phoneNumberType: 'callingPlan',
+      ...(body.association ? { association: { ...body.association, configurationType: body.association.configurationType ?? CONFIGURATION_TYPE_FOR_KIND[body.kind] } } : {}),
       ...(body.options ? { options: body.options } : {}),
     };
     for (let attempt = 1; ; attempt++) {

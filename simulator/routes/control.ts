@@ -3,6 +3,7 @@
  * it is for the person or test driving a rehearsal on their own machine, and it never exists on a real
  * tenant — so never expose the simulator's port beyond the machine or the Compose network.
  */
+import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { kindForApplicationId } from '../../lib/microsoft';
 import { isIsoCountryCode } from '../../lib/validation';
@@ -11,6 +12,7 @@ import { CAPABILITY_STATUSES, SKU_CATALOG, catalogSku } from '../catalog';
 import type { SimulatorContext } from '../context';
 import { GraphApiError } from '../errors';
 import { baseUrl } from '../http';
+import { isGuid } from '../ids';
 import type { DirectoryRoleName, SimulatedApp } from '../options';
 import { directoryRoleProblems, graphRoleProblems, mergeBehaviour, numberSeedProblems } from '../options';
 import { assignableUnits } from '../state';
@@ -62,6 +64,8 @@ export async function controlRoutes(app: FastifyInstance, { context }: { context
         assignmentTargetId: operation.assignmentTargetId,
         completesDateTime: new Date(operation.completesAt).toISOString(),
       })),
+      voiceApps: [...state.voiceApps.values()],
+      associations: [...state.associations.values()].map(({ createdAt, ...association }) => ({ ...association, createdDateTime: new Date(createdAt).toISOString() })),
       requests: context.requests.summary().total,
       baseUrl: baseUrl(request),
     };
@@ -103,6 +107,28 @@ export async function controlRoutes(app: FastifyInstance, { context }: { context
       numbers: numbers.map((number) => numberAssignmentView(state, number, context.now())),
       users: users.map((user) => ({ id: user.id, userPrincipalName: user.userPrincipalName })),
     });
+  });
+
+  /** Adds an auto attendant or call queue (as New-CsAutoAttendant / New-CsCallQueue would), to associate accounts with. */
+  app.post<{ Body: unknown }>(`${CONTROL_PREFIX}/voice-apps`, async (request, reply) => {
+    const body = (request.body ?? {}) as Record<string, unknown>;
+    const problems: string[] = [];
+    if (typeof body.name !== 'string' || body.name.trim() === '') problems.push('name is required, e.g. "Main line"');
+    if (body.configurationType !== 'AutoAttendant' && body.configurationType !== 'CallQueue') problems.push('configurationType must be AutoAttendant or CallQueue');
+    if (body.identity !== undefined && (typeof body.identity !== 'string' || !isGuid(body.identity))) problems.push('identity, when given, must be a GUID');
+    if (problems.length > 0) throw invalid(problems);
+    const identity = typeof body.identity === 'string' ? body.identity.toLowerCase() : randomUUID();
+    const app = { identity, name: String(body.name), configurationType: body.configurationType as 'AutoAttendant' | 'CallQueue' };
+    context.state.voiceApps.set(identity, app);
+    return reply.code(201).send(app);
+  });
+
+  /** Deletes an auto attendant or call queue (Remove-CsAutoAttendant / Remove-CsCallQueue); associations to it stay, dangling. */
+  app.delete<{ Params: { identity: string } }>(`${CONTROL_PREFIX}/voice-apps/:identity`, async (request, reply) => {
+    if (!context.state.voiceApps.delete(request.params.identity.toLowerCase())) {
+      throw new GraphApiError(404, 'NotFound', `no auto attendant or call queue with identity ${request.params.identity}`);
+    }
+    return reply.code(204).send();
   });
 
   app.get(`${CONTROL_PREFIX}/requests`, async () => context.requests.summary());

@@ -13,7 +13,7 @@ import { LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET } from '../../lib/local-defaults';
 import { RESOURCE_ACCOUNT_APP_IDS, RESOURCE_ACCOUNT_SERVICE_PLAN_ID, RESOURCE_ACCOUNT_SKU_ID } from '../../lib/microsoft';
 import { createActivities } from '../../activities';
 import { createGraphClient } from '../../activities/graph/client';
-import { TeamsAdminClient } from '../../activities/teams-admin/client';
+import { RestTeamsAdmin } from '../../activities/teams-admin/rest-client';
 import { createCredential } from '../../worker/credentials';
 import { createTenantActivities } from '../../worker/worker';
 import { TEST_POLLING, startTestSimulator } from '../helpers/simulator';
@@ -244,7 +244,7 @@ describe('activities when the tenant is as strict as Microsoft', () => {
     const deletedId = await rolledBackAccount(name, '+12065550127');
     const purging = createActivities({
       graph: createGraphClient({ credential: createCredential(sim.tenant), baseUrl: sim.tenant.graphBaseUrl }),
-      teamsAdmin: new TeamsAdminClient({ credential: createCredential(sim.tenant), baseUrl: sim.tenant.teamsAdminBaseUrl }),
+      teamsAdmin: new RestTeamsAdmin({ credential: createCredential(sim.tenant), baseUrl: sim.tenant.teamsAdminBaseUrl }),
       polling: TEST_POLLING,
       onDeletedAccount: 'purge',
     });

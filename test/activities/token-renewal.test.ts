@@ -9,7 +9,7 @@ import { describe, test } from 'node:test';
 import type { AccessToken, TokenCredential } from '@azure/identity';
 import { createActivities } from '../../activities';
 import { createGraphClient } from '../../activities/graph/client';
-import { TeamsAdminClient } from '../../activities/teams-admin/client';
+import { RestTeamsAdmin } from '../../activities/teams-admin/rest-client';
 import { ErrorType } from '../../lib/error-types';
 import { RESOURCE_ACCOUNT_APP_IDS } from '../../lib/microsoft';
 import { RenewingCredential, createCredential } from '../../worker/credentials';
@@ -100,7 +100,7 @@ describe('a refused token is renewed once', () => {
     const sim = await startTestSimulator();
     try {
       const graph = createGraphClient({ credential: createCredential(sim.tenant), baseUrl: sim.tenant.graphBaseUrl });
-      const teams = new TeamsAdminClient({ credential: createCredential(sim.tenant), baseUrl: sim.tenant.teamsAdminBaseUrl });
+      const teams = new RestTeamsAdmin({ credential: createCredential(sim.tenant), baseUrl: sim.tenant.teamsAdminBaseUrl });
       await graph.api('/subscribedSkus').get();
       assert.equal(await teams.findByUpn(upn()), undefined);
 
@@ -136,7 +136,7 @@ describe('a refused token is renewed once', () => {
         const { credential, instances, tokens } = forgingCredential();
         const acts = createActivities({
           graph: createGraphClient({ credential, baseUrl: sim.tenant.graphBaseUrl }),
-          teamsAdmin: new TeamsAdminClient({ credential, baseUrl: sim.tenant.teamsAdminBaseUrl }),
+          teamsAdmin: new RestTeamsAdmin({ credential, baseUrl: sim.tenant.teamsAdminBaseUrl }),
           polling: TEST_POLLING,
         });
         const before = (await statuses(sim, route))['401'] ?? 0;

@@ -17,6 +17,7 @@ export interface AccountBody {
   kind: 'autoAttendant' | 'callQueue';
   usageLocation: string;
   phoneNumber: string;
+  association?: Record<string, unknown>;
   options?: Record<string, unknown>;
 }
 

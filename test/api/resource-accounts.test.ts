@@ -75,7 +75,15 @@ describe('/v1/resource-accounts on a real Temporal dev server (no worker)', () =
     test('an unknown field is refused by name, listing the accepted fields', async () => {
       const details = await detailsOf({ ...accountBody(), tenantId: 'other-tenant' });
       assert.deepEqual(details.map((d) => d.field), ['tenantId']);
-      assert.match(details[0]?.message ?? '', /unknown field "tenantId": remove it \(accepted fields: upn, displayName, kind, usageLocation, phoneNumber, options\)/);
+      assert.match(details[0]?.message ?? '', /unknown field "tenantId": remove it \(accepted fields: upn, displayName, kind, usageLocation, phoneNumber, association, options\)/);
+    });
+
+    test('an association is checked field by field: a GUID identity, a type that fits the kind, a priority from 1 to 5', async () => {
+      const details = await detailsOf(accountBody('aa', { association: { configurationId: 'Main line', configurationType: 'CallQueue', callPriority: 9, queue: 1 } }));
+      assert.deepEqual(details.map((d) => d.field).sort(), ['association.callPriority', 'association.configurationId', 'association.configurationType', 'association.queue']);
+      assert.match(details.find((d) => d.field === 'association.configurationId')?.message ?? '', /identity \(a GUID\) of an existing auto attendant or call queue: Get-CsAutoAttendant/);
+      assert.match(details.find((d) => d.field === 'association.configurationType')?.message ?? '', /a autoAttendant resource account can only be associated with an auto attendant \(AutoAttendant\): change kind or configurationType/);
+      assert.match(details.find((d) => d.field === 'association.callPriority')?.message ?? '', /from 1 \(highest\) to 5 \(lowest\)/);
     });
 
     test('every problem is reported at once, missing fields included', async () => {
@@ -268,6 +276,17 @@ describe('/v1/resource-accounts on a real Temporal dev server (no worker)', () =
       assert.equal(description.typedSearchAttributes.get(searchAttributes.upn), id);
       assert.equal(description.typedSearchAttributes.get(searchAttributes.phoneNumber), body.phoneNumber);
       assert.equal(description.typedSearchAttributes.get(searchAttributes.state), 'running');
+    });
+
+    test('an association without a type takes the one that fits the kind, and the run carries it', async () => {
+      const body = accountBody('cq', { kind: 'callQueue', association: { configurationId: '8c1d9e2f-4a3b-4c6d-9e8f-1a2b3c4d5e6f' } });
+      const res = await post(body);
+      assert.equal(res.statusCode, 202, res.body);
+      const { workflowId } = res.json<{ workflowId: string }>();
+      const history = await temporal.client.workflow.getHandle(workflowId).fetchHistory();
+      const payload = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0]?.data;
+      const started = JSON.parse(Buffer.from(payload ?? []).toString()) as ProvisionResourceAccountInput;
+      assert.deepEqual(started.association, { configurationId: '8c1d9e2f-4a3b-4c6d-9e8f-1a2b3c4d5e6f', configurationType: 'CallQueue' });
     });
 
     test('the same request again joins the run: same run id, existing: true', async () => {

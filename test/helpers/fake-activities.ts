@@ -43,6 +43,12 @@ export function scriptedActivities(overrides: Partial<Activities> = {}): { activ
     async assignPhoneNumber() {
       return { assigned: true, alreadyAssigned: false, operationId: 'op-1', checks: 2 };
     },
+    async associateAccount() {
+      return { associated: true, alreadyAssociated: false };
+    },
+    async removeAssociation() {
+      return { removed: true };
+    },
     async unassignPhoneNumber() {
       return { unassigned: true };
     },

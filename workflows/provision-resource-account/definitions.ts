@@ -33,6 +33,16 @@ export interface ProvisionOptions {
   licenseRecheckIntervalMs?: number;
 }
 
+/** An existing auto attendant or call queue the account is associated with after its number (optional). */
+export interface AssociationRequest {
+  /** Identity (GUID) of the auto attendant or call queue. */
+  configurationId: string;
+  /** Follows the account's kind when absent. */
+  configurationType?: 'AutoAttendant' | 'CallQueue';
+  /** 1 (highest) to 5; Teams' default 3. */
+  callPriority?: number;
+}
+
 export interface ProvisionResourceAccountInput {
   /** Directory (tenant) id the account is created in; part of the workflow id. */
   tenantId: string;
@@ -44,13 +54,20 @@ export interface ProvisionResourceAccountInput {
   /** Calling Plan service number in E.164. */
   phoneNumber: string;
   phoneNumberType?: PhoneNumberType;
+  /** Associate the account with this auto attendant or call queue once it has its number. */
+  association?: AssociationRequest;
   /** Set when the run is a row of a batch. */
   batchId?: string;
   options?: ProvisionOptions;
 }
 
-export type StepName = 'preflight' | 'createAccount' | 'assignLicense' | 'waitForLicense' | 'assignNumber';
-export const STEP_NAMES: readonly StepName[] = ['preflight', 'createAccount', 'assignLicense', 'waitForLicense', 'assignNumber'];
+export type StepName = 'preflight' | 'createAccount' | 'assignLicense' | 'waitForLicense' | 'assignNumber' | 'associate';
+export const STEP_NAMES: readonly StepName[] = ['preflight', 'createAccount', 'assignLicense', 'waitForLicense', 'assignNumber', 'associate'];
+
+/** The steps of a run: the association step only when the request names one. */
+export function stepsOf(input: Pick<ProvisionResourceAccountInput, 'association'>): StepName[] {
+  return STEP_NAMES.filter((name) => name !== 'associate' || input.association !== undefined);
+}
 
 /** Human wording of each step, used in activity summaries and the status. */
 export const STEP_TITLES: Record<StepName, string> = {
@@ -59,6 +76,7 @@ export const STEP_TITLES: Record<StepName, string> = {
   assignLicense: 'Set usage location and assign license',
   waitForLicense: 'Wait for license to reach Teams',
   assignNumber: 'Assign service number',
+  associate: 'Associate with the auto attendant or call queue',
 };
 
 /** The steps that change the tenant, with the wording of their undo (activity summaries during a roll-back). */
@@ -66,6 +84,7 @@ export const UNDO_TITLES = {
   createAccount: 'Undo: delete resource account',
   assignLicense: 'Undo: remove license',
   assignNumber: 'Undo: unassign service number',
+  associate: 'Undo: remove the association',
 } as const satisfies Partial<Record<StepName, string>>;
 
 export type StepStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'undone';
@@ -136,6 +155,8 @@ export interface ProvisionResourceAccountStatus {
       lastResult?: string;
       nextCheckAt: string;
     };
+    /** Set while waiting for licenses (from 2026-11 on): how to get them, and an approved purchase's progress. */
+    purchase?: LicensePurchaseState;
   };
   /**
    * What this run did that is still in the tenant after it stopped short: set when a roll-back could not
@@ -236,13 +257,81 @@ export function resourceAccountWorkflowId(tenantId: string, upn: string): string
 }
 
 /** The request fields that define the account. */
-export const ACCOUNT_REQUEST_FIELDS = ['upn', 'displayName', 'kind', 'usageLocation', 'phoneNumber', 'phoneNumberType'] as const;
+export const ACCOUNT_REQUEST_FIELDS = ['upn', 'displayName', 'kind', 'usageLocation', 'phoneNumber', 'phoneNumberType', 'association'] as const;
 
 /** The account-defining fields in which two requests differ; a second request that differs is a conflict. */
 export function differingRequestFields(a: ProvisionResourceAccountInput, b: ProvisionResourceAccountInput): Array<(typeof ACCOUNT_REQUEST_FIELDS)[number]> {
   return ACCOUNT_REQUEST_FIELDS.filter((field) => {
     if (field === 'upn') return a.upn.toLowerCase() !== b.upn.toLowerCase();
     if (field === 'phoneNumberType') return (a.phoneNumberType ?? 'callingPlan') !== (b.phoneNumberType ?? 'callingPlan');
+    if (field === 'association') return associationKey(a) !== associationKey(b);
     return a[field] !== b[field];
   });
+}
+
+/** An association as compared between two requests: the target and priority, the type following the kind. */
+function associationKey(input: ProvisionResourceAccountInput): string {
+  const a = input.association;
+  return a ? `${a.configurationId.toLowerCase()}/${a.callPriority ?? 3}` : '';
+}
+
+// ---- license purchase (while a run waits for licenses) --------------------------------------------
+
+/** What buying the missing licenses takes, as the worker's procurement adapter describes it. */
+export interface LicensePurchaseState {
+  /** `manual`: a person buys in the admin center; `partner-center`: an approval lets Dialtone buy. */
+  kind: 'manual' | 'partner-center';
+  canPurchase: boolean;
+  shortfall: number;
+  instructions: string;
+  offer?: { via: 'subscription-quantity' | 'cart'; productTitle: string; subscriptionId?: string; currentQuantity?: number; catalogItemId?: string; units: number };
+  ceilings?: { perBatch: number; perDay: number; usedToday: number; leftToday: number; day: string };
+  /** Approvals so far, oldest first, each with what came of it. */
+  approvals?: LicensePurchaseApproval[];
+}
+
+export interface LicensePurchaseApproval {
+  units: number;
+  by: string;
+  reason?: string;
+  at: string;
+  /** buying: the purchase activity runs; bought: Partner Center took the order; failed: see error (nothing bought). */
+  state: 'buying' | 'bought' | 'failed';
+  result?: string;
+  error?: { type: string; message: string };
+}
+
+export interface ApproveLicensePurchaseInput {
+  /** Units to buy: at least the shortfall, at most the ceilings. */
+  units: number;
+  /** Who approved (kept in the status): a name, or the API's record of the caller. */
+  by?: string;
+  reason?: string;
+}
+export interface ApproveLicensePurchaseOutput {
+  accepted: true;
+  units: number;
+}
+
+/** An operator's explicit approval to buy licenses through Partner Center while the run waits for them. */
+export const approveLicensePurchaseUpdate = defineUpdate<ApproveLicensePurchaseOutput, [ApproveLicensePurchaseInput]>('approveLicensePurchase');
+
+/**
+ * Checks an approval against what the run knows (the ceilings are enforced again, durably, by the
+ * purchase ledger); returns the problem, naming the field and the fix, or undefined.
+ */
+export function licensePurchaseApprovalProblem(purchase: LicensePurchaseState | undefined, input: ApproveLicensePurchaseInput, buying: boolean): string | undefined {
+  if (!purchase) return 'no purchase can be approved: the run is not waiting for licenses';
+  if (!purchase.canPurchase) return `this worker buys no licenses (procurement ${purchase.kind}): ${purchase.instructions}`;
+  if (buying) return 'a purchase is being made already: wait for it (the status shows it)';
+  if (!Number.isInteger(input.units) || input.units < 1) return 'units must be a whole number ≥ 1';
+  if (input.units < purchase.shortfall) return `units must be at least the shortfall, ${purchase.shortfall}`;
+  const ceilings = purchase.ceilings;
+  if (ceilings && input.units > ceilings.perBatch) {
+    return `units ${input.units} is over the per-batch ceiling of ${ceilings.perBatch} (DIALTONE_PURCHASE_MAX_UNITS_PER_BATCH on the worker): approve fewer or raise it`;
+  }
+  if (ceilings && input.units > ceilings.leftToday) {
+    return `units ${input.units} is over what the daily ceiling leaves today, ${ceilings.leftToday} of ${ceilings.perDay} (DIALTONE_PURCHASE_MAX_UNITS_PER_DAY on the worker): approve fewer, raise it, or wait until tomorrow (UTC)`;
+  }
+  return undefined;
 }

@@ -23,11 +23,11 @@ import type { ActivityOptions } from '@temporalio/workflow';
 import type { SearchAttributeKey } from '@temporalio/common/lib/search-attributes';
 import type { Activities, PreflightOutput } from '../../activities/types';
 import { ErrorType, NEEDS_PERSON_ERROR_TYPES } from '../../lib/error-types';
-import { OPTION_RANGES } from '../../lib/validation';
+import { CONFIGURATION_TYPE_FOR_KIND, OPTION_RANGES } from '../../lib/validation';
 import type { DeletedAccountPolicy } from '../../lib/validation';
 import {
   AUTOMATIC_DECIDER,
-  STEP_NAMES,
+  stepsOf,
   STEP_TITLES,
   UNDO_TITLES,
   decideUpdate,
@@ -177,7 +177,7 @@ export class ProvisioningRun {
     this.status = {
       workflowId: workflowInfo().workflowId,
       state: 'running',
-      steps: STEP_NAMES.map((name) => ({ name, title: STEP_TITLES[name], status: 'pending' })),
+      steps: stepsOf(input).map((name) => ({ name, title: STEP_TITLES[name], status: 'pending' })),
       request: input,
       decisions: [],
       startedAt: new Date().toISOString(),
@@ -272,6 +272,9 @@ export class ProvisioningRun {
           phoneNumber: input.phoneNumber,
           numberType: this.numberType,
           ...(this.onDeletedAccount ? { onDeletedAccount: this.onDeletedAccount } : {}),
+          ...(input.association
+            ? { association: { configurationId: input.association.configurationId, configurationType: input.association.configurationType ?? CONFIGURATION_TYPE_FOR_KIND[input.kind] } }
+            : {}),
         });
         if (result.problems.length > 0) throw new PreflightProblems(result);
         return result;
@@ -366,6 +369,34 @@ export class ProvisioningRun {
     );
     unassignNumber.what = `${input.phoneNumber} on ${input.upn}`;
     if (adopted && (number.assigned || !plan.number?.onThisAccount)) this.compensations.push(unassignNumber);
+
+    const association = input.association;
+    if (!association) return;
+    const configurationType = association.configurationType ?? CONFIGURATION_TYPE_FOR_KIND[input.kind];
+    const target = `the ${configurationType === 'AutoAttendant' ? 'auto attendant' : 'call queue'} ${association.configurationId}`;
+    const removeAssociation: Compensation = {
+      step: 'associate',
+      what: `the association of ${input.upn} with ${target}, if it was made`,
+      undo: () =>
+        activities(UNDO_TITLES.associate, compensationCall).removeAssociation({ accountId: account.accountId, configurationId: association.configurationId }),
+    };
+    // As with the number: an association can be made although the step failed (a lost answer). The undo
+    // removes only an association with this configuration, and none at all when there is none.
+    const associatedBefore = plan.account.associatedWith?.toLowerCase() === association.configurationId.toLowerCase();
+    if (!associatedBefore) this.compensations.push(removeAssociation);
+    await this.step(
+      'associate',
+      () =>
+        activities(STEP_TITLES.associate, conditionWait(settings.propagationTimeoutMs)).associateAccount({
+          accountId: account.accountId,
+          upn: input.upn,
+          configurationId: association.configurationId,
+          configurationType,
+          ...(association.callPriority ? { callPriority: association.callPriority } : {}),
+        }),
+      (r) => (r.associated ? `associated with ${target}` : `was already associated with ${target}`),
+    );
+    removeAssociation.what = `the association of ${input.upn} with ${target}`;
   }
 
   /**
@@ -571,7 +602,7 @@ export class ProvisioningRun {
     if (!running || running.name === 'preflight' || running.name === 'waitForLicense') return [];
     if (this.compensations.some((c) => c.step === running.name)) return [];
     const effect = running.name === 'createAccount' ? `resource account ${this.input.upn}` : running.name === 'assignLicense'
-      ? `the license on ${this.input.upn}` : `${this.input.phoneNumber} on ${this.input.upn}`;
+      ? `the license on ${this.input.upn}` : running.name === 'associate' ? `the association of ${this.input.upn}` : `${this.input.phoneNumber} on ${this.input.upn}`;
     return [`possibly ${effect} (the step "${running.title}" was interrupted by the cancellation)`];
   }
 
@@ -651,7 +682,7 @@ export function toStepError(step: StepName | string, err: unknown, propagationTi
     const lastError = cause instanceof TimeoutFailure ? cause.cause : cause;
     const last = lastError instanceof Error ? ` Last error: ${lastError.message}` : '';
     const message =
-      step === 'waitForLicense' || step === 'assignNumber'
+      step === 'waitForLicense' || step === 'assignNumber' || step === 'associate'
         ? `Teams did not report the license as ready within ${duration(propagationTimeoutMs)} (options.propagationTimeoutMs). ` +
           `Check the account's license in the Microsoft 365 admin center, then retry.${last}`
         : `The step did not finish in time.${last}`;
