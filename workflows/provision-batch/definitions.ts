@@ -7,7 +7,14 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { ResourceAccountKind } from '../../lib/microsoft';
-import type { Decision, ProvisionOptions, ProvisioningState } from '../provision-resource-account/definitions';
+import type {
+  ApproveLicensePurchaseInput,
+  ApproveLicensePurchaseOutput,
+  Decision,
+  LicensePurchaseState,
+  ProvisionOptions,
+  ProvisioningState,
+} from '../provision-resource-account/definitions';
 
 export const BATCH_WORKFLOW_TYPE = 'provisionBatch';
 
@@ -180,7 +187,7 @@ export interface BatchPause {
 }
 
 export interface BatchControlRecord {
-  action: 'pause' | 'resume' | 'cancel' | 'retry-failed' | 'quarantine' | 'licenses-available';
+  action: 'pause' | 'resume' | 'cancel' | 'retry-failed' | 'quarantine' | 'licenses-available' | 'license-purchase';
   by: string;
   at: string;
   reason?: string;
@@ -202,7 +209,16 @@ export interface BatchProgress {
   /** Set while paused: by whom and why. */
   pause?: BatchPause;
   /** Set while waiting for licenses. */
-  licenses?: { needed: number; free: number; short: number; checks: number; lastCheckAt?: string; nextCheckAt?: string };
+  licenses?: {
+    needed: number;
+    free: number;
+    short: number;
+    checks: number;
+    lastCheckAt?: string;
+    nextCheckAt?: string;
+    /** How to get the licenses (the worker's procurement adapter), and the batch's approved purchase. */
+    purchase?: LicensePurchaseState;
+  };
   /** Batch-wide totals from the plan. */
   totals?: BatchTotals;
   /** One line on what the batch does now, or how it ended. */
@@ -274,6 +290,8 @@ export const pauseBatchUpdate = defineUpdate<BatchControlOutput, [BatchControlIn
 export const resumeBatchUpdate = defineUpdate<BatchControlOutput, [BatchControlInput]>('resumeBatch');
 export const cancelBatchUpdate = defineUpdate<BatchControlOutput, [BatchCancelInput]>('cancelBatch');
 export const retryFailedRowsUpdate = defineUpdate<BatchControlOutput, [BatchControlInput]>('retryFailedRows');
+/** An operator's approval to buy the batch's whole shortfall through Partner Center while it waits for licenses. */
+export const approveBatchLicensePurchaseUpdate = defineUpdate<ApproveLicensePurchaseOutput, [ApproveLicensePurchaseInput]>('approveBatchLicensePurchase');
 
 /** Sent by a row's run to its batch when it starts waiting for a decision and when it ends. */
 export interface RowReport {

@@ -7,6 +7,7 @@
  * whenever its history grows, with its rows carried over.
  */
 import {
+  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   ChildWorkflowCancellationType,
@@ -17,6 +18,7 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -27,14 +29,16 @@ import {
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../../activities/types';
+import type { LicensingActivities } from '../../activities/licensing/activities';
 import { validateBatchRows } from '../../lib/batch-rows';
 import { BATCH_OPTION_RANGES, validateBatchOptions } from '../../lib/validation';
 import { provisionResourceAccount } from '../provision-resource-account/workflow';
-import { latestError, provisioningDetails, provisioningSummary, resourceAccountWorkflowId, searchAttributes } from '../provision-resource-account/definitions';
-import type { ProvisionResourceAccountInput } from '../provision-resource-account/definitions';
+import { latestError, licensePurchaseApprovalProblem, provisioningDetails, provisioningSummary, resourceAccountWorkflowId, searchAttributes } from '../provision-resource-account/definitions';
+import type { ApproveLicensePurchaseInput, ApproveLicensePurchaseOutput, LicensePurchaseApproval, LicensePurchaseState, ProvisionResourceAccountInput } from '../provision-resource-account/definitions';
 import {
   ANY_NUMBER,
   FINISHED_ROW_STATES,
+  approveBatchLicensePurchaseUpdate,
   TERMINAL_BATCH_STATES,
   cancelBatchUpdate,
   getBatchPlanQuery,
@@ -87,6 +91,28 @@ const looking = proxyActivities<Activities>({
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5 },
 });
 
+/** How to get the batch's missing licenses (no purchase): the worker's procurement adapter answers. */
+const describingPurchase = proxyActivities<LicensingActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 3 },
+  summary: 'Look up how to get more licenses (no purchase)',
+});
+/** The purchase an operator approved: retried for an hour, each retry repeating the ledger's plan (never buys twice). */
+const buyingLicenses = proxyActivities<LicensingActivities>({
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '1 minute',
+  scheduleToCloseTimeout: '1 hour',
+  retry: {
+    initialInterval: '5 seconds',
+    backoffCoefficient: 2,
+    maximumInterval: '2 minutes',
+    nonRetryableErrorTypes: ['PurchaseNotSupported', 'PurchaseCeilingExceeded', 'PurchaseDenied', 'PurchaseOfferNotFound', 'PurchaseRejected', 'InvalidInput'],
+  },
+  summary: 'Buy the batch\'s licenses (approved by an operator)',
+});
+/** Marks batches that describe (and may buy) licenses while they wait for them; older histories did not. */
+const BATCH_LICENSE_PROCUREMENT_PATCH = 'batch-license-procurement';
+
 export async function provisionBatch(input: ProvisionBatchInput): Promise<ProvisionBatchOutput> {
   const { errors } = validateBatchRows(input.rows);
   const optionErrors = validateBatchOptions(input.options, 'options.', 'workflow');
@@ -135,6 +161,10 @@ export class BatchRun {
   /** Runs this run of the batch did not start may be going (an earlier generation's, or joined ones). */
   private othersPossible: boolean;
   private readonly upserted = new Map<string, string>();
+  /** How to get the missing licenses, once described; with the approvals made. */
+  private purchase: LicensePurchaseState | undefined;
+  private approvedPurchase: LicensePurchaseApproval | undefined;
+  private buying = false;
 
   constructor(private readonly input: ProvisionBatchInput) {
     const carried = input.carried;
@@ -177,6 +207,14 @@ export class BatchRun {
       },
     });
     setHandler(cancelBatchUpdate, (control) => this.doCancel(control), { validator: (_control) => this.requireOpen('cancel', false) });
+    setHandler(approveBatchLicensePurchaseUpdate, (approval) => this.approvePurchase(approval), {
+      validator: (approval) => {
+        const problem = this.phase === 'waiting-for-licenses' && !this.endedAt
+          ? licensePurchaseApprovalProblem(this.purchase, approval, this.approvedPurchase !== undefined || this.buying)
+          : `no purchase can be approved: the batch is ${this.state()}, not waiting for licenses`;
+        if (problem) throw new Error(problem);
+      },
+    });
     setHandler(retryFailedRowsUpdate, (control) => this.doRetryFailed(control), {
       validator: (_control) => {
         this.requireOpen('retry failed rows', false);
@@ -234,6 +272,21 @@ export class BatchRun {
     this.phase = 'cancelling';
     this.show();
     return { state: this.state(), rows: skipped };
+  }
+
+  private approvePurchase(input: ApproveLicensePurchaseInput): ApproveLicensePurchaseOutput {
+    const approval: LicensePurchaseApproval = {
+      units: input.units,
+      by: input.by ?? 'unnamed caller',
+      ...(input.reason ? { reason: input.reason } : {}),
+      at: new Date().toISOString(),
+      state: 'buying',
+    };
+    this.approvedPurchase = approval;
+    if (this.purchase) this.purchase.approvals = [...(this.purchase.approvals ?? []), approval];
+    this.wake();
+    this.show();
+    return { accepted: true, units: input.units };
   }
 
   private doRetryFailed(control: BatchControlInput): BatchControlOutput {
@@ -377,14 +430,19 @@ export class BatchRun {
     // A cancel may come at any await below (the look at the stock included): it ends the wait.
     while (free < needed && !this.isCancelling()) {
       this.phase = 'waiting-for-licenses';
-      this.licenseWait = { needed, free, short: needed - free, checks, nextCheckAt: new Date(Date.now() + interval).toISOString() };
+      this.licenseWait = { needed, free, short: needed - free, checks, nextCheckAt: new Date(Date.now() + interval).toISOString(), ...this.purchaseShown(needed - free) };
       this.upsert();
+      if (checks === 0 && this.purchase === undefined && patched(BATCH_LICENSE_PROCUREMENT_PATCH)) await this.describePurchase(needed - free);
       this.changed = false;
-      if (await condition(() => this.isCancelling(), interval)) break;
+      if (await condition(() => this.isCancelling() || (this.approvedPurchase !== undefined && !this.buying), interval)) {
+        if (this.isCancelling()) break;
+        await this.buyApproved();
+        continue;
+      }
       const stock = await looking.readLicenseStock({ needed });
       checks += 1;
       free = stock.free;
-      this.licenseWait = { needed, free, short: Math.max(0, needed - free), checks, lastCheckAt: new Date().toISOString(), nextCheckAt: new Date(Date.now() + interval).toISOString() };
+      this.licenseWait = { needed, free, short: Math.max(0, needed - free), checks, lastCheckAt: new Date().toISOString(), nextCheckAt: new Date(Date.now() + interval).toISOString(), ...this.purchaseShown(needed - free) };
       if (free >= needed) {
         this.controls.push({ action: 'licenses-available', by: AUTOMATIC, at: new Date().toISOString(), reason: `${free} licenses free, ${needed} needed` });
       }
@@ -393,6 +451,59 @@ export class BatchRun {
     this.licensesChecked = true;
     if (this.phase === 'waiting-for-licenses') this.phase = 'running';
     this.upsert();
+  }
+
+  /** The purchase state as the progress shows it, with the current shortfall. */
+  private purchaseShown(short: number): { purchase?: LicensePurchaseState } {
+    if (!this.purchase) return {};
+    this.purchase.shortfall = Math.max(0, short);
+    return { purchase: this.purchase };
+  }
+
+  /** What buying the batch's shortfall takes; an approval then buys it all at once (one per-batch ceiling). */
+  private async describePurchase(short: number): Promise<void> {
+    try {
+      const described = await describingPurchase.describeLicensePurchase({ shortfall: short });
+      this.purchase = { ...described };
+      if (this.licenseWait) this.licenseWait = { ...this.licenseWait, purchase: this.purchase };
+      this.show();
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      log.info('the license purchase could not be described', { error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+
+  /** Makes the approved purchase through an activity; the wait then goes on until the seats are free. */
+  private async buyApproved(): Promise<void> {
+    const approval = this.approvedPurchase;
+    if (!approval) return;
+    this.buying = true;
+    const number = this.purchase?.approvals?.length ?? 1;
+    const { workflowId, firstExecutionRunId } = workflowInfo();
+    try {
+      const result = await buyingLicenses.purchaseLicenses({
+        units: approval.units,
+        approvedBy: approval.by,
+        ...(approval.reason ? { reason: approval.reason } : {}),
+        idempotencyKey: `${workflowId}/${firstExecutionRunId}/purchase-${number}`,
+        batchId: this.input.batchId,
+        day: approval.at.slice(0, 10),
+      });
+      approval.state = 'bought';
+      approval.result = result.summary;
+      this.controls.push({ action: 'license-purchase', by: approval.by, at: new Date().toISOString(), reason: result.summary });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      const cause = err instanceof ActivityFailure ? err.cause : err;
+      approval.state = 'failed';
+      approval.error = cause instanceof ApplicationFailure
+        ? { type: cause.type ?? 'Error', message: cause.message }
+        : { type: 'Error', message: cause instanceof Error ? cause.message : String(cause) };
+    } finally {
+      this.buying = false;
+      this.approvedPurchase = undefined;
+      this.show();
+    }
   }
 
   private async runWindow(): Promise<ProvisionBatchOutput> {

@@ -13,6 +13,7 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -22,6 +23,7 @@ import {
 import type { ActivityOptions } from '@temporalio/workflow';
 import type { SearchAttributeKey } from '@temporalio/common/lib/search-attributes';
 import type { Activities, PreflightOutput } from '../../activities/types';
+import type { LicensingActivities } from '../../activities/licensing/activities';
 import { ErrorType, NEEDS_PERSON_ERROR_TYPES } from '../../lib/error-types';
 import { CONFIGURATION_TYPE_FOR_KIND, OPTION_RANGES } from '../../lib/validation';
 import type { DeletedAccountPolicy } from '../../lib/validation';
@@ -30,16 +32,21 @@ import {
   stepsOf,
   STEP_TITLES,
   UNDO_TITLES,
+  approveLicensePurchaseUpdate,
   decideUpdate,
   getStatusQuery,
+  licensePurchaseApprovalProblem,
   latestError,
   searchAttributes,
 } from './definitions';
 import type {
+  ApproveLicensePurchaseInput,
+  ApproveLicensePurchaseOutput,
   Decision,
   DecisionInput,
   DecisionOutput,
   DecisionRecord,
+  LicensePurchaseApproval,
   ProvisionResourceAccountInput,
   ProvisionResourceAccountStatus,
   ProvisioningState,
@@ -101,6 +108,25 @@ function licenseWait(deadlineMs: number): ActivityOptions {
   };
 }
 
+/**
+ * A license purchase an operator approved (Partner Center): heartbeats while it polls an accepted change,
+ * retried for an hour; a retry repeats the plan the purchase ledger holds, so it never buys twice.
+ */
+const purchaseCall: ActivityOptions = {
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '1 minute',
+  scheduleToCloseTimeout: '1 hour',
+  retry: {
+    initialInterval: '5 seconds',
+    backoffCoefficient: 2,
+    maximumInterval: '2 minutes',
+    nonRetryableErrorTypes: [...nonRetryableErrorTypes, 'PurchaseNotSupported', 'PurchaseCeilingExceeded', 'PurchaseDenied', 'PurchaseOfferNotFound', 'PurchaseRejected'],
+  },
+};
+
+/** Marks runs that describe (and may buy) licenses while they wait for them; older histories did not. */
+const LICENSE_PROCUREMENT_PATCH = 'license-procurement';
+
 /** Undo steps retry longer since nothing else is waiting; they run shielded from cancellation. */
 const compensationCall: ActivityOptions = {
   startToCloseTimeout: '5 minutes',
@@ -112,6 +138,11 @@ const compensationCall: ActivityOptions = {
 /** Activities whose scheduled events carry `summary` as their title in the Web UI. */
 function activities(summary: string, options: ActivityOptions) {
   return proxyActivities<Activities>({ ...options, summary });
+}
+
+/** License-procurement activities, titled like the others. */
+function licensing(summary: string, options: ActivityOptions) {
+  return proxyActivities<LicensingActivities>({ ...options, summary });
 }
 
 /** An operator (or the deadline) chose to stop going forward. */
@@ -138,6 +169,8 @@ interface Compensation {
 /** A check the run makes by itself while it waits in needs-attention; `go` when the cause is gone. */
 interface AutoRetry {
   what: string;
+  /** Set for the license wait: licenses short, which a purchase may cover. */
+  licenses?: number;
   check: () => Promise<{ go: boolean; result: string }>;
 }
 
@@ -167,6 +200,9 @@ export class ProvisioningRun {
   private readonly numberType: 'callingPlan';
   /** The search attribute values last upserted, so only changes are written. */
   private readonly upserted = new Map<string, string | null>();
+  /** An approved license purchase the waiting routine has not made yet (or is making). */
+  private approvedPurchase: LicensePurchaseApproval | undefined;
+  private buying = false;
 
   constructor(
     private readonly input: ProvisionResourceAccountInput,
@@ -184,6 +220,7 @@ export class ProvisioningRun {
     };
     setHandler(getStatusQuery, () => this.status);
     setHandler(decideUpdate, (decision) => this.decide(decision), { validator: (decision) => this.validateDecision(decision) });
+    setHandler(approveLicensePurchaseUpdate, (approval) => this.approvePurchase(approval), { validator: (approval) => this.validatePurchaseApproval(approval) });
     CancellationScope.current().cancelRequested.catch(() => {
       this.status.cancelRequestedAt ??= new Date().toISOString();
       this.show();
@@ -206,6 +243,29 @@ export class ProvisioningRun {
     if (decision.onDeletedAccount !== undefined && (decision.decision !== 'retry' || !holdsDeletedAccountProblem(attention.error))) {
       throw new Error('onDeletedAccount goes only with retry, when a deleted account holds the UPN');
     }
+  }
+
+  private validatePurchaseApproval(approval: ApproveLicensePurchaseInput): void {
+    const problem = this.status.state === 'needs-attention' && !this.decided
+      ? licensePurchaseApprovalProblem(this.status.attention?.purchase, approval, this.approvedPurchase !== undefined || this.buying)
+      : `no purchase can be approved: the run is ${this.status.state}`;
+    if (problem) throw new Error(problem);
+  }
+
+  /** Synchronous: records the approval; the waiting routine buys (through an activity) and keeps waiting for the seats. */
+  private approvePurchase(input: ApproveLicensePurchaseInput): ApproveLicensePurchaseOutput {
+    const approval: LicensePurchaseApproval = {
+      units: input.units,
+      by: input.by ?? 'unnamed caller',
+      ...(input.reason ? { reason: input.reason } : {}),
+      at: new Date().toISOString(),
+      state: 'buying',
+    };
+    this.approvedPurchase = approval;
+    const purchase = this.status.attention?.purchase;
+    if (purchase) purchase.approvals = [...(purchase.approvals ?? []), approval];
+    this.show();
+    return { accepted: true, units: input.units };
   }
 
   /** Synchronous: records the decision and leaves needs-attention at once, so a second decision is refused. */
@@ -441,6 +501,7 @@ export class ProvisioningRun {
     if (!licenseOnly) return undefined;
     return {
       what: 'a Teams Phone Resource Account license is free',
+      licenses: 1,
       check: async () => {
         try {
           const stock = await activities('Check for free licenses (waiting for a purchase)', stockCheck).checkLicenseAvailability({ upn: this.input.upn, needed: 1 });
@@ -475,11 +536,17 @@ export class ProvisioningRun {
     };
     this.setState('needs-attention', name);
     void this.reportToBatch();
+    if (auto?.licenses !== undefined && patched(LICENSE_PROCUREMENT_PATCH)) await this.describePurchase(auto);
     while (!this.decided) {
       const left = deadline - Date.now();
       if (left <= 0) break;
       const summary = auto ? 'Wait for a decision; then look at the license stock again' : 'Wait for a decision until the deadline, then abandon';
-      if (await condition(() => this.decided !== undefined, auto ? Math.min(interval, left) : left, { summary })) break;
+      const purchaseDue = () => this.approvedPurchase !== undefined && !this.buying;
+      if (await condition(() => this.decided !== undefined || purchaseDue(), auto ? Math.min(interval, left) : left, { summary })) {
+        if (this.decided) break;
+        await this.buyApproved(auto);
+        continue;
+      }
       if (!auto || Date.now() >= deadline) continue;
       const checked = await auto.check();
       const pending = this.status.attention;
@@ -509,6 +576,66 @@ export class ProvisioningRun {
     this.decided = undefined;
     if (!decision) throw ApplicationFailure.nonRetryable('decision lost', 'InternalError');
     return decision;
+  }
+
+  /** What buying the missing licenses takes (the worker's procurement adapter): shown while the run waits. */
+  private async describePurchase(auto: AutoRetry): Promise<void> {
+    const shortfall = auto.licenses ?? 1;
+    try {
+      const described = await licensing('Look up how to get more licenses (no purchase)', stockCheck).describeLicensePurchase({ shortfall });
+      const attention = this.status.attention;
+      if (!attention || this.decided) return;
+      attention.purchase = { ...described };
+      const upn = this.input.upn.toLowerCase();
+      if (described.canPurchase) {
+        const units = Math.max(shortfall, described.offer?.units ?? shortfall);
+        attention.waitingFor = `licenses: approve a purchase of ${units} through Partner Center (it buys nothing without an approval), or buy them yourself; ` +
+          `the run continues by itself once ${auto.what}`;
+        attention.howToDecide = [
+          ...attention.howToDecide,
+          `dialtone approve-purchase ${upn} --units ${units} --reason "…"`,
+          `POST /v1/resource-accounts/${encodeURIComponent(upn)}/license-purchase {"units": ${units}, "reason": "…"}`,
+        ];
+      } else {
+        attention.waitingFor = `licenses: ${described.instructions}`;
+      }
+      this.show();
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      log.info('the license purchase could not be described', { error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+
+  /** Makes the approved purchase through an activity (never from the API), then the wait goes on. */
+  private async buyApproved(auto: AutoRetry | undefined): Promise<void> {
+    const approval = this.approvedPurchase;
+    if (!approval) return;
+    this.buying = true;
+    const number = this.status.attention?.purchase?.approvals?.length ?? 1;
+    const { workflowId, runId } = workflowInfo();
+    try {
+      const result = await licensing(`Buy ${approval.units} licenses (approved by ${approval.by})`, purchaseCall).purchaseLicenses({
+        units: approval.units,
+        approvedBy: approval.by,
+        ...(approval.reason ? { reason: approval.reason } : {}),
+        idempotencyKey: `${workflowId}/${runId}/purchase-${number}`,
+        ...(this.input.batchId ? { batchId: this.input.batchId } : {}),
+        day: approval.at.slice(0, 10),
+      });
+      approval.state = 'bought';
+      approval.result = result.summary;
+      const attention = this.status.attention;
+      if (attention && auto) attention.waitingFor = `licenses: bought (${result.summary}); the run continues by itself once ${auto.what}`;
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      const error = toStepError('preflight', err, this.settings.propagationTimeoutMs);
+      approval.state = 'failed';
+      approval.error = { type: error.type, message: error.message };
+    } finally {
+      this.buying = false;
+      this.approvedPurchase = undefined;
+      this.show();
+    }
   }
 
   /**
