@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../lib/config';
 import { LOCAL_API_PORT } from '../lib/local-defaults';
 import { addBatchCommands } from './batch-commands';
+import { addDoctorCommand } from './doctor';
 import { startLocalStack } from './local-stack';
 import { addRestCommands } from './rest-commands';
 
@@ -41,6 +42,7 @@ async function main(argv: string[]): Promise<number> {
 
   addRestCommands(program, process.env, setExitCode);
   addBatchCommands(program, process.env, setExitCode);
+  addDoctorCommand(program, process.env, setExitCode);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

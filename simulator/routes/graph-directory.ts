@@ -1,5 +1,5 @@
 /**
- * Microsoft Graph v1.0, directory side: subscriptions, users (list, create, read, update, soft-delete),
+ * Microsoft Graph v1.0, directory side: subscriptions, domains, users (list, create, read, update, soft-delete),
  * deleted items (list, read, restore, permanent delete), license assignment and license details. A user
  * still inside the replication window is a 404 on every route, as when a request lands on a replica
  * that has not seen the new object yet (reference notes 7).
@@ -29,6 +29,8 @@ const USER_FILTER = { properties: ['userPrincipalName', 'id', 'displayName', 'de
 /** Directory strings compare case-insensitively on Graph. */
 const CASE_INSENSITIVE = ['userPrincipalName', 'displayName', 'department', 'mailNickname', 'id'];
 const DELETED_ITEMS = '/v1.0/directory/deletedItems';
+/** List and get domains, least privileged first (https://learn.microsoft.com/graph/api/domain-list). */
+const READ_DOMAINS = ['Domain.Read.All', 'Domain.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All'];
 
 /**
  * Advanced queries (Graph: advanced query capabilities) need `ConsistencyLevel: eventual` and
@@ -109,6 +111,53 @@ export async function graphDirectoryRoutes(app: FastifyInstance, { context }: { 
     };
     const value = [request.query.$select === undefined ? view : selectProperties(view, request.query.$select, [], 'microsoft.graph.organization')];
     return { '@odata.context': `${baseUrl(request)}/v1.0/$metadata#organization${selectContext(request.query.$select)}`, value };
+  });
+
+  /**
+   * The tenant's domains, all verified (Graph: list domains, get domain, domain resource type:
+   * https://learn.microsoft.com/graph/api/domain-list, least privileged permission Domain.Read.All).
+   * Only `$select` is accepted; Graph documents no other query option for these two.
+   */
+  const domainView = (name: string, index: number): Record<string, unknown> => {
+    const initial = name.endsWith('.onmicrosoft.com');
+    return {
+      authenticationType: 'Managed',
+      availabilityStatus: null,
+      id: name,
+      isAdminManaged: true,
+      isDefault: index === 0,
+      isInitial: initial,
+      isRoot: true,
+      isVerified: true,
+      passwordNotificationWindowInDays: 14,
+      passwordValidityPeriodInDays: 2147483647,
+      supportedServices: initial ? ['Email', 'OfficeCommunicationsOnline'] : ['Email', 'OfficeCommunicationsOnline', 'Intune'],
+      state: null,
+    };
+  };
+
+  app.get<{ Querystring: ListQuery }>('/v1.0/domains', {
+    config: { graphPermissions: READ_DOMAINS },
+  }, async (request) => {
+    refuseOtherOptions(request.query, ['$select']);
+    const value = context.options.domains.map((name, index) => {
+      const view = domainView(name, index);
+      return request.query.$select === undefined ? view : selectProperties(view, request.query.$select, [], 'microsoft.graph.domain');
+    });
+    return { '@odata.context': `${baseUrl(request)}/v1.0/$metadata#domains${selectContext(request.query.$select)}`, value };
+  });
+
+  app.get<{ Params: { id: string }; Querystring: ListQuery }>('/v1.0/domains/:id', {
+    config: { graphPermissions: READ_DOMAINS },
+  }, async (request) => {
+    refuseOtherOptions(request.query, ['$select']);
+    const index = context.options.domains.indexOf(request.params.id.toLowerCase());
+    if (index < 0) throw resourceNotFound(request.params.id);
+    const view = domainView(context.options.domains[index] as string, index);
+    return {
+      '@odata.context': `${baseUrl(request)}/v1.0/$metadata#domains${selectContext(request.query.$select)}/$entity`,
+      ...(request.query.$select === undefined ? view : selectProperties(view, request.query.$select, [], 'microsoft.graph.domain')),
+    };
   });
 
   app.get<{ Querystring: ListQuery }>('/v1.0/users', {
