@@ -311,7 +311,7 @@ export async function runDoctor(options: DoctorOptions): Promise<CheckResult[]> 
         id: 'graph.permissions',
         title: 'Graph application permissions',
         status: 'fail',
-        detail: `missing ${missing.map((need) => `${need.grant} (to ${need.what})`).join('; ')}. Granted: ${granted}`,
+        detail: `missing ${missing.map((need) => `${need.grant}, needed to ${need.what}`).join('; ')}. Granted: ${granted}`,
         fix: missing.map((need) => grantPermissionFix(need.grant)).join('\n'),
       });
     } else if (restoreMissing) {

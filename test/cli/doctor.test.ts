@@ -130,7 +130,7 @@ describe('dialtone doctor', () => {
     const run = await doctor(against(sim, NO_NUMBERS_PERMISSION));
     assert.equal(run.code, 1, run.stdout + run.stderr);
     const permissions = section(run.stdout, 'Graph application permissions');
-    assert.match(permissions, /^✗ Graph application permissions: missing TeamsTelephoneNumber\.ReadWrite\.All \(to read the number inventory/);
+    assert.match(permissions, /^✗ Graph application permissions: missing TeamsTelephoneNumber\.ReadWrite\.All, needed to read the number inventory/);
     assert.ok(permissions.includes(
       '    fix: Microsoft Entra admin center > Identity > Applications > App registrations > <this app> > API permissions > Add a permission > ' +
         'Microsoft Graph > Application permissions > TeamsTelephoneNumber.ReadWrite.All, then Grant admin consent',
