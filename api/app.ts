@@ -17,6 +17,7 @@ import swaggerPlugin from './plugins/swagger';
 import temporalPlugin from './plugins/temporal';
 import batchRoutes from './routes/batches';
 import healthRoutes from './routes/health';
+import licensePurchaseRoutes from './routes/license-purchase';
 import resourceAccountRoutes from './routes/resource-accounts';
 import { ID_PARAM_MAX_LENGTH } from './schemas/resource-accounts';
 
@@ -74,6 +75,7 @@ export async function buildApp(config: ApiConfig, deps: AppDeps = {}) {
   await app.register(healthRoutes);
   await app.register(resourceAccountRoutes, { prefix: '/v1' });
   await app.register(batchRoutes, { prefix: '/v1' });
+  await app.register(licensePurchaseRoutes, { prefix: '/v1', tenantId: config.tenantId, workerTimeoutMs: config.workerTimeoutMs });
   return app;
 }
 

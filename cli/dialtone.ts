@@ -10,6 +10,7 @@ import { LOCAL_API_PORT } from '../lib/local-defaults';
 import { addBatchCommands } from './batch-commands';
 import { addDoctorCommand } from './doctor';
 import { startLocalStack } from './local-stack';
+import { addPurchaseCommands } from './purchase-commands';
 import { addRestCommands } from './rest-commands';
 
 const USAGE_ERROR = 2;
@@ -42,6 +43,7 @@ async function main(argv: string[]): Promise<number> {
 
   addRestCommands(program, process.env, setExitCode);
   addBatchCommands(program, process.env, setExitCode);
+  addPurchaseCommands(program, process.env, setExitCode);
   addDoctorCommand(program, process.env, setExitCode);
 
   try {

@@ -22,6 +22,7 @@ import type {
 } from '../../workflows/provision-batch/definitions';
 import { DECISIONS } from '../../workflows/provision-resource-account/definitions';
 import { StringEnum } from './common';
+import { LicensePurchaseStateSchema } from './license-purchase';
 import { ProvisionOptionsSchema, WorkflowStatusSchema } from './resource-accounts';
 
 /** The largest batch body: 10,000 rows of CSV or JSON with long names fit with room to spare. */
@@ -240,6 +241,7 @@ const ProgressProperties = {
         checks: Type.Integer(),
         lastCheckAt: Type.Optional(Timestamp),
         nextCheckAt: Type.Optional(Timestamp),
+        purchase: Type.Optional(LicensePurchaseStateSchema),
       },
       { description: 'Set while the batch waits for licenses to be bought' },
     ),
@@ -248,7 +250,7 @@ const ProgressProperties = {
   message: Type.String({ description: 'One line on what the batch does now, or how it ended' }),
   controls: Type.Array(
     Type.Object({
-      action: StringEnum(['pause', 'resume', 'cancel', 'retry-failed', 'quarantine', 'licenses-available'] as const),
+      action: StringEnum(['pause', 'resume', 'cancel', 'retry-failed', 'quarantine', 'licenses-available', 'license-purchase'] as const),
       by: Type.String(),
       at: Timestamp,
       reason: Type.Optional(Type.String()),

@@ -14,6 +14,7 @@ import type {
   StepStatus,
 } from '../../workflows/provision-resource-account/definitions';
 import { StringEnum } from './common';
+import { LicensePurchaseStateSchema } from './license-purchase';
 
 const STEP_STATUSES = ['pending', 'running', 'succeeded', 'failed', 'skipped', 'undone'] as const satisfies readonly StepStatus[];
 const WORKFLOW_STATUSES = [
@@ -209,6 +210,7 @@ const StatusProperties = {
           { description: 'Set while the run also checks by itself whether it can go on (licenses bought) and then retries without a decision' },
         ),
       ),
+      purchase: Type.Optional(LicensePurchaseStateSchema),
     }),
   ),
   leftBehind: Type.Optional(
