@@ -200,7 +200,7 @@ async function withTimeout<T>(ms: number, work: () => Promise<T>): Promise<T> {
     return await Promise.race([
       work(),
       new Promise<never>((_resolve, reject) => {
-        timer = setTimeout(() => reject(new CheckTimeout(`no answer within ${Math.round(ms / 1000)} s`)), ms);
+        timer = setTimeout(() => reject(new CheckTimeout(`no answer within ${ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`}`)), ms);
       }),
     ]);
   } finally {

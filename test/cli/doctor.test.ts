@@ -255,6 +255,26 @@ describe('dialtone doctor', () => {
     assert.match(badSetting.stdout, /^✗ Partner Center access: DIALTONE_PARTNER_CENTER_COUNTRY="USA" must be a two-letter country code/m);
   });
 
+  test('a certificate that cannot be read: the token checks fail naming AZURE_CLIENT_CERTIFICATE_PATH, no password printed', async () => {
+    const password = 'cert-password-3b9f17';
+    const run = await doctor({
+      DIALTONE_TENANT_MODE: 'microsoft',
+      AZURE_TENANT_ID: '8d3f1a52-6c1e-4b7a-9f0e-2d1c5b7a9e10',
+      AZURE_CLIENT_ID: HEALTHY.clientId,
+      AZURE_CLIENT_CERTIFICATE_PATH: path.join(REPO_ROOT, '.data', 'no-such-certificate.pem'),
+      AZURE_CLIENT_CERTIFICATE_PASSWORD: password,
+      AZURE_AUTHORITY_HOST: sim.url,
+      GRAPH_BASE_URL: sim.url,
+      TEAMS_ADMIN_BASE_URL: sim.url,
+    });
+    assert.equal(run.code, 1, run.stdout + run.stderr);
+    assert.match(run.stdout, /^✓ Configuration: microsoft tenant .*credential: certificate$/m);
+    const token = section(run.stdout, 'Token for Microsoft Graph');
+    assert.match(token, /^✗ Token for Microsoft Graph: /);
+    assert.match(token, /\n    fix: AZURE_CLIENT_CERTIFICATE_PATH \(.*no-such-certificate\.pem\) must be a readable PEM file holding the private key and the certificate/);
+    assert.ok(!run.stdout.includes(password) && !run.stderr.includes(password), 'the certificate password is printed');
+  });
+
   test('a configuration problem is the first failed check, naming the variable; nothing is called', async () => {
     const run = await doctor({ DIALTONE_TENANT_MODE: 'microsoft', AZURE_TENANT_ID: '00000000-0000-4000-8000-00000000000a' });
     assert.equal(run.code, 1, run.stdout + run.stderr);
@@ -288,6 +308,13 @@ describe('dialtone doctor', () => {
     assert.equal(missing.get('teams-admin')?.status, 'fail');
     assert.equal(missing.get('teams-admin')?.detail, 'powershell: pwsh was not found on the PATH');
     assert.match(missing.get('teams-admin')?.fix ?? '', /^install PowerShell 7 and the pinned MicrosoftTeams module/);
+
+    // A check that does not answer in time fails on its own, and the run goes on to the next one.
+    const hung = byId(await runDoctor({ env, timeoutMs: 300, teamsAdmin: () => adapter(() => new Promise(() => undefined)) }));
+    assert.equal(hung.get('teams-admin')?.status, 'fail');
+    assert.equal(hung.get('teams-admin')?.detail, 'no answer within 300 ms');
+    assert.match(hung.get('teams-admin')?.fix ?? '', /^check that this machine reaches localhost:\d+, or raise --timeout$/);
+    assert.equal(hung.get('partner-center')?.status, 'skip');
   });
 
   test('the doctor only reads: the simulator saw GETs and token requests, nothing else', async () => {
