@@ -271,7 +271,7 @@ describe('dialtone doctor', () => {
     assert.match(run.stdout, /^✓ Configuration: microsoft tenant .*credential: certificate$/m);
     const token = section(run.stdout, 'Token for Microsoft Graph');
     assert.match(token, /^✗ Token for Microsoft Graph: /);
-    assert.match(token, /\n    fix: AZURE_CLIENT_CERTIFICATE_PATH \(.*no-such-certificate\.pem\) must be a readable PEM file holding the private key and the certificate/);
+    assert.match(token, /\n {4}fix: AZURE_CLIENT_CERTIFICATE_PATH \(.*no-such-certificate\.pem\) must be a readable PEM file holding the private key and the certificate/);
     assert.ok(!run.stdout.includes(password) && !run.stderr.includes(password), 'the certificate password is printed');
   });
 
