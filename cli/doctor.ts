@@ -299,12 +299,10 @@ export async function runDoctor(options: DoctorOptions): Promise<CheckResult[]> 
     skipAll([['graph.permissions', 'Graph application permissions']], 'skipped: no Graph token');
   } else {
     const roles = new Set(claimsOf(tokens.graph).roles ?? []);
-    const needs = [...GRAPH_NEEDS];
-    const restoreRequired = config.onDeletedAccount !== 'stop';
-    const missing = needs.filter((need) => ![need.grant, ...need.alsoAccepted].some((p) => roles.has(p)));
+    const missing = GRAPH_NEEDS.filter((need) => ![need.grant, ...need.alsoAccepted].some((p) => roles.has(p)));
+    // Every run of a worker whose policy is restore or purge may need it; with `stop`, only a run that asks.
     const restoreMissing = !roles.has(DELETE_RESTORE.grant);
-    if (restoreRequired) needs.push(DELETE_RESTORE);
-    if (restoreRequired && restoreMissing) missing.push(DELETE_RESTORE);
+    if (restoreMissing && config.onDeletedAccount !== 'stop') missing.push(DELETE_RESTORE);
     const granted = [...roles].sort().join(', ') || 'none';
     if (missing.length > 0) {
       add({

@@ -317,6 +317,29 @@ describe('dialtone doctor', () => {
     assert.equal(hung.get('partner-center')?.status, 'skip');
   });
 
+  test('User.DeleteRestore.All: a warning while the worker stops at deleted accounts, a failure when it restores or purges', async () => {
+    const setRoles = async (graphRoles: readonly string[]): Promise<void> => {
+      const response = await fetch(`${sim.url}/_simulator/apps/${NO_ROLES.clientId}`, {
+        method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ graphRoles }),
+      });
+      assert.equal(response.status, 200, await response.text());
+    };
+    const env = { ...cleanEnv(), ...against(sim, NO_ROLES) } as Record<string, string>;
+    try {
+      await setRoles(NO_ROLES.graphRoles.filter((role) => role !== 'User.DeleteRestore.All'));
+      const stop = byId(await runDoctor({ env })).get('graph.permissions');
+      assert.equal(stop?.status, 'warn');
+      assert.match(stop?.detail ?? '', /Without User\.DeleteRestore\.All a run cannot restore or permanently delete a deleted account/);
+      assert.match(stop?.fix ?? '', /> Application permissions > User\.DeleteRestore\.All, then Grant admin consent$/);
+
+      const purge = byId(await runDoctor({ env: { ...env, DIALTONE_ON_DELETED_ACCOUNT: 'purge' } })).get('graph.permissions');
+      assert.equal(purge?.status, 'fail');
+      assert.match(purge?.detail ?? '', /^missing User\.DeleteRestore\.All, needed to restore or permanently delete/);
+    } finally {
+      await setRoles(NO_ROLES.graphRoles);
+    }
+  });
+
   test('the doctor only reads: the simulator saw GETs and token requests, nothing else', async () => {
     const response = await fetch(`${sim.url}/_simulator/requests`);
     const summary = (await response.json()) as { routes: Array<{ method: string; route: string; count: number }> };
