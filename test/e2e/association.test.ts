@@ -17,10 +17,10 @@ interface SimState {
   associations: Array<{ objectId: string; configurationId: string; configurationType: string; callPriority: number }>;
 }
 
-describe('the optional association step, end to end on a real Temporal server and the simulator', () => {
+for (const adapter of ['powershell', 'rest-experimental'] as const) describe(`the optional association step through the ${adapter} adapter, end to end on a real Temporal server and the simulator`, () => {
   let stack: TestStack;
   before(async () => {
-    stack = await startTestStack();
+    stack = await startTestStack({}, undefined, undefined, { adapter });
   });
   after(async () => {
     await stack?.shutdown();

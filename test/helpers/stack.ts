@@ -7,6 +7,7 @@ import type { Worker } from '@temporalio/worker';
 import type { PacingBudget } from '../../activities/pacing';
 import type { PollingOptions } from '../../activities/polling';
 import type { SimulatorOptions } from '../../simulator/app';
+import type { TeamsAdminConfig } from '../../worker/config';
 import { createDialtoneWorker, createTenantActivities } from '../../worker/worker';
 import { startTestSimulator, TEST_POLLING } from './simulator';
 import type { TestSimulator } from './simulator';
@@ -25,6 +26,7 @@ export async function startTestStack(
   simulatorOptions: Omit<SimulatorOptions, 'tls'> = {},
   pacing?: PacingBudget | null,
   polling: PollingOptions = TEST_POLLING,
+  teamsAdmin: Partial<TeamsAdminConfig> = {},
 ): Promise<TestStack> {
   const temporal = await startTestTemporal();
   const simulator = await startTestSimulator(simulatorOptions);
@@ -33,7 +35,7 @@ export async function startTestStack(
     connection: temporal.nativeConnection,
     namespace: temporal.namespace,
     taskQueue,
-    activities: createTenantActivities(simulator.tenant, polling, undefined, pacing),
+    activities: createTenantActivities({ ...simulator.tenant, teamsAdmin: { ...simulator.tenant.teamsAdmin, ...teamsAdmin } }, polling, undefined, pacing),
   });
   const running = worker.run();
   return {

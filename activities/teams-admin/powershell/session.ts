@@ -219,6 +219,10 @@ export class PowerShellSession {
     const child = spawn(command, args, { env: this.options.env ?? process.env, cwd: this.options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
     const live: Live = { process: child };
     this.stats.spawns += 1;
+    // The session alone must not keep the process alive: a waiting command holds its timeout timer, which
+    // does; an idle child does not. When this process ends, the child reads end of input and exits.
+    child.unref();
+    for (const stream of [child.stdin, child.stdout, child.stderr]) (stream as unknown as { unref?: () => void }).unref?.();
     // A write to a child that is gone fails here; the exit/error handlers settle the command.
     child.stdin.on('error', () => undefined);
     child.stderr.on('data', (chunk: Buffer) => {
