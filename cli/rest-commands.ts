@@ -29,6 +29,8 @@ interface SubmitOptions {
   usageLocation?: string;
   phoneNumber?: string;
   onDeletedAccount?: string;
+  associateWith?: string;
+  callPriority?: number;
   file?: string;
 }
 
@@ -74,22 +76,28 @@ export function addRestCommands(program: Command, env: Env, setExitCode: (code: 
         DELETED_ACCOUNT_POLICIES,
       ),
     )
+    .addOption(new Option('--associate-with <identity>', 'then associate the account with this auto attendant or call queue (its identity, a GUID)').argParser(nonEmpty))
+    .addOption(new Option('--call-priority <1-5>', 'priority of the association, 1 highest (default 3)').argParser(priority))
     .addOption(
       new Option('--file <request.json>', 'the whole request body as JSON, instead of the flags above').conflicts([
         ...SUBMIT_FIELDS.map(([field]) => field),
         'onDeletedAccount',
+        'associateWith',
+        'callPriority',
       ]),
     )
     .addHelpText(
       'after',
       '\nExample:\n  dialtone submit --upn cq-sales@contoso.onmicrosoft.com --display-name "Sales queue" \\\n' +
-        '    --kind callQueue --usage-location GB --phone-number +442079460001',
+        '    --kind callQueue --usage-location GB --phone-number +442079460001 \\\n' +
+        '    --associate-with 8c1d9e2f-4a3b-4c6d-9e8f-1a2b3c4d5e6f',
     )
     .action(async (options: SubmitOptions, command: Command) => {
       let body: unknown;
       if (options.file) {
         body = readRequestFile(options.file);
       } else {
+        if (options.callPriority !== undefined && !options.associateWith) command.error('error: --call-priority goes with --associate-with');
         const missing = SUBMIT_FIELDS.filter(([field]) => !options[field]).map(([, flag]) => flag);
         if (missing.length > 0) {
           command.error(`error: missing ${missing.join(', ')} (or give the whole request with --file request.json)`);
@@ -100,6 +108,9 @@ export function addRestCommands(program: Command, env: Env, setExitCode: (code: 
           kind: options.kind,
           usageLocation: options.usageLocation,
           phoneNumber: options.phoneNumber,
+          ...(options.associateWith
+            ? { association: { configurationId: options.associateWith, ...(options.callPriority !== undefined ? { callPriority: options.callPriority } : {}) } }
+            : {}),
           ...(options.onDeletedAccount ? { options: { onDeletedAccount: options.onDeletedAccount } } : {}),
         };
       }
@@ -287,6 +298,13 @@ function parsePageSize(raw: string): number {
 export function parseIdempotencyKey(raw: string): string {
   if (!/^[\x20-\x7E]{1,200}$/.test(raw)) throw new InvalidArgumentError('use 1 to 200 printable ASCII characters, e.g. a UUID.');
   return raw;
+}
+
+/** `--call-priority`: a whole number from 1 to 5. */
+function priority(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 5) throw new InvalidArgumentError('give a whole number from 1 (highest) to 5 (lowest)');
+  return n;
 }
 
 export function nonEmpty(raw: string): string {

@@ -357,6 +357,22 @@ describe('the dialtone command', () => {
       });
     });
 
+    test('submit --associate-with and --call-priority send the association; a priority out of range or alone is refused', async () => {
+      api.answer = () => ({ status: 202, body: { id: UPN, state: 'running', existing: false } });
+      const flags = ['--upn', UPN, '--display-name', 'Sales queue', '--kind', 'callQueue', '--usage-location', 'GB', '--phone-number', '+442079460001'];
+      const run = await dialtone(apiUrl, 'submit', ...flags, '--associate-with', '8c1d9e2f-4a3b-4c6d-9e8f-1a2b3c4d5e6f', '--call-priority', '2');
+      assert.equal(run.code, 0, run.stderr);
+      assert.deepEqual((api.requests.at(-1)?.body as { association?: unknown }).association, { configurationId: '8c1d9e2f-4a3b-4c6d-9e8f-1a2b3c4d5e6f', callPriority: 2 });
+      const sent = api.requests.length;
+      const bad = await dialtone(apiUrl, 'submit', ...flags, '--associate-with', '8c1d9e2f-4a3b-4c6d-9e8f-1a2b3c4d5e6f', '--call-priority', '7');
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /--call-priority.*give a whole number from 1 \(highest\) to 5 \(lowest\)/);
+      const alone = await dialtone(apiUrl, 'submit', ...flags, '--call-priority', '1');
+      assert.equal(alone.code, 2);
+      assert.match(alone.stderr, /--call-priority goes with --associate-with/);
+      assert.equal(api.requests.length, sent, 'nothing was sent');
+    });
+
     test('submit --file sends the file as it is', async () => {
       const request = { upn: UPN, displayName: 'Sales queue', kind: 'callQueue', usageLocation: 'GB', phoneNumber: '+442079460001', options: { attentionTimeoutMs: 3_600_000 } };
       const file = path.join(dir, 'request.json');
