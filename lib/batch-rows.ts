@@ -10,7 +10,7 @@ import type { BatchRowRequest } from '../workflows/provision-batch/definitions';
 import { ANY_NUMBER, MAX_BATCH_ROWS } from '../workflows/provision-batch/definitions';
 import type { ResourceAccountKind } from './microsoft';
 import { RESOURCE_ACCOUNT_KINDS } from './microsoft';
-import { validateDisplayName, validateE164, validateKind, validateUpn, validateUsageLocation } from './validation';
+import { validateAssociation, validateDisplayName, validateE164, validateKind, validateUpn, validateUsageLocation } from './validation';
 import type { FieldError } from './validation';
 
 export interface RowFieldError {
@@ -23,7 +23,7 @@ export interface RowFieldError {
 }
 
 const REQUIRED_COLUMNS = ['upn', 'displayName', 'kind', 'usageLocation', 'phoneNumber'] as const;
-const OPTIONAL_COLUMNS = ['numberCity', 'tollFree'] as const;
+const OPTIONAL_COLUMNS = ['numberCity', 'tollFree', 'associateWith', 'callPriority'] as const;
 type BatchColumn = (typeof REQUIRED_COLUMNS)[number] | (typeof OPTIONAL_COLUMNS)[number];
 
 /** The CSV columns (and JSON fields) of a batch row, required ones first. */
@@ -385,6 +385,7 @@ class RowChecker {
 
     const numberCity = this.numberCity(row, fields.numberCity, number);
     const tollFree = this.tollFree(row, fields.tollFree, number);
+    const association = this.association(row, fields.associateWith, fields.callPriority, fields.kind);
 
     if (this.errors.length > before || this.missing.size > 0) return;
     const request: BatchRowRequest = {
@@ -396,6 +397,7 @@ class RowChecker {
     };
     if (numberCity !== undefined) request.numberCity = numberCity;
     if (tollFree !== undefined) request.tollFree = tollFree;
+    if (association) Object.assign(request, association);
     this.valid.push({ row, request });
   }
 
@@ -430,6 +432,23 @@ class RowChecker {
       return undefined;
     }
     return flag;
+  }
+
+  /** `associateWith` (an auto attendant's or call queue's identity) and its `callPriority`, checked as a single request's association. */
+  private association(row: number, associateWith: unknown, callPriority: unknown, kind: unknown): { associateWith: string; callPriority?: number } | undefined {
+    const given = (value: unknown) => value !== undefined && value !== null && value !== '';
+    if (!given(associateWith)) {
+      if (given(callPriority)) this.fail(row, 'callPriority', `applies only with associateWith: ${this.clear('callPriority')}, or name the auto attendant or call queue in associateWith`);
+      return undefined;
+    }
+    const priority = given(callPriority) ? (this.source === 'csv' && /^\s*\d+\s*$/.test(String(callPriority)) ? Number(callPriority) : callPriority) : undefined;
+    const problems = validateAssociation({ configurationId: associateWith, ...(priority !== undefined ? { callPriority: priority } : {}) }, kind, 'association');
+    for (const problem of problems) {
+      const column = problem.field === 'association.callPriority' ? 'callPriority' : 'associateWith';
+      this.fail(row, column, problem.message.replace(/^association\.(configurationId|callPriority)/, column));
+    }
+    if (problems.length > 0) return undefined;
+    return { associateWith: associateWith as string, ...(typeof priority === 'number' ? { callPriority: priority } : {}) };
   }
 
   private clear(column: string): string {

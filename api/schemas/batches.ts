@@ -105,6 +105,10 @@ const BatchRowSchema = Type.Object(
     tollFree: Type.Optional(
       Type.Union([Type.Boolean(), Type.Null()], { description: 'With phoneNumber "any": true for a toll-free number, false for a toll one; either when absent' }),
     ),
+    associateWith: Type.Optional(
+      Type.Union([Type.String(), Type.Null()], { description: 'Identity (GUID) of an existing auto attendant or call queue to associate the account with once it has its number' }),
+    ),
+    callPriority: Type.Optional(Type.Union([Type.Integer(), Type.Null()], { description: 'With associateWith: 1 (highest) to 5; default 3' })),
   },
   { additionalProperties: false },
 );
@@ -130,7 +134,7 @@ export type CreateBatchBody = Static<typeof CreateBatchBody>;
 export const CreateBatchCsv = Type.String({
   description:
     'The CSV file (RFC 4180, UTF-8): a header line naming the columns upn, displayName, kind, usageLocation, phoneNumber and optionally ' +
-    'numberCity and tollFree, then one line per row',
+    'numberCity, tollFree, associateWith and callPriority, then one line per row',
 });
 
 export const CreateBatchQuery = Type.Object(

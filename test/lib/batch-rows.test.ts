@@ -18,7 +18,7 @@ function csv(...rows: string[]): string {
   return [HEADER, ...rows].join('\n') + '\n';
 }
 
-function row(n: number, fields: Partial<Record<string, string>> = {}): string {
+function row(n: number, fields: Partial<Record<string, string>> = {}, columns: readonly string[] = HEADER.split(',')): string {
   const values = {
     upn: `aa-${n}@${DOMAIN}`,
     displayName: `Auto attendant ${n}`,
@@ -29,7 +29,7 @@ function row(n: number, fields: Partial<Record<string, string>> = {}): string {
     tollFree: '',
     ...fields,
   };
-  return BATCH_COLUMNS.map((c) => values[c as keyof typeof values] ?? '').join(',');
+  return columns.map((c) => values[c as keyof typeof values] ?? '').join(',');
 }
 
 /** Errors as `row/column` pairs, for comparing which cells were blamed. */
@@ -107,6 +107,22 @@ describe('rowsFromCsv', () => {
     const { rows, errors } = rowsFromCsv('\uFEFF' + csv(row(1)));
     assert.deepEqual(errors, []);
     assert.equal(rows.length, 1);
+  });
+
+  test('associateWith and callPriority give a row its association, checked as a single request\'s', () => {
+    const aa = 'f7a821dc-2d69-5ae8-8525-bcb4a4556093';
+    const { rows, errors } = rowsFromCsv([
+      BATCH_COLUMNS.join(','),
+      row(1, { associateWith: aa, callPriority: '2' }, BATCH_COLUMNS),
+      row(2, { associateWith: aa }, BATCH_COLUMNS),
+      row(3, { associateWith: 'Main line', callPriority: '9' }, BATCH_COLUMNS),
+      row(4, { callPriority: '1' }, BATCH_COLUMNS),
+    ].join('\n'));
+    assert.deepEqual(rows.slice(0, 2).map((r) => [r.associateWith, r.callPriority]), [[aa, 2], [aa, undefined]]);
+    assert.deepEqual(where(errors), ['3/associateWith', '3/callPriority', '4/callPriority']);
+    assert.match(errors[0]?.message ?? '', /^associateWith must be the identity \(a GUID\) of an existing auto attendant or call queue: Get-CsAutoAttendant/);
+    assert.match(errors[1]?.message ?? '', /^callPriority must be a whole number from 1 \(highest\) to 5/);
+    assert.match(errors[2]?.message ?? '', /applies only with associateWith: empty the callPriority cell/);
   });
 
   test('tollFree accepts true/false/yes/no/1/0 in any case', () => {

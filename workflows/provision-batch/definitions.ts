@@ -39,6 +39,10 @@ export interface BatchRowRequest {
   numberCity?: string;
   /** With phoneNumber "any": true for a toll-free number, false for a toll (geographic) one; either when absent. */
   tollFree?: boolean;
+  /** Associate the account with this auto attendant or call queue (its identity) once it has its number. */
+  associateWith?: string;
+  /** With associateWith: 1 (highest) to 5; Teams' default 3. */
+  callPriority?: number;
 }
 
 /** Batch-wide tunables. */

@@ -31,7 +31,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../../activities/types';
 import type { LicensingActivities } from '../../activities/licensing/activities';
 import { validateBatchRows } from '../../lib/batch-rows';
-import { BATCH_OPTION_RANGES, validateBatchOptions } from '../../lib/validation';
+import { BATCH_OPTION_RANGES, CONFIGURATION_TYPE_FOR_KIND, validateBatchOptions } from '../../lib/validation';
 import { provisionResourceAccount } from '../provision-resource-account/workflow';
 import { latestError, licensePurchaseApprovalProblem, provisioningDetails, provisioningSummary, resourceAccountWorkflowId, searchAttributes } from '../provision-resource-account/definitions';
 import type { ApproveLicensePurchaseInput, ApproveLicensePurchaseOutput, LicensePurchaseApproval, LicensePurchaseState, ProvisionResourceAccountInput } from '../provision-resource-account/definitions';
@@ -580,6 +580,9 @@ export class BatchRun {
       usageLocation: request.usageLocation,
       phoneNumber: row.phoneNumber,
       phoneNumberType: 'callingPlan',
+      ...(request.associateWith
+        ? { association: { configurationId: request.associateWith, configurationType: CONFIGURATION_TYPE_FOR_KIND[request.kind], ...(request.callPriority ? { callPriority: request.callPriority } : {}) } }
+        : {}),
       batchId: this.input.batchId,
       ...(this.input.options?.rowOptions ? { options: this.input.options.rowOptions } : {}),
     };
