@@ -40,7 +40,7 @@ describe('association with an auto attendant or call queue (REST adapter against
 
   test('associated elsewhere: a person must decide, told how to remove the other association', async () => {
     const accountId = await provisionedAccount(acts);
-    await run(acts, 'associateAccount', { accountId, upn: upn(), configurationId: AFTER_HOURS, configurationType: 'AutoAttendant' });
+    await retried(acts, 'associateAccount', { accountId, upn: upn(), configurationId: AFTER_HOURS, configurationType: 'AutoAttendant' });
     const failure = await failureOf(run(acts, 'associateAccount', { accountId, upn: upn(), configurationId: MAIN_LINE, configurationType: 'AutoAttendant' }));
     assert.equal(failure.type, ErrorType.AssociationConflict);
     assert.equal(failure.nonRetryable, true);
@@ -59,7 +59,7 @@ describe('association with an auto attendant or call queue (REST adapter against
 
   test('the undo removes only the association with the configuration the run named', async () => {
     const accountId = await provisionedAccount(acts);
-    await run(acts, 'associateAccount', { accountId, upn: upn(), configurationId: MAIN_LINE, configurationType: 'AutoAttendant' });
+    await retried(acts, 'associateAccount', { accountId, upn: upn(), configurationId: MAIN_LINE, configurationType: 'AutoAttendant' });
     assert.deepEqual(await run(acts, 'removeAssociation', { accountId, configurationId: AFTER_HOURS }), { removed: false });
     assert.equal((await associations(sim)).filter((a) => a.objectId === accountId).length, 1, 'someone else\'s association stays');
     assert.deepEqual(await run(acts, 'removeAssociation', { accountId, configurationId: MAIN_LINE }), { removed: true });
@@ -71,7 +71,7 @@ describe('association with an auto attendant or call queue (REST adapter against
     const accountId = await provisionedAccount(acts);
     const name = ((await sim.app.inject({ method: 'GET', url: '/_simulator/state' })).json() as { users: Array<{ id: string; userPrincipalName: string }> })
       .users.find((u) => u.id === accountId)?.userPrincipalName ?? '';
-    await run(acts, 'associateAccount', { accountId, upn: name, configurationId: AFTER_HOURS, configurationType: 'AutoAttendant' });
+    await retried(acts, 'associateAccount', { accountId, upn: name, configurationId: AFTER_HOURS, configurationType: 'AutoAttendant' });
     const plan = await run(acts, 'preflight', {
       upn: name, kind: 'autoAttendant', usageLocation: 'US', phoneNumber: '+12065550120', numberType: 'callingPlan',
       association: { configurationId: MAIN_LINE, configurationType: 'AutoAttendant' },
