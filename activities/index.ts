@@ -7,6 +7,9 @@ import { createBatchActivities } from './batch';
 import { createAccountActivities } from './graph/accounts';
 import { createLicenseActivities } from './graph/licenses';
 import { createNumberActivities } from './graph/numbers';
+import { createLicensingActivities } from './licensing/activities';
+import { ManualProcurement } from './licensing/manual';
+import type { LicenseProcurement } from './licensing/procurement';
 import type { PollingOptions } from './polling';
 import { createPreflightActivities } from './preflight';
 import { createResourceAccountActivities } from './teams-admin/accounts';
@@ -22,6 +25,8 @@ export interface ActivityDeps {
   polling?: PollingOptions;
   /** What to do when a deleted account holds a UPN being provisioned, unless a run says otherwise. Default `stop`. */
   onDeletedAccount?: DeletedAccountPolicy;
+  /** How licenses are bought when runs are short (worker/procurement-config.ts). Default `manual`: a person buys. */
+  procurement?: LicenseProcurement;
 }
 
 export function createActivities(deps: ActivityDeps): Activities {
@@ -33,6 +38,7 @@ export function createActivities(deps: ActivityDeps): Activities {
     ...createAccountActivities(deps),
     ...createNumberActivities(deps),
     ...createAssociationActivities(deps),
+    ...createLicensingActivities({ procurement: deps.procurement ?? new ManualProcurement() }),
   };
   return Object.fromEntries(Object.entries(activities).map(([name, fn]) => [name, benign(fn)])) as unknown as Activities;
 }

@@ -6,6 +6,7 @@ import type { ResourceAccountKind } from '../lib/microsoft';
 import type { DeletedAccountPolicy } from '../lib/validation';
 import type { BatchPlan } from '../workflows/provision-batch/definitions';
 import type { FollowRunsInput, FollowRunsOutput, PlanBatchInput, ReadLicenseStockInput, ReadLicenseStockOutput } from './batch';
+import type { LicensingActivities } from './licensing/activities';
 
 export interface CheckLicenseAvailabilityInput {
   /** The account the license is for; when it already exists and holds the license, none is needed. */
@@ -164,7 +165,7 @@ export interface DeleteResourceAccountOutput {
 }
 
 /** Everything the worker registers; workflows use it with `proxyActivities<Activities>`. */
-export interface Activities {
+export interface Activities extends LicensingActivities {
   planBatch(input: PlanBatchInput): Promise<BatchPlan>;
   readLicenseStock(input: ReadLicenseStockInput): Promise<ReadLicenseStockOutput>;
   followRuns(input: FollowRunsInput): Promise<FollowRunsOutput>;

@@ -14,6 +14,12 @@ export function scriptedActivities(overrides: Partial<Activities> = {}): { activ
     async planBatch() {
       throw new Error('scripted activities plan no batches: use the simulator-backed stack');
     },
+    async describeLicensePurchase({ shortfall }) {
+      return { kind: 'manual', canPurchase: false, shortfall, instructions: `Buy ${shortfall} in the Microsoft 365 admin center > Billing > Purchase services.` };
+    },
+    async purchaseLicenses() {
+      throw ApplicationFailure.nonRetryable('scripted activities buy nothing', 'PurchaseNotSupported');
+    },
     async readLicenseStock() {
       return { free: 25, enabled: 25 };
     },

@@ -59,7 +59,8 @@ describe('license purchase over REST and the CLI', () => {
           procurement: createLicenseProcurement({
             kind: 'partner-center', baseUrl: sim.url, customerId: sim.tenant.tenantId, country: 'US',
             productTitle: 'Microsoft Teams Phone Resource Account', termDuration: 'P1M', billingCycle: 'monthly', ceilings: { perBatch: 3, perDay: 10 },
-          }, createCredential(sim.tenant), sim.tenant.tenantId),
+          // The ledger's key: its own per test file, as every file runs its workers on its own task queue of one Temporal server.
+          }, createCredential(sim.tenant), randomUUID()),
         }),
       },
     });

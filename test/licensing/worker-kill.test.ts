@@ -21,13 +21,14 @@ describe('a purchase whose worker is killed mid-purchase', () => {
   let temporal: TestTemporal;
   let sim: TestSimulator;
   const taskQueue = `purchase-kill-${randomUUID()}`;
+  const ledgerTenant = randomUUID();
   const workers: ChildProcess[] = [];
   let log = '';
 
   function startWorker(): ChildProcess {
     const child = spawn(process.execPath, ['--import', 'tsx', 'test/licensing/fixtures/purchase-worker.ts'], {
       cwd: REPO_ROOT,
-      env: { ...process.env, TEMPORAL_ADDRESS: temporal.address, TEMPORAL_TASK_QUEUE: taskQueue, SIMULATOR_URL: sim.url },
+      env: { ...process.env, TEMPORAL_ADDRESS: temporal.address, TEMPORAL_TASK_QUEUE: taskQueue, SIMULATOR_URL: sim.url, LEDGER_TENANT_ID: ledgerTenant },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout?.on('data', (chunk: Buffer) => (log = (log + chunk.toString()).slice(-20_000)));

@@ -42,6 +42,8 @@ describe('license purchase from a waiting run or batch', () => {
       kind: 'partner-center', baseUrl: sim.url, customerId: sim.tenant.tenantId, country: 'US',
       productTitle: 'Microsoft Teams Phone Resource Account', termDuration: 'P1M', billingCycle: 'monthly', ceilings: { perBatch: 5, perDay: 20 },
     };
+    // The ledger's key: its own per test file, as every file runs its workers on its own task queue of one Temporal server.
+    const ledgerTenant = randomUUID();
     for (const [kind, settings] of [['pc', pc], ['manual', { kind: 'manual' }]] as const) {
       const worker = await createDialtoneWorker({
         connection: temporal.nativeConnection,
@@ -49,7 +51,7 @@ describe('license purchase from a waiting run or batch', () => {
         taskQueue: queues[kind],
         activities: {
           ...createTenantActivities(sim.tenant, TEST_POLLING),
-          ...createLicensingActivities({ procurement: createLicenseProcurement(settings, createCredential(sim.tenant), sim.tenant.tenantId) }),
+          ...createLicensingActivities({ procurement: createLicenseProcurement(settings, createCredential(sim.tenant), ledgerTenant) }),
         },
       });
       const running = worker.run();
