@@ -8,7 +8,9 @@ import type { DeletedAccountPolicy } from '../lib/validation';
 import { TASK_QUEUE } from '../workflows/provision-resource-account/definitions';
 import { DEFAULT_BUDGET } from '../activities/pacing';
 import type { PacingBudget } from '../activities/pacing';
+import type { ProcurementSettings } from '../activities/licensing/activities';
 import { TEAMS_ADMIN_ADAPTERS } from '../activities/teams-admin/teams-admin';
+import { readProcurementConfig } from './procurement-config';
 import type { TeamsAdminAdapterName } from '../activities/teams-admin/teams-admin';
 
 export type CredentialConfig =
@@ -55,6 +57,8 @@ export interface WorkerConfig {
   pacing: PacingBudget | null;
   /** Activities per second the Temporal server dispatches from the task queue to all its workers together. */
   taskQueueActivitiesPerSecond?: number;
+  /** How licenses are bought when runs are short: `manual` (a person) or `partner-center` (CSP, after approval). */
+  procurement: ProcurementSettings;
 }
 
 /**
@@ -148,6 +152,7 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
       teamsAdmin: readTeamsAdminConfig(r),
     };
   }
+  const procurement = readProcurementConfig(r, tenant);
   const maxConcurrentActivities = r.int('WORKER_MAX_CONCURRENT_ACTIVITIES', DEFAULT_MAX_CONCURRENT_ACTIVITIES, 1, 10_000);
   // The API's levels (pino) are accepted too, so one LOG_LEVEL can serve every process.
   const level = r.oneOf('LOG_LEVEL', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], 'info');
@@ -184,6 +189,7 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
     onDeletedAccount,
     pacing,
     ...(queueRate !== undefined ? { taskQueueActivitiesPerSecond: queueRate } : {}),
+    procurement,
   };
 }
 
@@ -198,5 +204,6 @@ export function describeWorkerConfig(config: WorkerConfig): Record<string, unkno
     onDeletedAccount: config.onDeletedAccount,
     pacing: config.pacing,
     taskQueueActivitiesPerSecond: config.taskQueueActivitiesPerSecond,
+    procurement: config.procurement,
   };
 }

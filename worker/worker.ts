@@ -1,6 +1,8 @@
 /** Composition root: config → credential → clients → activities → Worker. */
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { createLicenseProcurement } from '../activities/licensing/activities';
+import type { ProcurementSettings } from '../activities/licensing/activities';
 import type { Activities } from '../activities';
 import { createGraphClient } from '../activities/graph/client';
 import type { PollingOptions } from '../activities/polling';
@@ -20,6 +22,7 @@ export function createTenantActivities(
   polling?: PollingOptions,
   onDeletedAccount?: DeletedAccountPolicy,
   pacing: PacingBudget | Pacer | null = DEFAULT_BUDGET,
+  procurement: ProcurementSettings = { kind: 'manual' },
 ): Activities {
   const credential = createCredential(tenant);
   // One budget for the tenant and app, shared by both clients of this process.
@@ -29,6 +32,7 @@ export function createTenantActivities(
     teamsAdmin: createTeamsAdmin(tenant, credential, pacer),
     polling,
     onDeletedAccount,
+    procurement: createLicenseProcurement(procurement, credential, tenant.tenantId),
   });
 }
 
@@ -67,7 +71,7 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
       connection,
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
-      activities: createTenantActivities(config.tenant, config.polling, config.onDeletedAccount, pacer ?? null),
+      activities: createTenantActivities(config.tenant, config.polling, config.onDeletedAccount, pacer ?? null, config.procurement),
       maxConcurrentActivities: config.maxConcurrentActivities,
       ...(config.taskQueueActivitiesPerSecond ? { taskQueueActivitiesPerSecond: config.taskQueueActivitiesPerSecond } : {}),
     });

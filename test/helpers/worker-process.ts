@@ -11,7 +11,12 @@ export interface WorkerProcesses {
   log(): string;
 }
 
-export function workerProcesses(temporal: () => TestTemporal, sim: () => TestSimulator, taskQueue: () => string): WorkerProcesses {
+export function workerProcesses(
+  temporal: () => TestTemporal,
+  sim: () => TestSimulator,
+  taskQueue: () => string,
+  env: () => Record<string, string> = () => ({}),
+): WorkerProcesses {
   let log = '';
   return {
     start() {
@@ -24,6 +29,7 @@ export function workerProcesses(temporal: () => TestTemporal, sim: () => TestSim
           TEMPORAL_TASK_QUEUE: taskQueue(),
           DIALTONE_TENANT_MODE: 'simulator',
           SIMULATOR_URL: sim().url,
+          ...env(),
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       });

@@ -43,6 +43,17 @@ describe('loadWorkerConfig', () => {
     ]);
   });
 
+  test('license procurement is read with the rest of the config: manual by default, Partner Center at the simulator in simulator mode', () => {
+    assert.deepEqual(loadWorkerConfig({ NODE_EXTRA_CA_CERTS: '/x/ca.pem' }).procurement, { kind: 'manual' });
+    const csp = loadWorkerConfig({ NODE_EXTRA_CA_CERTS: '/x/ca.pem', SIMULATOR_URL: 'https://localhost:9443', DIALTONE_LICENSE_PROCUREMENT: 'partner-center' }).procurement;
+    assert.equal(csp.kind, 'partner-center');
+    assert.equal(csp.kind === 'partner-center' && csp.baseUrl, 'https://localhost:9443');
+    assert.equal(csp.kind === 'partner-center' && csp.customerId, LOCAL_TENANT_ID);
+    assert.deepEqual(problems({ NODE_EXTRA_CA_CERTS: '/x/ca.pem', DIALTONE_LICENSE_PROCUREMENT: 'partner-center', DIALTONE_PURCHASE_MAX_UNITS_PER_BATCH: '500' }), [
+      'DIALTONE_PURCHASE_MAX_UNITS_PER_BATCH=500 is above DIALTONE_PURCHASE_MAX_UNITS_PER_DAY=100: lower it, or raise the daily ceiling',
+    ]);
+  });
+
   test('simulator mode without the simulator CA trusted is refused with the fix', () => {
     const [problem] = problems({});
     assert.match(problem ?? '', /NODE_EXTRA_CA_CERTS is not set.*\.data\/simulator-tls\/ca\.pem/);
