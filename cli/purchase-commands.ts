@@ -3,13 +3,11 @@
  * worker buys through Partner Center, within its ceilings). Prints the API's JSON and exits 0, or its
  * refusal (e.g. over a ceiling, not waiting for licenses, manual procurement) and exits 1.
  */
-import { randomUUID } from 'node:crypto';
 import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
 import type { Env } from '../lib/config';
-import { ApiUnreachableError, RestClient, readApiTarget } from './rest-client';
-import type { ApiAnswer } from './rest-client';
-import { nonEmpty, osUserName, parseIdempotencyKey, print } from './rest-commands';
+import { RestClient, readApiTarget } from './rest-client';
+import { nonEmpty, osUserName, parseIdempotencyKey, postOnce } from './rest-commands';
 
 interface ApproveOptions {
   units: number;
@@ -40,21 +38,8 @@ export function addPurchaseCommands(program: Command, env: Env, setExitCode: (co
     .addHelpText('after', '\nExamples:\n  dialtone approve-purchase cq-sales@contoso.onmicrosoft.com --units 1 --reason "new queue"\n  dialtone approve-purchase q3-rollout --batch --units 40')
     .action(async (id: string, options: ApproveOptions) => {
       const by = options.by ?? osUserName(env);
-      const idempotencyKey = options.idempotencyKey ?? randomUUID();
       const path = `${options.batch ? '/v1/batches' : '/v1/resource-accounts'}/${encodeURIComponent(id)}/license-purchase`;
-      const retryHint = `To send this same approval again, add --idempotency-key ${idempotencyKey} so that it counts once.`;
-      let answer: ApiAnswer;
-      try {
-        answer = await new RestClient(readApiTarget(env)).request('POST', path, {
-          headers: { 'idempotency-key': idempotencyKey },
-          body: { units: options.units, ...(options.reason ? { reason: options.reason } : {}), ...(by ? { by } : {}) },
-        });
-      } catch (err) {
-        if (err instanceof ApiUnreachableError) throw new Error(`${err.message}\n${retryHint}`, { cause: err });
-        throw err;
-      }
-      const code = print(answer);
-      if (answer.status >= 500) process.stderr.write(`${retryHint}\n`);
-      setExitCode(code);
+      setExitCode(await postOnce(new RestClient(readApiTarget(env)), path, 'approval', options.idempotencyKey,
+        { units: options.units, ...(options.reason ? { reason: options.reason } : {}), ...(by ? { by } : {}) }));
     });
 }

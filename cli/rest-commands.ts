@@ -147,27 +147,12 @@ export function addRestCommands(program: Command, env: Env, setExitCode: (code: 
     .addHelpText('after', '\nExample:\n  dialtone decide cq-sales@contoso.onmicrosoft.com retry --reason "bought 5 licenses"')
     .action(async (upn: string, decision: string, options: DecideOptions) => {
       const by = options.by ?? osUserName(env);
-      const idempotencyKey = options.idempotencyKey ?? randomUUID();
-      const retryHint = `To send this same decision again, add --idempotency-key ${idempotencyKey} so that it counts once.`;
-      let answer: ApiAnswer;
-      try {
-        answer = await client().request('POST', `${accountPath(upn)}/decision`, {
-          headers: { 'idempotency-key': idempotencyKey },
-          body: {
-            decision,
-            ...(options.reason ? { reason: options.reason } : {}),
-            ...(options.onDeletedAccount ? { onDeletedAccount: options.onDeletedAccount } : {}),
-            ...(by ? { by } : {}),
-          },
-        });
-      } catch (err) {
-        // The request may have reached the API before the connection broke.
-        if (err instanceof ApiUnreachableError) throw new Error(`${err.message}\n${retryHint}`, { cause: err });
-        throw err;
-      }
-      const code = print(answer);
-      if (answer.status >= 500) process.stderr.write(`${retryHint}\n`);
-      setExitCode(code);
+      setExitCode(await postOnce(client(), `${accountPath(upn)}/decision`, 'decision', options.idempotencyKey, {
+        decision,
+        ...(options.reason ? { reason: options.reason } : {}),
+        ...(options.onDeletedAccount ? { onDeletedAccount: options.onDeletedAccount } : {}),
+        ...(by ? { by } : {}),
+      }));
     });
 
   program
@@ -305,6 +290,27 @@ function priority(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > 5) throw new InvalidArgumentError('give a whole number from 1 (highest) to 5 (lowest)');
   return n;
+}
+
+/**
+ * POSTs a request that must count once (a decision, an approval) with an Idempotency-Key, prints the
+ * answer and returns the exit code. When the answer may not have come (no connection, a 5xx), it says
+ * how to send the same request again with the same key.
+ */
+export async function postOnce(client: RestClient, path: string, what: string, key: string | undefined, body: object): Promise<number> {
+  const idempotencyKey = key ?? randomUUID();
+  const retryHint = `To send this same ${what} again, add --idempotency-key ${idempotencyKey} so that it counts once.`;
+  let answer: ApiAnswer;
+  try {
+    answer = await client.request('POST', path, { headers: { 'idempotency-key': idempotencyKey }, body });
+  } catch (err) {
+    // The request may have reached the API before the connection broke.
+    if (err instanceof ApiUnreachableError) throw new Error(`${err.message}\n${retryHint}`, { cause: err });
+    throw err;
+  }
+  const code = print(answer);
+  if (answer.status >= 500) process.stderr.write(`${retryHint}\n`);
+  return code;
 }
 
 export function nonEmpty(raw: string): string {

@@ -7,7 +7,8 @@
 import { createHash, generateKeyPairSync, randomUUID, sign, verify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { GRAPH_RESOURCE, PARTNER_CENTER_RESOURCE, TEAMS_ADMIN_RESOURCE } from '../lib/microsoft';
+import { GRAPH_RESOURCE } from '../lib/microsoft';
+import type { PARTNER_CENTER_RESOURCE, TEAMS_ADMIN_RESOURCE } from '../lib/microsoft';
 import { GraphApiError, insufficientPrivileges } from './errors';
 import type { DirectoryRoleName, SimulatedApp } from './options';
 import { DIRECTORY_ROLES } from './options';

@@ -11,10 +11,10 @@
  * classified from the service's status and error code into the same kinds the script derives from the
  * module's error records (simulator/README.md says which texts are guesses).
  */
-import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { PINNED_TEAMS_MODULE_VERSION } from '../activities/teams-admin/powershell/protocol';
 import type { Answer, CommandMap, WireError } from '../activities/teams-admin/powershell/protocol';
+import { teamsAdminHeaders } from '../activities/teams-admin/rest-client';
 import type { ApplicationInstance, Association, ConfigurationType } from '../activities/teams-admin/teams-admin';
 
 const URL_ENV = 'DIALTONE_SIMULATOR_URL';
@@ -81,14 +81,8 @@ async function call(method: string, path: string, body?: object): Promise<unknow
   try {
     response = await fetch(`${base.replace(/\/+$/, '')}${path}`, {
       method,
-      headers: {
-        authorization: `Bearer ${teamsToken}`,
-        accept: 'application/json',
-        'x-authz-scope': 'tenant',
-        'x-ms-correlation-id': randomUUID(),
-        'x-requested-with': 'XMLHttpRequest',
-        ...(body ? { 'content-type': 'application/json' } : {}),
-      },
+      // What the module sends under the hood is not public; the headers public clients send will do.
+      headers: teamsAdminHeaders(teamsToken, body !== undefined),
       body: body ? JSON.stringify(body) : undefined,
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });

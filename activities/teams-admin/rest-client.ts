@@ -21,6 +21,21 @@ import type { Pacer } from '../pacing';
 import { TeamsAdminError } from './teams-admin';
 import type { ApplicationInstance, AssociateInput, Association, ConfigurationType, TeamsAdmin, VoiceApp } from './teams-admin';
 
+/**
+ * The headers every public client of the Teams admin service sends (CIPP's New-TeamsRequestV2: bearer
+ * token, `x-authz-scope: tenant`, a GUID correlation id, `X-Requested-With`); the simulator requires them.
+ */
+export function teamsAdminHeaders(token: string, json: boolean): Record<string, string> {
+  return {
+    authorization: `Bearer ${token}`,
+    accept: 'application/json',
+    'x-authz-scope': 'tenant',
+    'x-ms-correlation-id': randomUUID(),
+    'x-requested-with': 'XMLHttpRequest',
+    ...(json ? { 'content-type': 'application/json' } : {}),
+  };
+}
+
 /** `-CallPriority` when none is given: Teams' documented default is 3 (1 highest, 5 lowest). */
 export const DEFAULT_CALL_PRIORITY = 3;
 
@@ -231,14 +246,7 @@ export class RestTeamsAdmin implements TeamsAdmin {
     await pacer?.acquire(method, `${this.baseUrl}${path}`);
     const response = await fetch(`${this.baseUrl}${path}`, {
       method,
-      headers: {
-        authorization: `Bearer ${token.token}`,
-        accept: 'application/json',
-        'x-authz-scope': 'tenant',
-        'x-ms-correlation-id': randomUUID(),
-        'x-requested-with': 'XMLHttpRequest',
-        ...(body ? { 'content-type': 'application/json' } : {}),
-      },
+      headers: teamsAdminHeaders(token.token, body !== undefined),
       body: body ? JSON.stringify(body) : undefined,
       signal: AbortSignal.timeout(this.timeoutMs),
     }).catch((err: unknown) => {

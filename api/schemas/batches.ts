@@ -21,7 +21,7 @@ import type {
   RowState,
 } from '../../workflows/provision-batch/definitions';
 import { DECISIONS } from '../../workflows/provision-resource-account/definitions';
-import { StringEnum } from './common';
+import { StringEnum, idempotencyKeyHeader } from './common';
 import { LicensePurchaseStateSchema } from './license-purchase';
 import { ProvisionOptionsSchema, WorkflowStatusSchema } from './resource-accounts';
 
@@ -53,19 +53,11 @@ export const BatchParams = Type.Object({
   }),
 });
 
-export const BatchKeyHeaders = Type.Object({
-  'idempotency-key': Type.Optional(
-    Type.String({
-      minLength: 1,
-      maxLength: 200,
-      pattern: '^[\\x20-\\x7E]+$',
-      description:
-        'Makes the request safe to retry. On a submit without batchId it names the batch (a hash of the key), so the same key and body ' +
-        'answer with the batch already submitted and a different body is a 409; on a control or decision it is the update id, so a repeat ' +
-        'answers what the first one answered. Printable ASCII, 1 to 200 characters, e.g. a UUID',
-    }),
-  ),
-});
+export const BatchKeyHeaders = idempotencyKeyHeader(
+  'Makes the request safe to retry. On a submit without batchId it names the batch (a hash of the key), so the same key and body ' +
+    'answer with the batch already submitted and a different body is a 409; on a control or decision it is the update id, so a repeat ' +
+    'answers what the first one answered. Printable ASCII, 1 to 200 characters, e.g. a UUID',
+);
 export type BatchKeyHeaders = Static<typeof BatchKeyHeaders>;
 
 function numericOption(name: BatchNumericOption, what: string) {

@@ -31,6 +31,13 @@ export function errorResponses<const S extends readonly number[]>(...statuses: S
 }
 
 /** The errors any authenticated route can give on top of its own. */
+/** An optional `Idempotency-Key` header (printable ASCII, 1–200 characters); `description` says what it makes safe. */
+export function idempotencyKeyHeader(description: string) {
+  return Type.Object({
+    'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 200, pattern: '^[\\x20-\\x7E]+$', description })),
+  });
+}
+
 export const V1_ERRORS = [401, 500, 503] as const;
 
 export const BEARER_SECURITY = [{ bearerAuth: [] }];

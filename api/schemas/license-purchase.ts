@@ -1,6 +1,7 @@
 /** Schemas of the license-purchase approval (a run's or a batch's), shared by both routes. */
 import { Type } from '@fastify/type-provider-typebox';
 import type { Static } from '@fastify/type-provider-typebox';
+import { idempotencyKeyHeader } from './common';
 
 export const LicensePurchaseBody = Type.Object(
   {
@@ -16,16 +17,9 @@ export const LicensePurchaseBody = Type.Object(
 );
 export type LicensePurchaseBody = Static<typeof LicensePurchaseBody>;
 
-export const LicensePurchaseHeaders = Type.Object({
-  'idempotency-key': Type.Optional(
-    Type.String({
-      minLength: 1,
-      maxLength: 200,
-      pattern: '^[\\x20-\\x7E]+$',
-      description: 'Makes the approval safe to retry: a request with a key already used answers as the first did and approves nothing again',
-    }),
-  ),
-});
+export const LicensePurchaseHeaders = idempotencyKeyHeader(
+  'Makes the approval safe to retry: a request with a key already used answers as the first did and approves nothing again',
+);
 export type LicensePurchaseHeaders = Static<typeof LicensePurchaseHeaders>;
 
 export const LicensePurchaseResponse = Type.Object({

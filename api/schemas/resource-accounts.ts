@@ -13,7 +13,7 @@ import type {
   ProvisionResourceAccountStatus,
   StepStatus,
 } from '../../workflows/provision-resource-account/definitions';
-import { StringEnum } from './common';
+import { StringEnum, idempotencyKeyHeader } from './common';
 import { LicensePurchaseStateSchema } from './license-purchase';
 
 const STEP_STATUSES = ['pending', 'running', 'succeeded', 'failed', 'skipped', 'undone'] as const satisfies readonly StepStatus[];
@@ -296,18 +296,10 @@ export const DecisionBody = Type.Object(
 );
 export type DecisionBody = Static<typeof DecisionBody>;
 
-export const DecisionHeaders = Type.Object({
-  'idempotency-key': Type.Optional(
-    Type.String({
-      minLength: 1,
-      maxLength: 200,
-      pattern: '^[\\x20-\\x7E]+$',
-      description:
-        'Makes the decision safe to retry: a request with a key already used on this run answers what the first one answered and decides nothing again, ' +
-        'whatever its body. Printable ASCII, 1 to 200 characters, e.g. a UUID; without it every request is a new decision',
-    }),
-  ),
-});
+export const DecisionHeaders = idempotencyKeyHeader(
+  'Makes the decision safe to retry: a request with a key already used on this run answers what the first one answered and decides nothing again, ' +
+    'whatever its body. Printable ASCII, 1 to 200 characters, e.g. a UUID; without it every request is a new decision',
+);
 export type DecisionHeaders = Static<typeof DecisionHeaders>;
 
 export const DecisionResponse = Type.Object({

@@ -33,7 +33,7 @@ import type { LicensingActivities } from '../../activities/licensing/activities'
 import { validateBatchRows } from '../../lib/batch-rows';
 import { BATCH_OPTION_RANGES, CONFIGURATION_TYPE_FOR_KIND, validateBatchOptions } from '../../lib/validation';
 import { provisionResourceAccount } from '../provision-resource-account/workflow';
-import { latestError, licensePurchaseApprovalProblem, provisioningDetails, provisioningSummary, resourceAccountWorkflowId, searchAttributes } from '../provision-resource-account/definitions';
+import { acceptedApproval, latestError, licensePurchaseApprovalProblem, provisioningDetails, provisioningSummary, resourceAccountWorkflowId, searchAttributes } from '../provision-resource-account/definitions';
 import type { ApproveLicensePurchaseInput, ApproveLicensePurchaseOutput, LicensePurchaseApproval, LicensePurchaseState, ProvisionResourceAccountInput } from '../provision-resource-account/definitions';
 import {
   ANY_NUMBER,
@@ -275,13 +275,7 @@ export class BatchRun {
   }
 
   private approvePurchase(input: ApproveLicensePurchaseInput): ApproveLicensePurchaseOutput {
-    const approval: LicensePurchaseApproval = {
-      units: input.units,
-      by: input.by ?? 'unnamed caller',
-      ...(input.reason ? { reason: input.reason } : {}),
-      at: new Date().toISOString(),
-      state: 'buying',
-    };
+    const approval = acceptedApproval(input);
     this.approvedPurchase = approval;
     if (this.purchase) this.purchase.approvals = [...(this.purchase.approvals ?? []), approval];
     this.wake();

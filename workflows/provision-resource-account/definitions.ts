@@ -313,6 +313,17 @@ export interface ApproveLicensePurchaseOutput {
   units: number;
 }
 
+/** An accepted approval as the status records it, the purchase still to be made (a run's and a batch's alike). */
+export function acceptedApproval(input: ApproveLicensePurchaseInput): LicensePurchaseApproval {
+  return {
+    units: input.units,
+    by: input.by ?? 'unnamed caller',
+    ...(input.reason ? { reason: input.reason } : {}),
+    at: new Date().toISOString(),
+    state: 'buying',
+  };
+}
+
 /** An operator's explicit approval to buy licenses through Partner Center while the run waits for them. */
 export const approveLicensePurchaseUpdate = defineUpdate<ApproveLicensePurchaseOutput, [ApproveLicensePurchaseInput]>('approveLicensePurchase');
 

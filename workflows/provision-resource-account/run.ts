@@ -35,6 +35,7 @@ import {
   approveLicensePurchaseUpdate,
   decideUpdate,
   getStatusQuery,
+  acceptedApproval,
   licensePurchaseApprovalProblem,
   latestError,
   searchAttributes,
@@ -254,13 +255,7 @@ export class ProvisioningRun {
 
   /** Synchronous: records the approval; the waiting routine buys (through an activity) and keeps waiting for the seats. */
   private approvePurchase(input: ApproveLicensePurchaseInput): ApproveLicensePurchaseOutput {
-    const approval: LicensePurchaseApproval = {
-      units: input.units,
-      by: input.by ?? 'unnamed caller',
-      ...(input.reason ? { reason: input.reason } : {}),
-      at: new Date().toISOString(),
-      state: 'buying',
-    };
+    const approval = acceptedApproval(input);
     this.approvedPurchase = approval;
     const purchase = this.status.attention?.purchase;
     if (purchase) purchase.approvals = [...(purchase.approvals ?? []), approval];
