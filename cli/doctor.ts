@@ -27,14 +27,13 @@ import { verifiedDomains } from '../activities/preflight';
 import { isTeamsAdminError } from '../activities/teams-admin/teams-admin';
 import type { TeamsAdmin } from '../activities/teams-admin/teams-admin';
 import { PartnerCenterClient } from '../activities/licensing/partner-center-client';
-import { ConfigError, EnvReader } from '../lib/config';
+import { ConfigError } from '../lib/config';
 import { ErrorType } from '../lib/error-types';
 import type { Env } from '../lib/config';
 import { GRAPH_RESOURCE, RESOURCE_ACCOUNT_SKU_PART_NUMBER, TEAMS_ADMIN_RESOURCE } from '../lib/microsoft';
 import { loadWorkerConfig } from '../worker/config';
 import type { TenantConfig, WorkerConfig } from '../worker/config';
 import { createCredential } from '../worker/credentials';
-import { readProcurementConfig } from '../worker/procurement-config';
 import { createTeamsAdmin } from '../worker/teams-admin';
 
 export type CheckStatus = 'pass' | 'fail' | 'warn' | 'skip';
@@ -213,10 +212,8 @@ async function withTimeout<T>(ms: number, work: () => Promise<T>): Promise<T> {
  * for Partner Center with the worker's credential, and a read of the customer's subscriptions
  * (https://learn.microsoft.com/partner-center/developer/get-all-of-a-customer-s-subscriptions).
  */
-export const partnerCenterProbe: PartnerCenterProbe = async (config, env) => {
-  const r = new EnvReader(env);
-  const settings = readProcurementConfig(r, config.tenant);
-  r.done();
+export const partnerCenterProbe: PartnerCenterProbe = async (config) => {
+  const settings = config.procurement;
   if (settings.kind !== 'partner-center') return { detail: 'not configured' };
   const client = new PartnerCenterClient({ credential: createCredential(config.tenant), baseUrl: settings.baseUrl });
   const subscriptions = (await client.listSubscriptions(settings.customerId)).items ?? [];
@@ -369,7 +366,7 @@ export async function runDoctor(options: DoctorOptions): Promise<CheckResult[]> 
   }
 
   // (h) Partner Center, only when licenses are bought through it.
-  const procurement = options.env.DIALTONE_LICENSE_PROCUREMENT ?? 'manual';
+  const procurement = config.procurement.kind;
   if (procurement !== 'partner-center') {
     skipAll([['partner-center', 'Partner Center access']], `skipped: not configured (DIALTONE_LICENSE_PROCUREMENT is ${procurement})`);
   } else {
@@ -378,7 +375,6 @@ export async function runDoctor(options: DoctorOptions): Promise<CheckResult[]> 
       try {
         return { status: 'pass', ...(await probe(config, options.env)) };
       } catch (err) {
-        if (err instanceof ConfigError) return { status: 'fail', detail: err.problems.join('; '), fix: 'set the variables named above (README: Configuration)' };
         // The adapter's failures already say what to do (register the app in Partner Center, check the customer id).
         if (err instanceof ApplicationFailure && err.type === 'PurchaseDenied') {
           return { status: 'fail', detail: safeMessage(err, secrets), fix: 'Partner Center > Account settings > App management: register this app with a role that may buy for the customer; check DIALTONE_PARTNER_CENTER_CUSTOMER_ID' };

@@ -252,7 +252,9 @@ describe('dialtone doctor', () => {
 
     const badSetting = await doctor({ ...against(sim, HEALTHY), DIALTONE_LICENSE_PROCUREMENT: 'partner-center', DIALTONE_PARTNER_CENTER_COUNTRY: 'USA' });
     assert.equal(badSetting.code, 1);
-    assert.match(badSetting.stdout, /^✗ Partner Center access: DIALTONE_PARTNER_CENTER_COUNTRY="USA" must be a two-letter country code/m);
+    // A bad Partner Center setting stops the worker at boot, so it is a configuration failure like any other.
+    assert.match(badSetting.stdout, /^✗ Configuration: DIALTONE_PARTNER_CENTER_COUNTRY="USA" must be a two-letter country code/m);
+    assert.match(badSetting.stdout, /^– Partner Center access: skipped: the configuration is invalid/m);
   });
 
   test('a certificate that cannot be read: the token checks fail naming AZURE_CLIENT_CERTIFICATE_PATH, no password printed', async () => {
