@@ -821,11 +821,12 @@ function printPhases(timings: RowTiming[], submitMs: number): void {
 function printSteps(results: Map<string, ProvisionResourceAccountStatus>): void {
   if (results.size === 0) return;
   const all = [...results.values()];
-  const rows = STEP_NAMES.map((name) => {
+  // A step no run had (the association, when no row asks for one) is left out.
+  const rows = STEP_NAMES.flatMap((name) => {
     const values = all.map((r) => r.steps.find((step) => step.name === name))
       .map((step) => (step?.startedAt && step.endedAt ? Date.parse(step.endedAt) - Date.parse(step.startedAt) : undefined))
       .filter((v): v is number => v !== undefined);
-    return [name, duration(percentile(values, 50)), duration(percentile(values, 95)), duration(Math.max(...values))];
+    return values.length === 0 ? [] : [[name, duration(percentile(values, 50)), duration(percentile(values, 95)), duration(Math.max(...values))]];
   });
   const header = ['step (first start → end)', 'p50', 'p95', 'max'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]?.length ?? 0)));

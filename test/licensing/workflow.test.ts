@@ -151,9 +151,12 @@ describe('license purchase from a waiting run or batch', () => {
     });
     const waiting = await eventually('the batch offer', () => handle.query(getBatchProgressQuery), (p) => p.state === 'waiting-for-licenses' && p.licenses?.purchase !== undefined, 60_000);
     assert.equal(waiting.licenses?.short, 3);
+    assert.match(waiting.message, /short of 3 Teams Phone Resource Account licenses .*approve a purchase through Partner Center/);
     assert.equal(waiting.licenses?.purchase?.offer?.via, 'subscription-quantity', 'the subscription the first test created is raised');
     assert.match(await refused(handle.executeUpdate(approveBatchLicensePurchaseUpdate, { args: [{ units: 2, by: 'bob' }] })), /at least the shortfall, 3/);
     await handle.executeUpdate(approveBatchLicensePurchaseUpdate, { args: [{ units: 3, by: 'bob', reason: 'batch' }] });
+    const buying = await eventually('the purchase under way', () => handle.query(getBatchProgressQuery), (p) => p.state !== 'waiting-for-licenses' || /bought through Partner Center|buying 3 through Partner Center/.test(p.message), 30_000);
+    if (buying.state === 'waiting-for-licenses') assert.match(buying.message, /approved by bob/);
     const result = await handle.result();
     assert.equal(result.progress.state, 'completed', result.progress.message);
     assert.equal(result.progress.counts.completed, 3);

@@ -25,10 +25,17 @@ export function batchMessage(p: BatchProgress): string {
     }
     case 'waiting-for-licenses': {
       const l = p.licenses;
-      return l
-        ? `Waiting for licenses: buy ${l.short} Teams Phone Resource Account license${l.short === 1 ? '' : 's'} (${l.needed} needed, ${l.free} free) in the ` +
-          'Microsoft 365 admin center > Billing > Purchase services; the batch continues by itself once they are there'
-        : 'Waiting for licenses';
+      if (!l) return 'Waiting for licenses';
+      const licenses = `${l.short} Teams Phone Resource Account license${l.short === 1 ? '' : 's'} (${l.needed} needed, ${l.free} free)`;
+      const last = l.purchase?.approvals?.at(-1);
+      if (last?.state === 'buying') return `Waiting for licenses: buying ${last.units} through Partner Center, approved by ${last.by}; the batch continues by itself once the seats are there`;
+      if (last?.state === 'bought') return `Waiting for licenses: ${last.units} bought through Partner Center (approved by ${last.by}); the batch continues by itself once the seats are there`;
+      if (l.purchase?.canPurchase) {
+        return `Waiting for licenses: short of ${licenses}; approve a purchase through Partner Center (nothing is bought without it), or buy them in the ` +
+          'Microsoft 365 admin center > Billing > Purchase services; the batch continues by itself once they are there' +
+          (last?.state === 'failed' ? ` (the last purchase failed: ${last.error?.message ?? 'see the controls'})` : '');
+      }
+      return `Waiting for licenses: buy ${licenses} in the Microsoft 365 admin center > Billing > Purchase services; the batch continues by itself once they are there`;
     }
     case 'paused':
       return `Paused${p.pause?.quarantine ? ' by quarantine' : ` by ${p.pause?.by ?? 'an operator'}`}: ${p.pause?.reason ?? ''}; ${done}`;
@@ -71,6 +78,12 @@ export function batchDetails(p: BatchProgress, batchId: string): string {
     lines.push('', `Rows waiting for a decision (${c['needs-attention']}):`);
     for (const row of p.attention.slice(0, 10)) lines.push(`- row ${row.row} \`${row.upn}\`: ${row.error ? `${row.error.type}: ${row.error.message.slice(0, 200)}` : 'needs attention'}`);
     lines.push('', `Decide for all of them at once: \`dialtone batch decide ${batchId} retry --reason "…"\` (or rollback / abandon, optionally --error-type).`);
+  }
+  if (p.state === 'waiting-for-licenses' && p.licenses?.purchase?.canPurchase && p.licenses.purchase.approvals?.at(-1)?.state !== 'buying') {
+    const units = Math.max(p.licenses.short, p.licenses.purchase.offer?.units ?? 0);
+    const ceilings = p.licenses.purchase.ceilings;
+    lines.push('', `Approve the purchase: \`dialtone approve-purchase ${batchId} --batch --units ${units} --reason "…"\`` +
+      (ceilings ? ` (ceilings: ${ceilings.perBatch} a batch, ${ceilings.leftToday} of ${ceilings.perDay} left today)` : '') + '.');
   }
   if (!p.endedAt && !p.dryRun) {
     lines.push('', `Control: \`dialtone batch pause|resume|cancel|retry-failed ${batchId}\`; progress: \`dialtone batch watch ${batchId}\`; ` +
