@@ -33,7 +33,7 @@ import type { LicensingActivities } from '../../activities/licensing/activities'
 import { validateBatchRows } from '../../lib/batch-rows';
 import { BATCH_OPTION_RANGES, CONFIGURATION_TYPE_FOR_KIND, validateBatchOptions } from '../../lib/validation';
 import { provisionResourceAccount } from '../provision-resource-account/workflow';
-import { acceptedApproval, latestError, licensePurchaseApprovalProblem, provisioningDetails, provisioningSummary, resourceAccountWorkflowId, searchAttributes } from '../provision-resource-account/definitions';
+import { LICENSE_PURCHASE_CALL, acceptedApproval, latestError, licensePurchaseApprovalProblem, provisioningDetails, provisioningSummary, resourceAccountWorkflowId, searchAttributes } from '../provision-resource-account/definitions';
 import type { ApproveLicensePurchaseInput, ApproveLicensePurchaseOutput, LicensePurchaseApproval, LicensePurchaseState, ProvisionResourceAccountInput } from '../provision-resource-account/definitions';
 import {
   ANY_NUMBER,
@@ -98,18 +98,7 @@ const describingPurchase = proxyActivities<LicensingActivities>({
   summary: 'Look up how to get more licenses (no purchase)',
 });
 /** The purchase an operator approved: retried for an hour, each retry repeating the ledger's plan (never buys twice). */
-const buyingLicenses = proxyActivities<LicensingActivities>({
-  startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '1 minute',
-  scheduleToCloseTimeout: '1 hour',
-  retry: {
-    initialInterval: '5 seconds',
-    backoffCoefficient: 2,
-    maximumInterval: '2 minutes',
-    nonRetryableErrorTypes: ['PurchaseNotSupported', 'PurchaseCeilingExceeded', 'PurchaseDenied', 'PurchaseOfferNotFound', 'PurchaseRejected', 'InvalidInput'],
-  },
-  summary: 'Buy the batch\'s licenses (approved by an operator)',
-});
+const buyingLicenses = proxyActivities<LicensingActivities>({ ...LICENSE_PURCHASE_CALL, summary: 'Buy the batch\'s licenses (approved by an operator)' });
 /** Marks batches that describe (and may buy) licenses while they wait for them; older histories did not. */
 const BATCH_LICENSE_PROCUREMENT_PATCH = 'batch-license-procurement';
 

@@ -4,6 +4,8 @@
  */
 import { defineSearchAttributeKey } from '@temporalio/common';
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { ActivityOptions } from '@temporalio/workflow';
+import { NEEDS_PERSON_ERROR_TYPES } from '../../lib/error-types';
 import type { ResourceAccountKind } from '../../lib/microsoft';
 import type { DeletedAccountPolicy } from '../../lib/validation';
 
@@ -323,6 +325,26 @@ export function acceptedApproval(input: ApproveLicensePurchaseInput): LicensePur
     state: 'buying',
   };
 }
+
+/**
+ * The purchase an operator approved (a run's or a batch's), through Partner Center: heartbeats while it
+ * polls an accepted change, retried for an hour; a retry repeats the plan the purchase ledger holds, so it
+ * never buys twice. What a person must settle (a ceiling, a refused app, no offer) is not retried.
+ */
+export const LICENSE_PURCHASE_CALL: ActivityOptions = {
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '1 minute',
+  scheduleToCloseTimeout: '1 hour',
+  retry: {
+    initialInterval: '5 seconds',
+    backoffCoefficient: 2,
+    maximumInterval: '2 minutes',
+    nonRetryableErrorTypes: [
+      ...NEEDS_PERSON_ERROR_TYPES,
+      'PurchaseNotSupported', 'PurchaseCeilingExceeded', 'PurchaseDenied', 'PurchaseOfferNotFound', 'PurchaseRejected', 'InvalidInput',
+    ],
+  },
+};
 
 /** An operator's explicit approval to buy licenses through Partner Center while the run waits for them. */
 export const approveLicensePurchaseUpdate = defineUpdate<ApproveLicensePurchaseOutput, [ApproveLicensePurchaseInput]>('approveLicensePurchase');

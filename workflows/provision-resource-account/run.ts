@@ -29,6 +29,7 @@ import { CONFIGURATION_TYPE_FOR_KIND, OPTION_RANGES } from '../../lib/validation
 import type { DeletedAccountPolicy } from '../../lib/validation';
 import {
   AUTOMATIC_DECIDER,
+  LICENSE_PURCHASE_CALL,
   stepsOf,
   STEP_TITLES,
   UNDO_TITLES,
@@ -108,22 +109,6 @@ function licenseWait(deadlineMs: number): ActivityOptions {
     retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes },
   };
 }
-
-/**
- * A license purchase an operator approved (Partner Center): heartbeats while it polls an accepted change,
- * retried for an hour; a retry repeats the plan the purchase ledger holds, so it never buys twice.
- */
-const purchaseCall: ActivityOptions = {
-  startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '1 minute',
-  scheduleToCloseTimeout: '1 hour',
-  retry: {
-    initialInterval: '5 seconds',
-    backoffCoefficient: 2,
-    maximumInterval: '2 minutes',
-    nonRetryableErrorTypes: [...nonRetryableErrorTypes, 'PurchaseNotSupported', 'PurchaseCeilingExceeded', 'PurchaseDenied', 'PurchaseOfferNotFound', 'PurchaseRejected'],
-  },
-};
 
 /** Marks runs that describe (and may buy) licenses while they wait for them; older histories did not. */
 const LICENSE_PROCUREMENT_PATCH = 'license-procurement';
@@ -609,7 +594,7 @@ export class ProvisioningRun {
     const number = this.status.attention?.purchase?.approvals?.length ?? 1;
     const { workflowId, runId } = workflowInfo();
     try {
-      const result = await licensing(`Buy ${approval.units} licenses (approved by ${approval.by})`, purchaseCall).purchaseLicenses({
+      const result = await licensing(`Buy ${approval.units} licenses (approved by ${approval.by})`, LICENSE_PURCHASE_CALL).purchaseLicenses({
         units: approval.units,
         approvedBy: approval.by,
         ...(approval.reason ? { reason: approval.reason } : {}),
