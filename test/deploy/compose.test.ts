@@ -1,15 +1,16 @@
 /**
  * The deployment files the product relies on: docker-compose.yml, the Dockerfile, .dockerignore,
- * deploy/ and .env.example. Structure is checked by parsing; `docker-compose config` (when installed)
- * checks that Compose itself accepts the file, and refuses it without the required secrets.
+ * deploy/ and .env.example. Structure is checked by parsing; Compose's interpolation and the Compose
+ * Specification's JSON schema (scripts/check-compose.ts) check that Compose accepts the file, and refuses
+ * it without the required secrets, on every machine the tests run on.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { parse } from 'yaml';
+import { checkCompose, interpolate } from '../../scripts/check-compose';
 import { ALL_SEARCH_ATTRIBUTES } from '../../workflows/provision-resource-account/definitions';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -312,51 +313,43 @@ void describe('Dockerfile', () => {
   });
 });
 
-function onPath(binary: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (!dir) continue;
-    const candidate = path.join(dir, binary);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not in this folder
-    }
-  }
-  return undefined;
-}
+void test('Compose accepts the file (its interpolation and the Compose Specification schema), and refuses it without the required secrets', () => {
+  const secrets = { API_AUTH_TOKENS: 'compose-test-token-0123456789abcdef', POSTGRES_PASSWORD: 'compose-test-password' };
+  const ok = checkCompose(secrets);
+  assert.deepEqual(ok.problems, []);
+  assert.equal((ok.config?.services as Record<string, { environment?: Record<string, string> }>).api?.environment?.API_AUTH_TOKENS, secrets.API_AUTH_TOKENS);
+  assert.equal((ok.config?.services as Record<string, { environment?: Record<string, string> }>).worker?.environment?.TEMPORAL_NAMESPACE, 'default', 'defaults apply');
 
-void test('docker-compose config accepts the file, and refuses it without the required secrets', (t) => {
-  const binary = onPath('docker-compose');
-  if (!binary) {
-    t.skip('docker-compose not installed');
-    return;
-  }
-  // An empty env file, so a developer's own .env cannot change the outcome.
+  const noTokens = checkCompose({ POSTGRES_PASSWORD: secrets.POSTGRES_PASSWORD });
+  assert.deepEqual(noTokens.problems, [
+    'services.api.environment.API_AUTH_TOKENS: required variable API_AUTH_TOKENS is missing a value: set API_AUTH_TOKENS (comma-separated bearer tokens the API accepts)',
+  ]);
+  const noPassword = checkCompose({ API_AUTH_TOKENS: secrets.API_AUTH_TOKENS, POSTGRES_PASSWORD: '' });
+  assert.ok(noPassword.problems.length > 0 && noPassword.problems.every((p) => /required variable POSTGRES_PASSWORD is missing a value/.test(p)), noPassword.problems.join('\n'));
+
+  // The schema is really applied: a key Compose does not know, and a port of the wrong shape, are refused.
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'dialtone-compose-'));
   try {
-    const emptyEnvFile = path.join(scratch, 'empty.env');
-    writeFileSync(emptyEnvFile, '');
-    const run = (extraEnv: Record<string, string>, args: string[]) =>
-      spawnSync(binary, ['--env-file', emptyEnvFile, '-f', COMPOSE_FILE, ...args, 'config', '-q'], {
-        cwd: ROOT,
-        encoding: 'utf8',
-        timeout: 60_000,
-        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? scratch, ...extraEnv },
-      });
-    const secrets = { API_AUTH_TOKENS: 'compose-test-token-0123456789abcdef', POSTGRES_PASSWORD: 'compose-test-password' };
-
-    for (const args of [[], ['--profile', 'simulator']]) {
-      const ok = run(secrets, args);
-      assert.equal(ok.status, 0, `docker-compose ${args.join(' ')} config -q failed:\n${ok.stderr}`);
-    }
-    const noTokens = run({ POSTGRES_PASSWORD: secrets.POSTGRES_PASSWORD }, []);
-    assert.notEqual(noTokens.status, 0, 'config must fail without API_AUTH_TOKENS');
-    assert.match(noTokens.stderr, /API_AUTH_TOKENS/);
-    const noPassword = run({ API_AUTH_TOKENS: secrets.API_AUTH_TOKENS }, []);
-    assert.notEqual(noPassword.status, 0, 'config must fail without POSTGRES_PASSWORD');
-    assert.match(noPassword.stderr, /POSTGRES_PASSWORD/);
+    const broken = path.join(scratch, 'docker-compose.yml');
+    writeFileSync(broken, composeText.replace('  api:\n', '  api:\n    restart_policy: always\n').replace('"${API_BIND_ADDRESS:-127.0.0.1}:3000:3000"', '{ port: 3000 }'));
+    const refused = checkCompose(secrets, broken);
+    assert.ok(refused.problems.some((p) => p.startsWith('/services/api must NOT have additional properties: restart_policy')), refused.problems.join('\n'));
+    assert.ok(refused.problems.some((p) => p.startsWith('/services/api/ports/0')), refused.problems.join('\n'));
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
+});
+
+void test('Compose interpolation: defaults, required values, alternatives, nesting and $$', () => {
+  const problems: string[] = [];
+  const env = { SET: 'x', EMPTY: '' };
+  assert.equal(interpolate('${SET:-d} ${EMPTY:-d} ${EMPTY-d} ${UNSET-d} ${UNSET:-${SET}} $SET $$SET ${SET:+alt} ${EMPTY:+alt} ${EMPTY+alt}', env, problems, 'f'),
+    'x d  d x x $SET alt  alt');
+  assert.deepEqual(problems, []);
+  interpolate('${UNSET:?say why} ${EMPTY:?} ${EMPTY?fine} ${1BAD}', env, problems, 'f');
+  assert.deepEqual(problems, [
+    'f: required variable UNSET is missing a value: say why',
+    'f: required variable EMPTY is missing a value: set EMPTY',
+    'f: "${1BAD}" is not a valid interpolation (invalid variable name or operator)',
+  ]);
 });
