@@ -56,7 +56,7 @@ export async function buildApp(config: ApiConfig, deps: AppDeps = {}) {
   await app.register(errorsPlugin);
   await app.register(temporalPlugin, { config: config.temporal, client: deps.temporalClient });
   await app.register(authPlugin, config.auth);
-  await app.register(swaggerPlugin);
+  await app.register(swaggerPlugin, { docsUi: config.docsUi });
   await app.register(metricsPlugin);
   await app.register(resourceAccountsPlugin, {
     tenantId: config.tenantId,

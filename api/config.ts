@@ -34,6 +34,8 @@ export interface ApiConfig {
   workerTimeoutMs: number;
   /** How long a dry-run submit waits for the plan before answering 202 with where to read it, in ms (0: answer at once). */
   dryRunWaitMs: number;
+  /** Serve the interactive OpenAPI page (Swagger UI) at /docs. Default: on, except with NODE_ENV=production. */
+  docsUi: boolean;
 }
 
 export function loadApiConfig(env: Env): ApiConfig {
@@ -48,8 +50,10 @@ export function loadApiConfig(env: Env): ApiConfig {
   const temporalUiUrl = uiUrl === undefined ? undefined : r.url('TEMPORAL_UI_URL', uiUrl, ['http:', 'https:']);
   const workerTimeoutMs = r.int('API_WORKER_TIMEOUT_MS', 10_000, 100, 300_000);
   const dryRunWaitMs = r.int('API_DRY_RUN_WAIT_MS', 120_000, 0, 600_000);
+  // A page for people to try the API: off in production unless asked for.
+  const docsUi = r.bool('API_DOCS_UI', r.optional('NODE_ENV') !== 'production');
   r.done();
-  return { host, port, logLevel, auth, temporal, tenantMode, tenantId, temporalUiUrl, workerTimeoutMs, dryRunWaitMs };
+  return { host, port, logLevel, auth, temporal, tenantMode, tenantId, temporalUiUrl, workerTimeoutMs, dryRunWaitMs, docsUi };
 }
 
 function readAuth(r: EnvReader): ApiAuthConfig {

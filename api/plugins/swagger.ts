@@ -1,9 +1,13 @@
-/** OpenAPI 3 built from the route schemas, served as JSON at GET /openapi.json. */
+/**
+ * OpenAPI 3 built from the route schemas, served as JSON at GET /openapi.json, and, when `docsUi` is on,
+ * as an interactive page for people at GET /docs (Swagger UI: try a request with a bearer token).
+ */
 import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import fp from 'fastify-plugin';
 
-export default fp(
-  async (fastify) => {
+export default fp<{ docsUi?: boolean }>(
+  async (fastify, { docsUi = false }) => {
     await fastify.register(swagger, {
       openapi: {
         openapi: '3.0.3',
@@ -23,6 +27,14 @@ export default fp(
       },
     });
     fastify.get('/openapi.json', { schema: { hide: true } }, async () => fastify.swagger());
+    if (docsUi) {
+      await fastify.register(swaggerUi, {
+        routePrefix: '/docs',
+        // Assets are served from the package with a strict Content-Security-Policy; nothing is fetched from a CDN.
+        staticCSP: true,
+        uiConfig: { docExpansion: 'list', deepLinking: true, tryItOutEnabled: false },
+      });
+    }
   },
   { name: 'swagger', fastify: '5.x' },
 );

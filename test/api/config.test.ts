@@ -37,6 +37,13 @@ describe('loadApiConfig', () => {
     assert.equal(config.temporal.taskQueue, TASK_QUEUE);
     assert.equal(config.tenantId, LOCAL_TENANT_ID);
     assert.equal(config.temporalUiUrl, undefined);
+    assert.equal(config.docsUi, true, 'the interactive OpenAPI page is on outside production');
+  });
+
+  test('the interactive OpenAPI page is off in production unless API_DOCS_UI=true', () => {
+    assert.equal(loadApiConfig({ API_AUTH_TOKENS: TOKEN, NODE_ENV: 'production' }).docsUi, false);
+    assert.equal(loadApiConfig({ API_AUTH_TOKENS: TOKEN, NODE_ENV: 'production', API_DOCS_UI: 'true' }).docsUi, true);
+    assert.equal(loadApiConfig({ API_AUTH_TOKENS: TOKEN, API_DOCS_UI: 'false' }).docsUi, false);
   });
 
   test('several comma-separated tokens, spaces trimmed', () => {

@@ -75,6 +75,23 @@ describe('operations endpoints', () => {
     }
   });
 
+  test('/docs is the interactive OpenAPI page (Swagger UI) for people, served from the package, and absent when turned off', async () => {
+    const page = await app.inject({ method: 'GET', url: '/docs/' });
+    assert.equal(page.statusCode, 200, page.body.slice(0, 200));
+    assert.match(String(page.headers['content-type'] ?? ''), /text\/html/);
+    assert.match(page.body, /swagger-ui/i);
+    const spec = await app.inject({ method: 'GET', url: '/docs/json' });
+    assert.equal(spec.statusCode, 200);
+    assert.ok((spec.json() as { paths: Record<string, unknown> }).paths['/v1/resource-accounts'], 'the page reads the API\'s own OpenAPI document');
+    const off = await buildApp(testConfig({ API_DOCS_UI: 'false' }));
+    try {
+      assert.equal((await off.inject({ method: 'GET', url: '/docs/' })).statusCode, 404);
+      assert.equal((await off.inject({ method: 'GET', url: '/openapi.json' })).statusCode, 200, 'the JSON document stays');
+    } finally {
+      await off.close();
+    }
+  });
+
   test('/openapi.json is OpenAPI 3 listing every route with bearer auth on /v1', async () => {
     const res = await app.inject({ method: 'GET', url: '/openapi.json' });
     assert.equal(res.statusCode, 200);
