@@ -16,10 +16,9 @@ import { accountKindProblem } from './account-checks';
 import { numberProblems } from './number-checks';
 import { USER_READ, findDeletedUserByUpn, findUserByUpn, isApplicationInstance } from './graph/users';
 import type { TeamsAdmin } from './teams-admin/teams-admin';
-import { ASSOCIATION_ROLE, associatedElsewhere, voiceAppMissing } from './teams-admin/associations';
+import { TEAMS_ADMIN_ROLE, associatedElsewhere, voiceAppMissing } from './teams-admin/associations';
 import type { PreflightInput, PreflightOutput, PreflightProblem } from './types';
 
-const TEAMS_ROLE = 'a Teams administrator role (directory role on its service principal)';
 
 export interface PreflightDeps {
   graph: Client;
@@ -62,7 +61,7 @@ export function createPreflightActivities({ graph, teamsAdmin, onDeletedAccount 
         findSubscribedSku(graph),
         findNumber(graph, phoneNumber),
         association
-          ? call({ action: `look up the auto attendant or call queue ${association.configurationId}`, permission: ASSOCIATION_ROLE },
+          ? call({ action: `look up the auto attendant or call queue ${association.configurationId}`, permission: TEAMS_ADMIN_ROLE },
             () => teamsAdmin.findVoiceApp(association.configurationType, association.configurationId))
           : Promise.resolve(undefined),
       ]);
@@ -88,7 +87,7 @@ export function createPreflightActivities({ graph, teamsAdmin, onDeletedAccount 
         });
         account = { state: 'other-user', accountId: user.id };
       } else if (user) {
-        const instance = await call({ action: `look up resource account ${upn}`, permission: TEAMS_ROLE }, () => teamsAdmin.findByUpn(upn));
+        const instance = await call({ action: `look up resource account ${upn}`, permission: TEAMS_ADMIN_ROLE }, () => teamsAdmin.findByUpn(upn));
         if (!instance) {
           // Created moments ago: Teams lists it later. Its kind decides adopt or conflict, so look again shortly.
           throw ApplicationFailure.create({
@@ -100,7 +99,7 @@ export function createPreflightActivities({ graph, teamsAdmin, onDeletedAccount 
         const conflict = accountKindProblem(upn, instance.applicationId, kind);
         if (conflict) problems.push(conflict);
         const current = association
-          ? await call({ action: `read the association of ${upn}`, permission: ASSOCIATION_ROLE }, () => teamsAdmin.getAssociation(user.id))
+          ? await call({ action: `read the association of ${upn}`, permission: TEAMS_ADMIN_ROLE }, () => teamsAdmin.getAssociation(user.id))
           : undefined;
         if (association && current && current.configurationId.toLowerCase() !== association.configurationId.toLowerCase()) {
           problems.push({ type: ErrorType.AssociationConflict, field: 'association', message: associatedElsewhere(upn, current, association.configurationId) });

@@ -2,7 +2,7 @@
  * Activity contracts: one input and one output object per activity, so fields can be added without
  * breaking histories. Workflows import this module as types only.
  */
-import type { ResourceAccountKind } from '../lib/microsoft';
+import type { ConfigurationType, ResourceAccountKind } from '../lib/microsoft';
 import type { DeletedAccountPolicy } from '../lib/validation';
 import type { BatchPlan } from '../workflows/provision-batch/definitions';
 import type { FollowRunsInput, FollowRunsOutput, PlanBatchInput, ReadLicenseStockInput, ReadLicenseStockOutput } from './batch';
@@ -37,7 +37,7 @@ export interface PreflightInput {
   numberType: 'callingPlan';
   onDeletedAccount?: DeletedAccountPolicy;
   /** The auto attendant or call queue to associate with, when the request names one. */
-  association?: { configurationId: string; configurationType: 'AutoAttendant' | 'CallQueue' };
+  association?: { configurationId: string; configurationType: ConfigurationType };
 }
 /** One thing that would make the run fail, found before any write; `field` is the request field to change. */
 export interface PreflightProblem {
@@ -122,7 +122,7 @@ export interface AssociateAccountInput {
   /** For messages. */
   upn: string;
   configurationId: string;
-  configurationType: 'AutoAttendant' | 'CallQueue';
+  configurationType: ConfigurationType;
   callPriority?: number;
 }
 export interface AssociateAccountOutput {

@@ -30,6 +30,9 @@ export function kindForApplicationId(applicationId: string): ResourceAccountKind
   return entry?.[0] as ResourceAccountKind | undefined;
 }
 
+/** `-ConfigurationType` of `New-CsOnlineApplicationInstanceAssociation`: what a resource account is associated with. */
+export type ConfigurationType = 'AutoAttendant' | 'CallQueue';
+
 /** Token audience (resource) of the Teams tenant admin API ("Skype and Teams Tenant Admin API"). */
 export const TEAMS_ADMIN_RESOURCE = '48ac35b8-9aa8-4d74-927d-1f4a14a0b239';
 export const GRAPH_RESOURCE = 'https://graph.microsoft.com';

@@ -3,6 +3,7 @@
  * API (400 with the field named), the batch validator and the workflow (defence in depth).
  */
 import { RESOURCE_ACCOUNT_KINDS } from './microsoft';
+import type { ConfigurationType, ResourceAccountKind } from './microsoft';
 
 export interface FieldError {
   /** JSON path of the offending field, e.g. `upn` or `rows[3].phoneNumber`. */
@@ -113,7 +114,7 @@ export function validateResourceAccountRequest(fields: ResourceAccountRequestFie
 }
 
 /** `configurationType` of an association: the one that fits each kind of resource account. */
-export const CONFIGURATION_TYPE_FOR_KIND = { autoAttendant: 'AutoAttendant', callQueue: 'CallQueue' } as const;
+export const CONFIGURATION_TYPE_FOR_KIND = { autoAttendant: 'AutoAttendant', callQueue: 'CallQueue' } as const satisfies Record<ResourceAccountKind, ConfigurationType>;
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

@@ -10,6 +10,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import Ajv from 'ajv';
+import type { ValidateFunction } from 'ajv';
 import { parse } from 'yaml';
 import { REPO_ROOT } from '../lib/paths';
 
@@ -124,6 +125,16 @@ export function readEnvFile(file: string): Record<string, string> {
   return vars;
 }
 
+let compiled: ValidateFunction | undefined;
+
+/** The Compose Specification's schema, compiled once per process. */
+function schemaValidator(): ValidateFunction {
+  // The schema names draft-07 by an id Ajv does not list (no trailing #); its custom formats (duration, …) are not checked.
+  compiled ??= new Ajv({ allErrors: true, strict: false, validateSchema: false, validateFormats: false })
+    .compile(JSON.parse(readFileSync(SCHEMA_FILE, 'utf8')) as object);
+  return compiled;
+}
+
 /**
  * What Compose would say about `file` with `env`: interpolation problems (a required variable unset, a
  * malformed expression) and, once those are none, every place the result breaks the specification's schema.
@@ -133,9 +144,7 @@ export function checkCompose(env: Readonly<Record<string, string | undefined>>, 
   const parsed = parse(readFileSync(file, 'utf8'), { merge: true }) as unknown;
   const config = interpolateTree(parsed, env, problems, '') as Record<string, unknown>;
   if (problems.length > 0) return { problems };
-  // The schema names draft-07 by an id Ajv does not list (no trailing #); its custom formats (duration, …) are not checked.
-  const ajv = new Ajv({ allErrors: true, strict: false, validateSchema: false, validateFormats: false });
-  const validate = ajv.compile(JSON.parse(readFileSync(SCHEMA_FILE, 'utf8')) as object);
+  const validate = schemaValidator();
   if (!validate(config)) {
     for (const error of validate.errors ?? []) {
       problems.push(`${error.instancePath || '(top level)'} ${error.message ?? 'is not valid'}${error.params && 'additionalProperty' in error.params ? `: ${String(error.params.additionalProperty)}` : ''}`);

@@ -10,6 +10,7 @@ import {
   RESOURCE_ACCOUNT_SKU_PART_NUMBER,
   TEAMS_TELEPHONY_SERVICE,
 } from '../lib/microsoft';
+import type { ConfigurationType } from '../lib/microsoft';
 
 export interface ServicePlanDefinition {
   servicePlanId: string;
@@ -150,7 +151,7 @@ export const DEFAULT_NUMBERS: readonly NumberSeed[] = [
 export interface VoiceAppSeed {
   identity: string;
   name: string;
-  configurationType: 'AutoAttendant' | 'CallQueue';
+  configurationType: ConfigurationType;
 }
 
 /**

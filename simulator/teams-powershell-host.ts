@@ -14,15 +14,12 @@
 import { createInterface } from 'node:readline';
 import { PINNED_TEAMS_MODULE_VERSION } from '../activities/teams-admin/powershell/protocol';
 import type { Answer, CommandMap, WireError } from '../activities/teams-admin/powershell/protocol';
-import { teamsAdminHeaders } from '../activities/teams-admin/rest-client';
+import { ASSOCIATIONS, INSTANCES, VOICE_APPS, teamsAdminHeaders } from '../activities/teams-admin/rest-client';
 import type { ApplicationInstance, Association, ConfigurationType } from '../activities/teams-admin/teams-admin';
 
 const URL_ENV = 'DIALTONE_SIMULATOR_URL';
 const TEAMS_AUDIENCE = '48ac35b8-9aa8-4d74-927d-1f4a14a0b239';
 const GRAPH_AUDIENCES = ['https://graph.microsoft.com', '00000003-0000-0000-c000-000000000000'];
-const INSTANCES = '/Teams.PlatformService/v2/ApplicationInstances';
-const ASSOCIATIONS = '/Teams.VoiceApps/applicationinstanceassociations';
-const VOICE_APPS: Record<ConfigurationType, string> = { AutoAttendant: '/Teams.VoiceApps/auto-attendants', CallQueue: '/Teams.VoiceApps/callqueues' };
 const REQUEST_TIMEOUT_MS = 60_000;
 const MAX_PAGES = 1000;
 

@@ -10,7 +10,7 @@ import { call } from '../graph/errors';
 import type { AssociateAccountInput, AssociateAccountOutput, RemoveAssociationInput, RemoveAssociationOutput } from '../types';
 import type { Association, TeamsAdmin, TeamsAdminError } from './teams-admin';
 
-export const ASSOCIATION_ROLE = 'a Teams administrator role (Teams Administrator, Teams Communications Administrator or Teams Telephony Administrator) on its service principal';
+export const TEAMS_ADMIN_ROLE = 'a Teams administrator role (Teams Administrator, Teams Communications Administrator or Teams Telephony Administrator) on its service principal';
 
 function voiceAppWords(type: Association['configurationType']): string {
   return type === 'AutoAttendant' ? 'auto attendant' : 'call queue';
@@ -38,7 +38,7 @@ export function createAssociationActivities({ teamsAdmin }: { teamsAdmin: TeamsA
   return {
     async associateAccount(input: AssociateAccountInput): Promise<AssociateAccountOutput> {
       const { accountId, upn, configurationId, configurationType } = input;
-      const ctx = { action: `associate ${upn} with the ${voiceAppWords(configurationType)} ${configurationId}`, permission: ASSOCIATION_ROLE };
+      const ctx = { action: `associate ${upn} with the ${voiceAppWords(configurationType)} ${configurationId}`, permission: TEAMS_ADMIN_ROLE };
       const before = await call(ctx, () => teamsAdmin.getAssociation(accountId));
       if (before) {
         if (before.configurationId.toLowerCase() === configurationId.toLowerCase()) return { associated: false, alreadyAssociated: true };
@@ -77,7 +77,7 @@ export function createAssociationActivities({ teamsAdmin }: { teamsAdmin: TeamsA
     },
 
     async removeAssociation(input: RemoveAssociationInput): Promise<RemoveAssociationOutput> {
-      const ctx = { action: `remove the association of ${input.accountId}`, permission: ASSOCIATION_ROLE };
+      const ctx = { action: `remove the association of ${input.accountId}`, permission: TEAMS_ADMIN_ROLE };
       const current = await call(ctx, () => teamsAdmin.getAssociation(input.accountId));
       // Only the association this run made is removed: one to another configuration is someone else's now.
       if (!current || current.configurationId.toLowerCase() !== input.configurationId.toLowerCase()) return { removed: false };

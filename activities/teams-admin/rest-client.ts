@@ -85,9 +85,10 @@ export function teamsAdminFailure(failure: HttpFailure | { statusCode: number; c
   return new TeamsAdminError('invalid', `HTTP ${status} ${said}`, details);
 }
 
-const INSTANCES = '/Teams.PlatformService/v2/ApplicationInstances';
-const ASSOCIATIONS = '/Teams.VoiceApps/applicationinstanceassociations';
-const VOICE_APPS: Record<ConfigurationType, string> = { AutoAttendant: '/Teams.VoiceApps/auto-attendants', CallQueue: '/Teams.VoiceApps/callqueues' };
+/** The Teams admin service's paths (public code and the cmdlets' synopses; reference notes 2.2 and 5.1). */
+export const INSTANCES = '/Teams.PlatformService/v2/ApplicationInstances';
+export const ASSOCIATIONS = '/Teams.VoiceApps/applicationinstanceassociations';
+export const VOICE_APPS: Record<ConfigurationType, string> = { AutoAttendant: '/Teams.VoiceApps/auto-attendants', CallQueue: '/Teams.VoiceApps/callqueues' };
 /** The page size public clients use; the service may return fewer. */
 const PAGE_SIZE = 100;
 /** A guard against a service that keeps returning a skipToken: 100,000 instances is far beyond any tenant. */

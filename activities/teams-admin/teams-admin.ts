@@ -19,9 +19,9 @@ export interface ApplicationInstance {
   phoneNumber?: string | null;
 }
 
-/** `-ConfigurationType` of `New-CsOnlineApplicationInstanceAssociation`. */
-export type ConfigurationType = 'AutoAttendant' | 'CallQueue';
-export const CONFIGURATION_TYPES: readonly ConfigurationType[] = ['AutoAttendant', 'CallQueue'];
+import type { ConfigurationType } from '../../lib/microsoft';
+
+export type { ConfigurationType };
 
 /** An auto attendant or call queue (`Get-CsAutoAttendant` / `Get-CsCallQueue -Identity`). */
 export interface VoiceApp {

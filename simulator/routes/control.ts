@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { kindForApplicationId } from '../../lib/microsoft';
+import type { ConfigurationType } from '../../lib/microsoft';
 import { isIsoCountryCode } from '../../lib/validation';
 import type { CapabilityStatus, LicenseSeed, NumberSeed, UserSeed } from '../catalog';
 import { CAPABILITY_STATUSES, SKU_CATALOG, catalogSku } from '../catalog';
@@ -118,7 +119,7 @@ export async function controlRoutes(app: FastifyInstance, { context }: { context
     if (body.identity !== undefined && (typeof body.identity !== 'string' || !isGuid(body.identity))) problems.push('identity, when given, must be a GUID');
     if (problems.length > 0) throw invalid(problems);
     const identity = typeof body.identity === 'string' ? body.identity.toLowerCase() : randomUUID();
-    const app = { identity, name: String(body.name), configurationType: body.configurationType as 'AutoAttendant' | 'CallQueue' };
+    const app = { identity, name: String(body.name), configurationType: body.configurationType as ConfigurationType };
     context.state.voiceApps.set(identity, app);
     return reply.code(201).send(app);
   });

@@ -6,7 +6,7 @@ import { defineSearchAttributeKey } from '@temporalio/common';
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { ActivityOptions } from '@temporalio/workflow';
 import { NEEDS_PERSON_ERROR_TYPES } from '../../lib/error-types';
-import type { ResourceAccountKind } from '../../lib/microsoft';
+import type { ConfigurationType, ResourceAccountKind } from '../../lib/microsoft';
 import type { DeletedAccountPolicy } from '../../lib/validation';
 
 export type { DeletedAccountPolicy, ResourceAccountKind };
@@ -40,7 +40,7 @@ export interface AssociationRequest {
   /** Identity (GUID) of the auto attendant or call queue. */
   configurationId: string;
   /** Follows the account's kind when absent. */
-  configurationType?: 'AutoAttendant' | 'CallQueue';
+  configurationType?: ConfigurationType;
   /** 1 (highest) to 5; Teams' default 3. */
   callPriority?: number;
 }
