@@ -5,12 +5,11 @@
  */
 import type { TokenCredential } from '@azure/identity';
 import { Context } from '@temporalio/activity';
-import { utcDay } from '../../workflows/license-purchase-ledger/definitions';
 import { TemporalPurchaseLedger } from './ledger';
 import { ManualProcurement } from './manual';
 import { PartnerCenterProcurement } from './partner-center';
 import { PartnerCenterClient } from './partner-center-client';
-import type { LicenseProcurement, ProcurementDescription, PurchaseCeilings, PurchaseResult } from './procurement';
+import type { LicenseProcurement, ProcurementDescription, PurchaseCeilings, PurchaseRequest, PurchaseResult } from './procurement';
 
 /** The worker's choice of adapter and its settings (read by worker/procurement-config.ts). */
 export type ProcurementSettings =
@@ -36,16 +35,8 @@ export interface DescribeLicensePurchaseInput {
 }
 export type DescribeLicensePurchaseOutput = ProcurementDescription;
 
-export interface PurchaseLicensesInput {
-  units: number;
-  approvedBy: string;
-  reason?: string;
-  /** The same key never buys twice (the workflow passes its id and the approval's number). */
-  idempotencyKey: string;
-  batchId?: string;
-  /** UTC day (YYYY-MM-DD) the approval counts against; fixed by the workflow so retries after midnight count once. */
-  day?: string;
-}
+/** The workflow passes its id and the approval's number as the idempotency key, and fixes the day. */
+export type PurchaseLicensesInput = PurchaseRequest;
 export type PurchaseLicensesOutput = PurchaseResult;
 
 export interface LicensingActivities {
@@ -56,7 +47,7 @@ export interface LicensingActivities {
 export function createLicensingActivities(deps: LicensingDeps): LicensingActivities {
   return {
     describeLicensePurchase: ({ shortfall }) => deps.procurement.describe(shortfall),
-    purchaseLicenses: (input) => (deps.procurement as LicenseProcurement & { purchase(r: PurchaseLicensesInput): Promise<PurchaseResult> }).purchase(input),
+    purchaseLicenses: (input) => deps.procurement.purchase(input),
   };
 }
 
@@ -82,4 +73,3 @@ export function createLicenseProcurement(settings: ProcurementSettings, credenti
   });
 }
 
-export { utcDay };

@@ -81,7 +81,7 @@ export class PartnerCenterProcurement implements LicenseProcurement {
     };
   }
 
-  async purchase(request: PurchaseRequest & { day?: string }): Promise<PurchaseResult> {
+  async purchase(request: PurchaseRequest): Promise<PurchaseResult> {
     const problems = purchaseRequestProblems(request);
     if (problems.length > 0) throw ApplicationFailure.create({ type: 'InvalidInput', nonRetryable: true, message: problems.join('; ') });
     const { ceilings } = this.options;

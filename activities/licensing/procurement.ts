@@ -56,6 +56,8 @@ export interface PurchaseRequest {
   idempotencyKey: string;
   /** Set for a batch's purchase; the per-batch ceiling counts every purchase of the batch. */
   batchId?: string;
+  /** UTC day (YYYY-MM-DD) the approval counts against; fixed by the workflow so retries after midnight count once. Default: today. */
+  day?: string;
 }
 
 export interface PurchaseResult {
