@@ -3,7 +3,11 @@
  * boot and fails fast with a message naming the variable and what to set it to. Only entry points
  * pass `process.env` in; everything below takes an explicit env record.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { loadClientConfigProfile, toClientOptions } from '@temporalio/envconfig';
+import type { ClientConfigProfile, ClientConnectConfig } from '@temporalio/envconfig';
+import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow';
 import { LOCAL_SIMULATOR_PORT, LOCAL_TENANT_ID } from './local-defaults';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -96,50 +100,139 @@ export class EnvReader {
     return direct;
   }
 
+  /** The set (non-empty) variables, for libraries that read an env record themselves. */
+  entries(): Record<string, string> {
+    return Object.fromEntries(Object.entries(this.env).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== ''));
+  }
+
   /** Throws ConfigError when anything was wrong. */
   done(): void {
     if (this.problems.length > 0) throw new ConfigError(this.problems);
   }
 }
 
+/**
+ * How the worker and the API reach Temporal: what `@temporalio/envconfig` resolves from a TOML profile
+ * and the standard TEMPORAL_* variables (the same ones the Temporal CLI and every SDK read), plus the
+ * task queue, which is Dialtone's own.
+ */
 export interface TemporalConfig {
   address: string;
   namespace: string;
   taskQueue: string;
   /** Temporal Cloud API key; a secret. */
   apiKey?: string;
-  tls?: {
-    clientCertPath?: string;
-    clientKeyPath?: string;
-    serverCaCertPath?: string;
-    serverName?: string;
+  /** `true` for TLS with the system's roots; an object for mTLS, a private CA or a server name. */
+  tls?: TLSConfig | boolean;
+  /** gRPC headers from the profile's `grpc_meta` or TEMPORAL_GRPC_META_*. */
+  metadata?: Record<string, string>;
+  /** The profile and file the settings came from, when a file was read (for the boot log). */
+  profile?: { name: string; file?: string };
+}
+
+/** The options `Connection` (API) and `NativeConnection` (worker) take: only what was set. */
+export function temporalConnectionOptions(config: TemporalConfig): {
+  address: string;
+  tls?: TLSConfig | boolean;
+  apiKey?: string;
+  metadata?: Record<string, string>;
+} {
+  return {
+    address: config.address,
+    ...(config.tls !== undefined ? { tls: config.tls } : {}),
+    ...(config.apiKey !== undefined ? { apiKey: config.apiKey } : {}),
+    ...(config.metadata !== undefined ? { metadata: config.metadata } : {}),
   };
 }
 
-/** The standard TEMPORAL_* variables, shared by the worker and the API. */
+/** Where envconfig looks for the file when TEMPORAL_CONFIG_FILE is unset (Linux; see its README). */
+function defaultConfigFile(env: Env): string | undefined {
+  const base = env.XDG_CONFIG_HOME || (env.HOME ? path.join(env.HOME, '.config') : undefined);
+  return base ? path.join(base, 'temporalio', 'temporal.toml') : undefined;
+}
+
+/**
+ * Temporal's client settings, resolved by `@temporalio/envconfig` exactly as the Temporal CLI resolves
+ * them: the profile TEMPORAL_PROFILE (default `default`) of TEMPORAL_CONFIG_FILE (default
+ * ~/.config/temporalio/temporal.toml), each field overridden by its TEMPORAL_* variable
+ * (https://docs.temporal.io/develop/environment-configuration). Empty variables count as unset, as
+ * everywhere else in Dialtone (compose passes `${X:-}`), so an empty TEMPORAL_TLS cannot switch off a
+ * profile's TLS. TEMPORAL_API_KEY_FILE (Docker and Kubernetes secrets) is Dialtone's addition.
+ */
 export function readTemporalConfig(r: EnvReader, defaultTaskQueue: string): TemporalConfig {
-  const address = r.string('TEMPORAL_ADDRESS', 'localhost:7233');
-  if (!/^[^\s:]+:\d+$/.test(address)) r.problems.push(`TEMPORAL_ADDRESS="${address}" must be host:port, e.g. localhost:7233`);
+  const env = r.entries();
+  const taskQueue = r.string('TEMPORAL_TASK_QUEUE', defaultTaskQueue);
   const apiKey = r.secret('TEMPORAL_API_KEY');
-  const clientCertPath = r.optional('TEMPORAL_TLS_CLIENT_CERT_PATH');
-  const clientKeyPath = r.optional('TEMPORAL_TLS_CLIENT_KEY_PATH');
-  if ((clientCertPath === undefined) !== (clientKeyPath === undefined)) {
-    r.problems.push('TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH go together: set both or neither');
+  const tlsRaw = r.optional('TEMPORAL_TLS');
+  if (tlsRaw !== undefined && !/^(true|false|1|0)$/.test(tlsRaw)) {
+    // envconfig reads anything but `true` and `1` as false, which would turn TLS off by a typo.
+    r.problems.push(`TEMPORAL_TLS="${tlsRaw}" must be true or false`);
   }
-  const tlsWanted = r.bool('TEMPORAL_TLS', apiKey !== undefined || clientCertPath !== undefined);
+  const overrides: Record<string, string> = { ...env, ...(apiKey !== undefined ? { TEMPORAL_API_KEY: apiKey } : {}) };
+  delete overrides.TEMPORAL_API_KEY_FILE;
+  const file = overrides.TEMPORAL_CONFIG_FILE ?? defaultConfigFile(overrides);
+  const profileName = overrides.TEMPORAL_PROFILE ?? 'default';
+  let profile: ClientConfigProfile;
+  try {
+    profile = loadClientConfigProfile({ overrideEnvVars: overrides, configFileStrict: true });
+  } catch (err) {
+    const why = err instanceof Error ? (err.message.split('\n')[0] ?? '') : String(err);
+    r.problems.push(
+      /not found in config data/.test(why)
+        ? `TEMPORAL_PROFILE="${profileName}" is not a profile in ${file ?? 'the Temporal config file'}: add [profile.${profileName}] to it, or set TEMPORAL_PROFILE to one it has`
+        : `the Temporal config file ${file ?? ''} cannot be used (${why}): fix it, or point TEMPORAL_CONFIG_FILE at a valid TOML file (see https://docs.temporal.io/develop/environment-configuration)`,
+    );
+    profile = {};
+  }
+  const address = profile.address ?? 'localhost:7233';
+  if (!/^[^\s:]+:\d+$/.test(address)) {
+    const from = env.TEMPORAL_ADDRESS !== undefined ? 'TEMPORAL_ADDRESS' : `address of profile ${profileName}`;
+    r.problems.push(`${from}="${address}" must be host:port, e.g. localhost:7233`);
+  }
+  if ((profile.tls?.clientCert === undefined) !== (profile.tls?.clientKey === undefined)) {
+    r.problems.push(
+      'TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH (or client_cert_path and client_key_path in the profile) go together: set both or neither',
+    );
+  }
+  let connect: ClientConnectConfig | undefined;
+  try {
+    connect = toClientOptions(profile);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    r.problems.push(
+      `a Temporal TLS file cannot be read${code ? ` (${code})` : ''}: check TEMPORAL_TLS_*_PATH or the *_path entries of profile ${profileName}`,
+    );
+  }
+  const options = connect?.connectionOptions;
+  const readFile = file !== undefined && existsSync(file);
   return {
     address,
-    namespace: r.string('TEMPORAL_NAMESPACE', 'default'),
-    taskQueue: r.string('TEMPORAL_TASK_QUEUE', defaultTaskQueue),
-    apiKey,
-    tls: tlsWanted
+    namespace: profile.namespace ?? 'default',
+    taskQueue,
+    ...(profile.apiKey !== undefined ? { apiKey: profile.apiKey } : {}),
+    ...(options?.tls != null ? { tls: options.tls } : {}),
+    ...(profile.grpcMeta !== undefined && Object.keys(profile.grpcMeta).length > 0 ? { metadata: profile.grpcMeta } : {}),
+    ...(readFile ? { profile: { name: profileName, file } } : {}),
+  };
+}
+
+/** A copy safe to log: the API key replaced by its presence, certificates and keys by their presence. */
+export function describeTemporalConfig(config: TemporalConfig): Record<string, unknown> {
+  const tls = config.tls;
+  return {
+    address: config.address,
+    namespace: config.namespace,
+    taskQueue: config.taskQueue,
+    apiKey: config.apiKey ? '(set)' : undefined,
+    tls: typeof tls === 'object'
       ? {
-          clientCertPath,
-          clientKeyPath,
-          serverCaCertPath: r.optional('TEMPORAL_TLS_SERVER_CA_CERT_PATH'),
-          serverName: r.optional('TEMPORAL_TLS_SERVER_NAME'),
+          serverName: tls.serverNameOverride,
+          serverCa: tls.serverRootCACertificate ? '(set)' : undefined,
+          clientCert: tls.clientCertPair ? '(set)' : undefined,
         }
-      : undefined,
+      : tls,
+    metadata: config.metadata ? Object.keys(config.metadata) : undefined,
+    profile: config.profile,
   };
 }
 

@@ -1,5 +1,5 @@
 /** The worker's whole configuration, validated at boot from environment variables. */
-import { DEFAULT_SIMULATOR_URL, EnvReader, readTemporalConfig, readTenantId } from '../lib/config';
+import { DEFAULT_SIMULATOR_URL, EnvReader, describeTemporalConfig, readTemporalConfig, readTenantId } from '../lib/config';
 import type { Env, TemporalConfig, TenantMode } from '../lib/config';
 import { LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, LOCAL_TENANT_ID } from '../lib/local-defaults';
 import type { PollingOptions } from '../activities/polling';
@@ -196,7 +196,7 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
 /** A copy safe to log: secrets replaced by their presence. */
 export function describeWorkerConfig(config: WorkerConfig): Record<string, unknown> {
   return {
-    temporal: { ...config.temporal, apiKey: config.temporal.apiKey ? '(set)' : undefined },
+    temporal: describeTemporalConfig(config.temporal),
     tenant: { ...config.tenant, credential: config.tenant.credential.kind },
     maxConcurrentActivities: config.maxConcurrentActivities,
     logLevel: config.logLevel,

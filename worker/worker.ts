@@ -8,7 +8,7 @@ import { createGraphClient } from '../activities/graph/client';
 import type { PollingOptions } from '../activities/polling';
 import type { DeletedAccountPolicy } from '../lib/validation';
 import { dialtoneDataConverter } from '../lib/payload-codec';
-import { temporalConnectionOptions } from '../lib/temporal-connection';
+import { temporalConnectionOptions } from '../lib/config';
 import { DEFAULT_MAX_CONCURRENT_ACTIVITIES } from './config';
 import type { TenantConfig, WorkerConfig } from './config';
 import { createCredential } from './credentials';

@@ -7,9 +7,9 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import fp from 'fastify-plugin';
-import type { TemporalConfig } from '../../lib/config';
 import { dialtoneDataConverter } from '../../lib/payload-codec';
-import { temporalConnectionOptions } from '../../lib/temporal-connection';
+import { temporalConnectionOptions } from '../../lib/config';
+import type { TemporalConfig } from '../../lib/config';
 
 export type TemporalReadiness = { ready: true } | { ready: false; reason: string };
 
