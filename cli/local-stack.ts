@@ -15,7 +15,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import net from 'node:net';
 import { constants } from 'node:os';
@@ -421,7 +421,19 @@ async function startServices(stack: LocalStack, ports: LocalStackPorts, dataDir:
   const ca = readFileSync(caPath);
   await waitFor(stack, 'tenant simulator', () => httpsOk(`${simulatorUrl}/_simulator/healthz`, ca), 30_000, isAlive(simulator));
 
-  const common = { TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_NAMESPACE: 'default', DIALTONE_TENANT_MODE: 'simulator', NODE_EXTRA_CA_CERTS: caPath };
+  // The worker and the API reach this dev server through a profile of their own, written here, so a
+  // profile of yours in ~/.config/temporalio (a Temporal Cloud key, say) never reaches the local stack;
+  // `temporal workflow list --config-file <it>` shows the same namespace.
+  const profile = path.join(dataDir, 'temporal.toml');
+  writeFileSync(profile, `# Written by npm start for its worker and API\n[profile.default]\naddress = "${temporalAddress}"\nnamespace = "default"\n`);
+  const common = {
+    TEMPORAL_CONFIG_FILE: profile,
+    TEMPORAL_PROFILE: 'default',
+    TEMPORAL_ADDRESS: temporalAddress,
+    TEMPORAL_NAMESPACE: 'default',
+    DIALTONE_TENANT_MODE: 'simulator',
+    NODE_EXTRA_CA_CERTS: caPath,
+  };
   const worker = stack.start('worker', process.execPath, [...tsx, 'worker/main.ts'], {
     ...common,
     SIMULATOR_URL: simulatorUrl,
