@@ -27,7 +27,11 @@ import { verifiedDomains } from '../activities/preflight';
 import { isTeamsAdminError } from '../activities/teams-admin/teams-admin';
 import type { TeamsAdmin } from '../activities/teams-admin/teams-admin';
 import { PartnerCenterClient } from '../activities/licensing/partner-center-client';
-import { ConfigError } from '../lib/config';
+import { Connection, isGrpcServiceError } from '@temporalio/client';
+import { temporal as temporalProtoNs } from '@temporalio/proto';
+import { ConfigError, temporalConnectionOptions } from '../lib/config';
+import type { TemporalConfig } from '../lib/config';
+import { ALL_SEARCH_ATTRIBUTES } from '../workflows/provision-resource-account/definitions';
 import { ErrorType } from '../lib/error-types';
 import type { Env } from '../lib/config';
 import { GRAPH_RESOURCE, RESOURCE_ACCOUNT_SKU_PART_NUMBER, TEAMS_ADMIN_RESOURCE } from '../lib/microsoft';
@@ -39,7 +43,7 @@ import { createTeamsAdmin } from '../worker/teams-admin';
 export type CheckStatus = 'pass' | 'fail' | 'warn' | 'skip';
 
 export interface CheckResult {
-  /** Stable id for machines (`--json`): config, token.graph, token.teams, graph.permissions, roles.teams, roles.user, licenses, numbers, domains, teams-admin, partner-center. */
+  /** Stable id for machines (`--json`): config, temporal, token.graph, token.teams, graph.permissions, roles.teams, roles.user, licenses, numbers, domains, teams-admin, partner-center. */
   id: string;
   title: string;
   status: CheckStatus;
@@ -254,6 +258,8 @@ export async function runDoctor(options: DoctorOptions): Promise<CheckResult[]> 
     detail: `${tenant.mode} tenant ${tenant.tenantId}, app ${tenant.clientId}, credential: ${tenant.credential.kind}`,
   });
 
+  add({ id: 'temporal', title: `Temporal ${config.temporal.address}`, ...(await checkTemporal(config.temporal, Math.min(timeoutMs, TEMPORAL_TIMEOUT_MS))) });
+
   const credential = createCredential(tenant);
   const hosts = [...new Set([tenant.authorityHost, tenant.graphBaseUrl].map((url) => new URL(url).host))].join(' and ');
   /** Runs one check under the timeout; a throw becomes a failure with a safe message. */
@@ -384,6 +390,61 @@ export async function runDoctor(options: DoctorOptions): Promise<CheckResult[]> 
     });
   }
   return results;
+}
+
+/** Temporal answers quickly or not at all: a dead address should not hold the doctor for half a minute. */
+const TEMPORAL_TIMEOUT_MS = 10_000;
+
+/**
+ * What the worker and the API need of Temporal, through the same settings (a TOML profile and the
+ * TEMPORAL_* variables, lib/config.ts): the server answers, the namespace exists, Dialtone's search
+ * attributes are registered in it (a run's first upsert fails without them), and whether a worker
+ * polls the task queue yet.
+ */
+async function checkTemporal(temporal: TemporalConfig, timeoutMs: number): Promise<Omit<CheckResult, 'id' | 'title'>> {
+  const where = temporal.profile ? ` (profile ${temporal.profile.name} of ${temporal.profile.file})` : '';
+  let connection: Connection;
+  try {
+    connection = await Connection.connect({ ...temporalConnectionOptions(temporal), connectTimeout: timeoutMs });
+  } catch (err) {
+    return {
+      status: 'fail',
+      detail: `no connection${where}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`,
+      fix: 'check TEMPORAL_ADDRESS (or the profile\'s address), TLS and the API key or client certificate (README: Temporal connection); `temporal operator cluster health` with the same profile shows the same',
+    };
+  }
+  try {
+    const { namespace, taskQueue } = temporal;
+    const deadline = () => Date.now() + timeoutMs;
+    try {
+      await connection.withDeadline(deadline(), () => connection.workflowService.describeNamespace({ namespace }));
+    } catch (err) {
+      // gRPC status 5, NOT_FOUND (https://grpc.io/docs/guides/status-codes/).
+      if (isGrpcServiceError(err) && err.code === 5) {
+        return { status: 'fail', detail: `namespace ${namespace} does not exist${where}`, fix: `create it: temporal operator namespace create --namespace ${namespace} (Temporal Cloud: in the Cloud UI), or set TEMPORAL_NAMESPACE` };
+      }
+      throw err;
+    }
+    const { customAttributes } = await connection.withDeadline(deadline(), () => connection.operatorService.listSearchAttributes({ namespace }));
+    const missing = ALL_SEARCH_ATTRIBUTES.filter((key) => !(customAttributes ?? {})[key.name]);
+    if (missing.length > 0) {
+      return {
+        status: 'fail',
+        detail: `namespace ${namespace} lacks the search attribute${missing.length === 1 ? '' : 's'} ${missing.map((k) => k.name).join(', ')}; every run would fail at its first step`,
+        fix: `temporal operator search-attribute create --namespace ${namespace} ${missing.map((k) => `--name ${k.name} --type Keyword`).join(' ')} (Temporal Cloud: tcld namespace search-attributes add, or the Cloud UI)`,
+      };
+    }
+    const { pollers } = await connection.withDeadline(deadline(), () =>
+      connection.workflowService.describeTaskQueue({ namespace, taskQueue: { name: taskQueue }, taskQueueType: temporalProtoNs.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW }));
+    const detail = `namespace ${namespace}${where} with Dialtone's ${ALL_SEARCH_ATTRIBUTES.length} search attributes; task queue ${taskQueue}`;
+    // Not a warning: the doctor usually runs before the first worker starts, and runs wait for one.
+    const polling = pollers?.length ?? 0;
+    return { status: 'pass', detail: `${detail}: ${polling > 0 ? `${polling} worker poller${polling === 1 ? '' : 's'}` : 'no worker polls it yet'}` };
+  } catch (err) {
+    return { status: 'fail', detail: `Temporal refused a read${where}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`, fix: 'check that the API key or certificate may read this namespace' };
+  } finally {
+    await connection.close();
+  }
 }
 
 const LATER_CHECKS: readonly [string, string][] = [

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { runDoctor } from '../../cli/doctor';
@@ -15,6 +16,9 @@ import { REPO_ROOT } from '../../lib/paths';
 import { LOCAL_APP_GRAPH_ROLES } from '../../simulator/options';
 import type { SimulatedApp } from '../../simulator/options';
 import { startTestSimulator } from '../helpers/simulator';
+import { startTestTemporal } from '../helpers/temporal';
+import type { TestTemporal } from '../helpers/temporal';
+import { msToTs } from '@temporalio/common/lib/time';
 import type { TestSimulator } from '../helpers/simulator';
 
 const HEALTHY: SimulatedApp = {
@@ -67,8 +71,18 @@ function doctor(env: Record<string, string>, ...args: string[]): Promise<Run> {
   });
 }
 
+/** The test's Temporal server, which every check run reaches unless a test says otherwise. */
+let temporal: TestTemporal;
+
 function against(sim: TestSimulator, app: { clientId: string; clientSecret: string }): Record<string, string> {
-  return { DIALTONE_TENANT_MODE: 'simulator', SIMULATOR_URL: sim.url, AZURE_CLIENT_ID: app.clientId, AZURE_CLIENT_SECRET: app.clientSecret };
+  return {
+    DIALTONE_TENANT_MODE: 'simulator',
+    SIMULATOR_URL: sim.url,
+    AZURE_CLIENT_ID: app.clientId,
+    AZURE_CLIENT_SECRET: app.clientSecret,
+    TEMPORAL_ADDRESS: temporal.address,
+    TEMPORAL_NAMESPACE: temporal.namespace,
+  };
 }
 
 function byId(results: readonly CheckResult[]): Map<string, CheckResult> {
@@ -88,12 +102,14 @@ describe('dialtone doctor', () => {
   let sim: TestSimulator;
   let noSku: TestSimulator;
   before(async () => {
+    temporal = await startTestTemporal();
     sim = await startTestSimulator({ apps: [HEALTHY, NO_NUMBERS_PERMISSION, NO_USER_ADMIN, NO_ROLES] });
     noSku = await startTestSimulator({ apps: [HEALTHY], licenses: [{ skuPartNumber: 'ENTERPRISEPACK', units: 5 }] });
   });
   after(async () => {
     await sim?.close();
     await noSku?.close();
+    await temporal?.teardown();
   });
 
   test('a healthy app: every check passes (or is skipped with its reason), exit 0', async () => {
@@ -103,9 +119,10 @@ describe('dialtone doctor', () => {
     assert.equal(report.ok, true);
     const checks = byId(report.checks);
     // The Teams admin adapter is the worker's default (PowerShell; against the simulator its stand-in for pwsh).
-    for (const id of ['config', 'token.graph', 'token.teams', 'graph.permissions', 'roles.teams', 'roles.user', 'licenses', 'numbers', 'domains', 'teams-admin']) {
+    for (const id of ['config', 'temporal', 'token.graph', 'token.teams', 'graph.permissions', 'roles.teams', 'roles.user', 'licenses', 'numbers', 'domains', 'teams-admin']) {
       assert.equal(checks.get(id)?.status, 'pass', `${id}: ${JSON.stringify(checks.get(id))}`);
     }
+    assert.match(checks.get('temporal')?.detail ?? '', new RegExp(`^namespace ${temporal.namespace} with Dialtone's 6 search attributes; task queue dialtone-provisioning: `));
     assert.match(checks.get('roles.teams')?.detail ?? '', /Teams Telephony Administrator/);
     assert.match(checks.get('licenses')?.detail ?? '', /capabilityStatus Enabled, 25 of 25 free/);
     assert.match(checks.get('numbers')?.detail ?? '', /free service numbers: .*US \d+/);
@@ -282,6 +299,37 @@ describe('dialtone doctor', () => {
     assert.equal(run.code, 1, run.stdout + run.stderr);
     assert.match(run.stdout, /^✗ Configuration: AZURE_CLIENT_ID is not set: set it to the application \(client\) id of the app registration/);
     assert.match(run.stdout, /^– Token for Microsoft Graph: skipped: the configuration is invalid$/m);
+  });
+
+  test('Temporal as the worker would reach it: no server, no namespace, or no search attributes are each ✗ with the fix', async () => {
+    const closed = await new Promise<number>((resolve) => {
+      const server = net.createServer().listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as net.AddressInfo;
+        server.close(() => resolve(port));
+      });
+    });
+    const down = await doctor({ ...against(sim, HEALTHY), TEMPORAL_ADDRESS: `127.0.0.1:${closed}` });
+    assert.equal(down.code, 1, down.stdout + down.stderr);
+    assert.match(section(down.stdout, `Temporal 127.0.0.1:${closed}`), /^✗ Temporal 127\.0\.0\.1:\d+: no connection: .+\n {4}fix: check TEMPORAL_ADDRESS \(or the profile's address\), TLS and the API key/);
+    assert.match(down.stdout, /^✓ Token for Microsoft Graph: /m, 'the tenant checks still run');
+
+    const env = { ...cleanEnv(), ...against(sim, HEALTHY), TEMPORAL_NAMESPACE: 'no-such-namespace' } as Record<string, string>;
+    const absent = byId(await runDoctor({ env })).get('temporal');
+    assert.equal(absent?.status, 'fail');
+    assert.match(absent?.detail ?? '', /^namespace no-such-namespace does not exist/);
+    assert.match(absent?.fix ?? '', /temporal operator namespace create --namespace no-such-namespace/);
+
+    // A namespace made by hand, without Dialtone's search attributes: every run's first upsert would fail.
+    const bare = `dialtone-doctor-${Date.now()}`;
+    await temporal.client.connection.workflowService.registerNamespace({ namespace: bare, workflowExecutionRetentionPeriod: msToTs('1 day') });
+    let lacking: CheckResult | undefined;
+    for (let i = 0; i < 50 && lacking?.status !== 'fail'; i++) {
+      // A new namespace can take the server a moment to serve.
+      lacking = byId(await runDoctor({ env: { ...env, TEMPORAL_NAMESPACE: bare } })).get('temporal');
+      if (lacking?.status !== 'fail' || /does not exist/.test(lacking.detail)) await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.match(lacking?.detail ?? '', new RegExp(`^namespace ${bare} lacks the search attributes DialtoneState, .*; every run would fail at its first step`));
+    assert.match(lacking?.fix ?? '', new RegExp(`^temporal operator search-attribute create --namespace ${bare} --name DialtoneState --type Keyword`));
   });
 
   test('a bad --timeout is a usage error', async () => {
