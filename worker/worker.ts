@@ -4,6 +4,7 @@ import { createActivities } from '../activities';
 import { createLicenseProcurement } from '../activities/licensing/activities';
 import type { ProcurementSettings } from '../activities/licensing/activities';
 import type { Activities } from '../activities';
+import type { ServiceCallMetrics } from '../activities/metrics';
 import { createGraphClient } from '../activities/graph/client';
 import type { PollingOptions } from '../activities/polling';
 import type { DeletedAccountPolicy } from '../lib/validation';
@@ -26,7 +27,7 @@ export function createTenantActivities(
   pacing: PacingBudget | Pacer | null = DEFAULT_BUDGET,
   procurement: ProcurementSettings = { kind: 'manual' },
   /** Where the service clients count throttled calls; the process's metrics unless a test passes its own. */
-  metrics: WorkerMetrics = processWorkerMetrics(),
+  metrics: ServiceCallMetrics = processWorkerMetrics(),
 ): Activities {
   const credential = createCredential(tenant);
   // One budget for the tenant and app, shared by both clients of this process.
