@@ -15,7 +15,7 @@ import type { ProvisioningState } from '../../workflows/provision-resource-accou
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** The app's Prometheus registry (what GET /metrics serves). */
+    /** The app's Prometheus registry: what GET /metrics serves, after the process's own metrics. */
     metricsRegistry: Registry;
   }
 }
@@ -61,11 +61,25 @@ async function countRuns(client: Client, tenantId: string, timeoutMs: number): P
   return new Map(PROVISIONING_STATES.map((state, i) => [state, Number(counts[i]?.count ?? 0)]));
 }
 
+let processRegistry: Registry | undefined;
+
+/**
+ * The process's own metrics belong to the process, whichever app serves them: collected once (prom-client's
+ * collectors start a GC observer and an event-loop monitor each time, and never stop them).
+ */
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
 export default fp<MetricsPluginOptions>(
   async (fastify, { tenantId, runsTimeoutMs = RUNS_SCRAPE_TIMEOUT_MS }) => {
     const registry = new Registry();
-    collectDefaultMetrics({ register: registry });
     fastify.decorate('metricsRegistry', registry);
+    const processWide = processMetrics();
 
     const labelNames = ['method', 'route', 'status_code'] as const;
     const requests = new Counter({
@@ -122,7 +136,7 @@ export default fp<MetricsPluginOptions>(
     fastify.get(
       '/metrics',
       { schema: { tags: ['operations'], summary: 'Prometheus metrics', response: { 200: { type: 'string' } } } },
-      async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()),
+      async (_request, reply) => reply.type(registry.contentType).send(await Registry.merge([processWide, registry]).metrics()),
     );
   },
   { name: 'metrics', fastify: '5.x', dependencies: ['temporal'] },
