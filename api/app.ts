@@ -57,7 +57,7 @@ export async function buildApp(config: ApiConfig, deps: AppDeps = {}) {
   await app.register(temporalPlugin, { config: config.temporal, client: deps.temporalClient });
   await app.register(authPlugin, config.auth);
   await app.register(swaggerPlugin, { docsUi: config.docsUi });
-  await app.register(metricsPlugin);
+  await app.register(metricsPlugin, { tenantId: config.tenantId });
   await app.register(resourceAccountsPlugin, {
     tenantId: config.tenantId,
     taskQueue: config.temporal.taskQueue,

@@ -49,7 +49,7 @@ export interface WorkerConfig {
   maxConcurrentActivities: number;
   polling: PollingOptions;
   logLevel: WorkerLogLevel;
-  /** host:port where the worker serves Temporal SDK metrics for Prometheus at /metrics; off when unset. */
+  /** host:port where the worker serves Prometheus metrics at /metrics (its own, business and Temporal SDK metrics); off when unset. */
   metricsBindAddress?: string;
   /** When a deleted account holds a UPN being provisioned: stop (ask a person), restore or purge it. */
   onDeletedAccount: DeletedAccountPolicy;

@@ -2,16 +2,28 @@
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { ConfigError } from '../lib/config';
 import { describeWorkerConfig, loadWorkerConfig } from './config';
+import { processWorkerMetrics } from './metrics';
+import { freeLoopbackPort, serveWorkerMetrics } from './metrics-server';
 import { runWorker } from './worker';
 
 async function main(): Promise<void> {
   const config = loadWorkerConfig(process.env);
+  // The SDK's exporter listens on loopback only; the worker's own server serves its metrics with ours.
+  const sdkMetricsPort = config.metricsBindAddress ? await freeLoopbackPort() : undefined;
   Runtime.install({
     logger: new DefaultLogger(config.logLevel),
-    ...(config.metricsBindAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress: config.metricsBindAddress } } } } : {}),
+    ...(sdkMetricsPort ? { telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${sdkMetricsPort}` } } } } : {}),
   });
   console.log(JSON.stringify({ msg: 'dialtone worker starting', config: describeWorkerConfig(config) }));
-  await runWorker(config);
+  const metricsServer = config.metricsBindAddress
+    ? await serveWorkerMetrics({ bindAddress: config.metricsBindAddress, registry: processWorkerMetrics().registry, sdkMetricsUrl: `http://127.0.0.1:${sdkMetricsPort}/metrics` })
+    : undefined;
+  if (metricsServer) console.log(JSON.stringify({ msg: 'dialtone worker metrics', url: metricsServer.url }));
+  try {
+    await runWorker(config);
+  } finally {
+    await metricsServer?.close();
+  }
 }
 
 main().catch((err: unknown) => {

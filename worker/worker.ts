@@ -4,6 +4,7 @@ import { createActivities } from '../activities';
 import { createLicenseProcurement } from '../activities/licensing/activities';
 import type { ProcurementSettings } from '../activities/licensing/activities';
 import type { Activities } from '../activities';
+import type { ServiceCallMetrics } from '../activities/metrics';
 import { createGraphClient } from '../activities/graph/client';
 import type { PollingOptions } from '../activities/polling';
 import type { DeletedAccountPolicy } from '../lib/validation';
@@ -16,6 +17,8 @@ import { DEFAULT_BUDGET, Pacer } from '../activities/pacing';
 import type { PacingBudget } from '../activities/pacing';
 import { shareBudgetAmongWorkers } from './share';
 import { createTeamsAdmin } from './teams-admin';
+import { processWorkerMetrics } from './metrics';
+import type { WorkerMetrics } from './metrics';
 
 export function createTenantActivities(
   tenant: TenantConfig,
@@ -23,16 +26,18 @@ export function createTenantActivities(
   onDeletedAccount?: DeletedAccountPolicy,
   pacing: PacingBudget | Pacer | null = DEFAULT_BUDGET,
   procurement: ProcurementSettings = { kind: 'manual' },
+  /** Where the service clients count throttled calls; the process's metrics unless a test passes its own. */
+  metrics: ServiceCallMetrics = processWorkerMetrics(),
 ): Activities {
   const credential = createCredential(tenant);
   // One budget for the tenant and app, shared by both clients of this process.
   const pacer = pacing instanceof Pacer ? pacing : pacing ? new Pacer(pacing) : undefined;
   return createActivities({
-    graph: createGraphClient({ credential, baseUrl: tenant.graphBaseUrl, ...(pacer ? { pacer } : {}) }),
-    teamsAdmin: createTeamsAdmin(tenant, credential, pacer),
+    graph: createGraphClient({ credential, baseUrl: tenant.graphBaseUrl, ...(pacer ? { pacer } : {}), metrics }),
+    teamsAdmin: createTeamsAdmin(tenant, credential, pacer, metrics),
     polling,
     onDeletedAccount,
-    procurement: createLicenseProcurement(procurement, credential, tenant.tenantId),
+    procurement: createLicenseProcurement(procurement, credential, tenant.tenantId, metrics),
   });
 }
 
@@ -43,6 +48,8 @@ export interface DialtoneWorkerOptions {
   activities: Activities;
   maxConcurrentActivities?: number;
   taskQueueActivitiesPerSecond?: number;
+  /** Where the workflows' business metrics go (through sinks); the process's metrics unless a test passes its own. */
+  metrics?: WorkerMetrics;
 }
 
 export function createDialtoneWorker(options: DialtoneWorkerOptions): Promise<Worker> {
@@ -55,6 +62,7 @@ export function createDialtoneWorker(options: DialtoneWorkerOptions): Promise<Wo
     activities: options.activities,
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? DEFAULT_MAX_CONCURRENT_ACTIVITIES,
     ...(options.taskQueueActivitiesPerSecond ? { maxTaskQueueActivitiesPerSecond: options.taskQueueActivitiesPerSecond } : {}),
+    sinks: (options.metrics ?? processWorkerMetrics()).sinks(),
   });
 }
 

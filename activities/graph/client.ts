@@ -7,6 +7,8 @@ import { AuthenticationHandler, Client, HTTPMessageHandler } from '@microsoft/mi
 import type { Context, Middleware } from '@microsoft/microsoft-graph-client';
 import { TokenCredentialAuthenticationProvider } from '@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials';
 import { GRAPH_RESOURCE } from '../../lib/microsoft';
+import type { ServiceCallMetrics } from '../metrics';
+import { routeTemplate } from '../metrics';
 import { READ_REPEATS, isTransientAnswer, readRepeatPause } from '../pacing';
 import type { Pacer } from '../pacing';
 import { parseRetryAfter } from './errors';
@@ -37,6 +39,8 @@ export interface GraphClientOptions {
   baseUrl: string;
   /** The tenant's budget, shared with the Teams admin client; every request waits for its cost there. */
   pacer?: Pacer;
+  /** Where throttled answers are counted, by route template. */
+  metrics?: ServiceCallMetrics;
 }
 
 /**
@@ -136,6 +140,30 @@ class RenewRefusedToken implements Middleware {
 }
 
 /**
+ * Last before the HTTP handler, so it sees every answer Graph sent, the repeats of the middlewares above
+ * included: a 429 is counted by the request's route template. A 503 is not throttling for Graph (an
+ * unavailable service; https://learn.microsoft.com/graph/errors) and every client treats it as transient.
+ */
+class CountThrottled implements Middleware {
+  private next: Middleware | undefined;
+
+  constructor(private readonly metrics: ServiceCallMetrics) {}
+
+  async execute(context: Context): Promise<void> {
+    const next = this.next;
+    if (!next) throw new Error('CountThrottled needs a next middleware');
+    await next.execute(context);
+    if (context.response?.status === 429) {
+      this.metrics.throttled('graph', routeTemplate(typeof context.request === 'string' ? context.request : context.request.url));
+    }
+  }
+
+  setNext(next: Middleware): void {
+    this.next = next;
+  }
+}
+
+/**
  * Builds a Graph client **without** the SDK's RetryHandler: Temporal owns retries, and a hidden
  * retry layer would stack on top of them (up to 10 silent retries per attempt) and hide throttling
  * from the workflow's history. The one repeat it makes is for a refused token (see RenewRefusedToken).
@@ -146,7 +174,14 @@ export function createGraphClient(options: GraphClientOptions): Client {
   const auth = new AuthenticationHandler(
     new TokenCredentialAuthenticationProvider(options.credential, { scopes: [`${GRAPH_RESOURCE}/.default`] }),
   );
-  auth.setNext(new HTTPMessageHandler());
+  const http = new HTTPMessageHandler();
+  if (options.metrics) {
+    const count = new CountThrottled(options.metrics);
+    count.setNext(http);
+    auth.setNext(count);
+  } else {
+    auth.setNext(http);
+  }
   let first: Middleware = auth;
   if (isRenewable(options.credential)) {
     const renew = new RenewRefusedToken(options.credential);

@@ -5,6 +5,7 @@
  */
 import type { TokenCredential } from '@azure/identity';
 import { Context } from '@temporalio/activity';
+import type { ServiceCallMetrics } from '../metrics';
 import { TemporalPurchaseLedger } from './ledger';
 import { ManualProcurement } from './manual';
 import { PartnerCenterProcurement } from './partner-center';
@@ -57,10 +58,10 @@ export function createLicensingActivities(deps: LicensingDeps): LicensingActivit
  * registered in the partner's Partner Center account. The ledger is reached through the running
  * activity's Temporal client and task queue.
  */
-export function createLicenseProcurement(settings: ProcurementSettings, credential: TokenCredential, tenantId: string): LicenseProcurement {
+export function createLicenseProcurement(settings: ProcurementSettings, credential: TokenCredential, tenantId: string, metrics?: ServiceCallMetrics): LicenseProcurement {
   if (settings.kind === 'manual') return new ManualProcurement();
   return new PartnerCenterProcurement({
-    client: new PartnerCenterClient({ credential, baseUrl: settings.baseUrl }),
+    client: new PartnerCenterClient({ credential, baseUrl: settings.baseUrl, ...(metrics ? { metrics } : {}) }),
     ledger: new TemporalPurchaseLedger({ tenantId, client: () => Context.current().client, taskQueue: () => Context.current().info.taskQueue }),
     customerId: settings.customerId,
     tenantId,

@@ -10,12 +10,16 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { TokenCredential } from '@azure/identity';
 import { ApplicationFailure } from '@temporalio/common';
 import { PARTNER_CENTER_RESOURCE } from '../../lib/microsoft';
+import type { ServiceCallMetrics } from '../metrics';
+import { routeTemplate } from '../metrics';
 import { ProcurementError, procurementFailure } from './procurement';
 
 export interface PartnerCenterClientOptions {
   credential: TokenCredential;
   /** Default https://api.partnercenter.microsoft.com; the simulator's URL in simulator mode. */
   baseUrl: string;
+  /** Where throttled answers are counted, by route template. */
+  metrics?: ServiceCallMetrics;
 }
 
 export interface PcCollection<T> {
@@ -165,6 +169,7 @@ export class PartnerCenterClient {
       throw ApplicationFailure.create({ type: 'PartnerCenterUnavailable', message: `Partner Center did not answer ${method} ${path}: ${err instanceof Error ? err.message : String(err)}` });
     }
     if (response.ok) return response;
+    if (response.status === 429) this.options.metrics?.throttled('partner-center', routeTemplate(path));
     throw await toFailure(method, path, response);
   }
 }

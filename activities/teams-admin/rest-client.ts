@@ -16,6 +16,8 @@ import { TEAMS_ADMIN_RESOURCE } from '../../lib/microsoft';
 import { isRenewable } from '../graph/client';
 import { httpFailure, parseRetryAfter } from '../graph/errors';
 import type { HttpFailure } from '../graph/errors';
+import type { ServiceCallMetrics } from '../metrics';
+import { routeTemplate } from '../metrics';
 import { READ_REPEATS, isTransientAnswer, readRepeatPause } from '../pacing';
 import type { Pacer } from '../pacing';
 import { TeamsAdminError } from './teams-admin';
@@ -60,6 +62,8 @@ export interface RestTeamsAdminOptions {
   timeoutMs?: number;
   /** The tenant's budget, shared with the Graph client; every request waits for its cost there. */
   pacer?: Pacer;
+  /** Where throttled answers are counted, by route template. */
+  metrics?: ServiceCallMetrics;
 }
 
 /** Error codes the association service is known to answer with (module metadata, reference notes). */
@@ -255,6 +259,7 @@ export class RestTeamsAdmin implements TeamsAdmin {
       throw new TeamsAdminError('transient', `no answer from the Teams admin service to ${method} ${path.split('?')[0]}: ${err instanceof Error ? err.message : String(err)}`,
         { code: err instanceof Error ? err.name : 'NoAnswer' });
     });
+    if (response.status === 429) this.options.metrics?.throttled('teams', routeTemplate(path));
     if (response.status === 429) pacer?.throttled(parseRetryAfter(response.headers.get('retry-after')), response.headers.get('x-ms-throttle-scope'));
     else pacer?.answered();
     return { response, token: token.token };

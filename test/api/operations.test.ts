@@ -59,12 +59,18 @@ describe('operations endpoints', () => {
     assert.deepEqual(res.json(), { status: 'ready' });
   });
 
-  test('/readyz is 503 when Temporal cannot be reached, and the app still starts', async () => {
+  test('/readyz is 503 when Temporal cannot be reached, /metrics says the runs are missing, and the app still starts', async () => {
     const down = await buildApp(testConfig({ TEMPORAL_ADDRESS: `127.0.0.1:${await closedPort()}` }));
     try {
       const res = await down.inject({ method: 'GET', url: '/readyz' });
       assert.equal(res.statusCode, 503, res.body);
       assert.deepEqual(res.json(), { status: 'not-ready', reason: 'Temporal is not reachable' });
+      // A scrape is bounded and still answers, with dialtone_runs_up 0 instead of the runs.
+      const metrics = await down.inject({ method: 'GET', url: '/metrics' });
+      assert.equal(metrics.statusCode, 200, metrics.body);
+      assert.match(metrics.body, /^dialtone_runs_up 0$/m);
+      assert.doesNotMatch(metrics.body, /^dialtone_runs\{/m);
+      assert.match(metrics.body, /^process_cpu_user_seconds_total \d/m);
       const health = await down.inject({ method: 'GET', url: '/healthz' });
       assert.equal(health.statusCode, 200);
       const submit = await down.inject({ method: 'POST', url: '/v1/resource-accounts', headers: AUTH, payload: accountBody() });
@@ -176,6 +182,17 @@ describe('operations endpoints', () => {
     assert.match(res.body, /^dialtone_api_requests_total\{method="GET",route="\/v1\/resource-accounts\/:id",status_code="404"\} 2$/m);
     assert.match(res.body, /^dialtone_api_requests_total\{method="GET",route="\/v1\/resource-accounts",status_code="401"\} 1$/m);
     assert.doesNotMatch(res.body, /contoso/, 'raw URLs never become labels');
+    // Durations are a real histogram (buckets), no longer a sum and count alone.
+    assert.match(res.body, /^# TYPE dialtone_api_request_duration_seconds histogram$/m);
+    assert.match(res.body, /^dialtone_api_request_duration_seconds_bucket\{le="\+Inf",method="GET",route="\/v1\/resource-accounts\/:id",status_code="404"\} 2$/m);
+    // The process's own metrics, from prom-client's default collectors.
+    assert.match(res.body, /^process_cpu_user_seconds_total \d/m);
+    assert.match(res.body, /^nodejs_eventloop_lag_seconds \d/m);
+    // The tenant's runs by state, counted in Temporal at the scrape.
+    assert.match(res.body, /^dialtone_runs_up 1$/m);
+    for (const state of ['running', 'needs-attention', 'rolling-back', 'completed', 'rolled-back', 'abandoned', 'cancelled']) {
+      assert.match(res.body, new RegExp(`^dialtone_runs\\{state="${state}"\\} \\d+$`, 'm'), state);
+    }
   });
 
   test('over real HTTP, errors raised before a route runs are in the error format too', async () => {

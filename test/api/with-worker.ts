@@ -6,6 +6,7 @@ import type { Activities } from '../../activities/types';
 import { startTestTemporal } from '../helpers/temporal';
 import type { TestTemporal } from '../helpers/temporal';
 import { testConfig } from './helpers';
+import { WorkerMetrics } from '../../worker/metrics';
 
 export interface ApiWithWorker {
   temporal: TestTemporal;
@@ -23,6 +24,7 @@ export async function startApiWithWorker(workflowsPath: string, activities?: Act
     taskQueue: config.temporal.taskQueue,
     workflowsPath,
     ...(activities ? { activities } : {}),
+    sinks: new WorkerMetrics({ defaultMetrics: false }).sinks(),
   });
   const running = worker.run();
   const app = await buildApp(config, { temporalClient: temporal.client });

@@ -12,6 +12,7 @@ import { startTestTemporal } from '../helpers/temporal';
 import type { TestTemporal } from '../helpers/temporal';
 import { SCENARIOS } from './scenarios';
 import type { ScenarioResult } from './scenarios';
+import { WorkerMetrics } from '../../worker/metrics';
 
 const UNDO = ['unassignPhoneNumber', 'removeLicense', 'deleteResourceAccount'];
 
@@ -144,6 +145,7 @@ describe('how runs end (real Temporal server)', () => {
       taskQueue: (await handle.describe()).taskQueue,
       workflowsPath: require.resolve('../../workflows'),
       activities: {},
+      sinks: new WorkerMetrics({ defaultMetrics: false }).sinks(),
     });
     const metadata = await worker.runUntil(handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata'));
     assert.match(metadata.currentDetails ?? '', /^## Abandoned/);

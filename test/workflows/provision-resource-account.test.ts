@@ -21,6 +21,7 @@ import type { provisionResourceAccount } from '../../workflows';
 import { personMustFix, scriptedActivities } from '../helpers/fake-activities';
 import { startTestTemporal, startTimeSkippingTemporal } from '../helpers/temporal';
 import type { TestTemporal } from '../helpers/temporal';
+import { WorkerMetrics } from '../../worker/metrics';
 
 const TENANT = '8d3f1a52-6c1e-4b7a-9f0e-2d1c5b7a9e10';
 
@@ -68,6 +69,7 @@ describe('provisionResourceAccount on a real Temporal dev server', () => {
       taskQueue,
       workflowsPath: require.resolve('../../workflows'),
       activities,
+      sinks: new WorkerMetrics({ defaultMetrics: false }).sinks(),
     });
     return worker.runUntil(fn(taskQueue));
   }
@@ -361,6 +363,7 @@ describe('provisionResourceAccount deadlines (time-skipping server)', () => {
         taskQueue,
         workflowsPath: require.resolve('../../workflows'),
         activities,
+        sinks: new WorkerMetrics({ defaultMetrics: false }).sinks(),
       });
       const input = request();
       await worker.runUntil(async () => {

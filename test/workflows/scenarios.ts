@@ -26,6 +26,7 @@ import type {
 import type { provisionResourceAccount } from '../../workflows';
 import { personMustFix, scriptedActivities } from '../helpers/fake-activities';
 import type { Calls } from '../helpers/fake-activities';
+import { WorkerMetrics } from '../../worker/metrics';
 
 export interface ScenarioContext {
   client: Client;
@@ -96,6 +97,7 @@ function withWorker<T>(ctx: ScenarioContext, taskQueue: string, activities: Acti
     taskQueue,
     workflowsPath: require.resolve('../../workflows'),
     activities,
+    sinks: new WorkerMetrics({ defaultMetrics: false }).sinks(),
   }).then((worker) => worker.runUntil(fn()));
 }
 

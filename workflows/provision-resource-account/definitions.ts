@@ -4,7 +4,7 @@
  */
 import { defineSearchAttributeKey } from '@temporalio/common';
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
-import type { ActivityOptions } from '@temporalio/workflow';
+import type { ActivityOptions, Sinks } from '@temporalio/workflow';
 import { NEEDS_PERSON_ERROR_TYPES } from '../../lib/error-types';
 import type { ConfigurationType, ResourceAccountKind } from '../../lib/microsoft';
 import type { DeletedAccountPolicy } from '../../lib/validation';
@@ -367,4 +367,21 @@ export function licensePurchaseApprovalProblem(purchase: LicensePurchaseState | 
     return `units ${input.units} is over what the daily ceiling leaves today, ${ceilings.leftToday} of ${ceilings.perDay} (DIALTONE_PURCHASE_MAX_UNITS_PER_DAY on the worker): approve fewer, raise it, or wait until tomorrow (UTC)`;
   }
   return undefined;
+}
+
+/**
+ * What a run tells the worker's metrics, through a Temporal sink: a sink call adds no command to the
+ * history, and the worker registers these with `callDuringReplay: false`, so a replayed run does not
+ * count twice; a workflow task that fails after a call may repeat it (the SDK's InjectedSinkFunction,
+ * https://github.com/temporalio/sdk-typescript/blob/main/packages/worker/src/sinks.ts).
+ */
+export interface ProvisioningMetricsSinks extends Sinks {
+  provisioningMetrics: {
+    runStarted(): void;
+    /** The run left needs-attention: by a decision (an operator's or its own), or by a cancellation. */
+    attentionEnded(event: { errorType: string; step: StepName; undo: boolean; decision: Decision | 'cancelled'; automatic: boolean; seconds: number }): void;
+    /** The license the run assigned was seen provisioned, `seconds` after it was assigned. */
+    licensePropagated(event: { seconds: number }): void;
+    runFinished(event: { state: ProvisioningState; seconds: number }): void;
+  };
 }

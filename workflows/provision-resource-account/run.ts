@@ -15,6 +15,7 @@ import {
   log,
   patched,
   proxyActivities,
+  proxySinks,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
@@ -51,6 +52,7 @@ import type {
   LicensePurchaseApproval,
   ProvisionResourceAccountInput,
   ProvisionResourceAccountStatus,
+  ProvisioningMetricsSinks,
   ProvisioningState,
   StepError,
   StepName,
@@ -68,6 +70,13 @@ export const DEFAULT_ATTENTION_TIMEOUT_MS = OPTION_RANGES.attentionTimeoutMs.def
 export const DEFAULT_LICENSE_RECHECK_INTERVAL_MS = OPTION_RANGES.licenseRecheckIntervalMs.default;
 
 const nonRetryableErrorTypes = [...NEEDS_PERSON_ERROR_TYPES];
+
+/** The worker's business metrics; calls add no command, so no patch is needed for them. */
+const { provisioningMetrics } = proxySinks<ProvisioningMetricsSinks>();
+
+function secondsSince(iso: string): number {
+  return Math.max(0, (Date.now() - Date.parse(iso)) / SECOND);
+}
 
 /** Single Graph/Teams calls: seconds each; retried through throttling and replication lag for up to 30 min. */
 const directoryCall: ActivityOptions = {
@@ -260,6 +269,12 @@ export class ProvisioningRun {
     const entry: DecisionRecord = { ...decision, at: new Date().toISOString(), step };
     this.status.decisions.push(entry);
     this.decided = entry;
+    if (attention) {
+      provisioningMetrics.attentionEnded({
+        errorType: attention.error.type, step: attention.step, undo: attention.undo === true,
+        decision: decision.decision, automatic: decision.automatic === true, seconds: secondsSince(attention.since),
+      });
+    }
     this.status.attention = undefined;
     const next: ProvisioningState =
       decision.decision === 'retry' ? (attention?.undo ? 'rolling-back' : 'running') : decision.decision === 'rollback' ? 'rolling-back' : 'abandoned';
@@ -276,6 +291,7 @@ export class ProvisioningRun {
       { key: searchAttributes.phoneNumber, value: input.phoneNumber },
       ...(input.batchId ? [{ key: searchAttributes.batchId, value: input.batchId }] : []),
     ]);
+    provisioningMetrics.runStarted();
     try {
       await this.provision();
       return await this.finish('completed', `${input.upn.toLowerCase()} is provisioned with ${input.phoneNumber}`);
@@ -361,6 +377,8 @@ export class ProvisioningRun {
         }),
       (r) => (r.licenseAdded ? `usage location ${input.usageLocation}, license assigned` : `usage location ${input.usageLocation}, license already assigned`),
     );
+    // Propagation is timed from this run's own assignment only (an adopted license may be days old).
+    const licenseAssignedAt = licensed.licenseAdded ? Date.now() : undefined;
     // Durable fact again: a license the account did not hold at the pre-flight is this run's, even when a
     // lost answer made the step find it "already assigned".
     if (licensed.licenseAdded || !plan.account.holdsLicense) {
@@ -381,6 +399,7 @@ export class ProvisioningRun {
         }),
       (r) => `license provisioned (seen after ${r.checks} check${r.checks === 1 ? '' : 's'})`,
     );
+    if (licenseAssignedAt !== undefined) provisioningMetrics.licensePropagated({ seconds: (Date.now() - licenseAssignedAt) / SECOND });
 
     const unassignNumber: Compensation = {
       step: 'assignNumber',
@@ -660,6 +679,13 @@ export class ProvisioningRun {
   /** Ends the run with `state`: shielded from cancellation, after every handler has finished. */
   private finish(state: ProvisioningState, outcome: string): Promise<ProvisionResourceAccountStatus> {
     return CancellationScope.nonCancellable(async () => {
+      const attention = this.status.attention;
+      if (state === 'cancelled' && attention) {
+        provisioningMetrics.attentionEnded({
+          errorType: attention.error.type, step: attention.step, undo: attention.undo === true, decision: 'cancelled', automatic: false, seconds: secondsSince(attention.since),
+        });
+      }
+      provisioningMetrics.runFinished({ state, seconds: secondsSince(this.status.startedAt) });
       this.status.currentStep = undefined;
       this.status.endedAt = new Date().toISOString();
       this.status.outcome = outcome;

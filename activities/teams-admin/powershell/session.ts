@@ -19,6 +19,7 @@ import { createInterface } from 'node:readline';
 import type { AccessToken, TokenCredential } from '@azure/identity';
 import { GRAPH_RESOURCE, TEAMS_ADMIN_RESOURCE } from '../../../lib/microsoft';
 import { isRenewable } from '../../graph/client';
+import type { ServiceCallMetrics } from '../../metrics';
 import type { Pacer } from '../../pacing';
 import { TeamsAdminError } from '../teams-admin';
 import type { TeamsAdminErrorKind } from '../teams-admin';
@@ -50,6 +51,8 @@ export interface PowerShellSessionOptions {
   reconnectBeforeExpiryMs?: number;
   /** The tenant's budget: every command (not hello/connect) waits there for its cost first. */
   pacer?: Pacer;
+  /** Where throttled commands are counted, by cmdlet (the session hides the HTTP routes behind them). */
+  metrics?: ServiceCallMetrics;
 }
 
 export interface PowerShellSessionStats {
@@ -166,7 +169,10 @@ export class PowerShellSession {
       pacer?.answered();
       return result;
     } catch (err) {
-      if (err instanceof TeamsAdminError && err.kind === 'throttled') pacer?.throttled(err.details.retryAfterMs, undefined);
+      if (err instanceof TeamsAdminError && err.kind === 'throttled') {
+        this.options.metrics?.throttled('teams', pacing?.cmdlet ?? op);
+        pacer?.throttled(err.details.retryAfterMs, undefined);
+      }
       throw err;
     }
   }
