@@ -16,6 +16,8 @@ import { DEFAULT_BUDGET, Pacer } from '../activities/pacing';
 import type { PacingBudget } from '../activities/pacing';
 import { shareBudgetAmongWorkers } from './share';
 import { createTeamsAdmin } from './teams-admin';
+import type { Telemetry } from '../lib/telemetry';
+import { tracingWorkerOptions } from './tracing';
 
 export function createTenantActivities(
   tenant: TenantConfig,
@@ -43,9 +45,11 @@ export interface DialtoneWorkerOptions {
   activities: Activities;
   maxConcurrentActivities?: number;
   taskQueueActivitiesPerSecond?: number;
+  /** The process's OpenTelemetry SDK when tracing is on: runs and their activities are then traced (worker/tracing.ts). */
+  telemetry?: Telemetry;
 }
 
-export function createDialtoneWorker(options: DialtoneWorkerOptions): Promise<Worker> {
+export async function createDialtoneWorker(options: DialtoneWorkerOptions): Promise<Worker> {
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
@@ -55,10 +59,11 @@ export function createDialtoneWorker(options: DialtoneWorkerOptions): Promise<Wo
     activities: options.activities,
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? DEFAULT_MAX_CONCURRENT_ACTIVITIES,
     ...(options.taskQueueActivitiesPerSecond ? { maxTaskQueueActivitiesPerSecond: options.taskQueueActivitiesPerSecond } : {}),
+    ...(options.telemetry ? await tracingWorkerOptions(options.telemetry) : {}),
   });
 }
 
-export async function runWorker(config: WorkerConfig): Promise<void> {
+export async function runWorker(config: WorkerConfig, telemetry?: Telemetry): Promise<void> {
   const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
   const pacer = config.pacing ? new Pacer(config.pacing) : undefined;
   // The budget is the tenant's: every worker on the task queue takes its share.
@@ -74,6 +79,7 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
       activities: createTenantActivities(config.tenant, config.polling, config.onDeletedAccount, pacer ?? null, config.procurement),
       maxConcurrentActivities: config.maxConcurrentActivities,
       ...(config.taskQueueActivitiesPerSecond ? { taskQueueActivitiesPerSecond: config.taskQueueActivitiesPerSecond } : {}),
+      ...(telemetry ? { telemetry } : {}),
     });
     // Worker.run resolves after SIGINT/SIGTERM, once in-flight tasks have drained.
     await worker.run();
