@@ -8,15 +8,20 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { SpanKind, context } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import type { Worker } from '@temporalio/worker';
+import type { LogEntry, Worker } from '@temporalio/worker';
 import { buildApp } from '../../api/app';
 import type { ApiApp } from '../../api/app';
 import { startTelemetry } from '../../lib/telemetry';
 import type { Telemetry } from '../../lib/telemetry';
+import { createPowerShellTeamsAdmin, simulatorPowerShellHost } from '../../activities/teams-admin/powershell';
+import type { TeamsAdminError } from '../../activities/teams-admin/teams-admin';
+import { RESOURCE_ACCOUNT_APP_IDS } from '../../lib/microsoft';
+import { createCredential } from '../../worker/credentials';
+import { TraceContextLogger } from '../../worker/tracing';
 import { createDialtoneWorker, createTenantActivities } from '../../worker/worker';
 import { TOKEN, eventually, logCollector, testConfig } from '../api/helpers';
 import { TEST_POLLING, startTestSimulator } from '../helpers/simulator';
@@ -174,5 +179,60 @@ describe('tracing: one trace from the REST request to every call to the tenant',
       .map((l) => JSON.parse(l) as { trace_id?: string; span_id?: string });
     assert.ok(lines.length > 0, 'the request was logged');
     for (const line of lines) assert.equal(line.trace_id, traceId, 'the log line carries the trace id');
+  });
+
+  test('each command of the PowerShell adapter is a span named after its cmdlet, under the activity that sent it', async () => {
+    const admin = createPowerShellTeamsAdmin({ ...simulatorPowerShellHost(simulator.url), credential: createCredential(simulator.tenant), tenantId: simulator.tenant.tenantId });
+    const upn = `ps-${randomUUID().slice(0, 8)}@contoso.onmicrosoft.com`;
+    let activityTrace = '';
+    let activitySpan = '';
+    try {
+      // Stands for RunActivity: the adapter is called inside an activity's active span.
+      await trace.getTracer('test').startActiveSpan('RunActivity:createResourceAccount', async (span) => {
+        activityTrace = span.spanContext().traceId;
+        activitySpan = span.spanContext().spanId;
+        try {
+          assert.equal(await admin.findByUpn(upn), undefined);
+          const account = { userPrincipalName: upn, displayName: 'PowerShell traced', applicationId: RESOURCE_ACCOUNT_APP_IDS.autoAttendant };
+          await admin.create(account);
+          assert.equal(await admin.findVoiceApp('CallQueue', 'no-such-queue'), undefined);
+          await assert.rejects(admin.create(account), (err: TeamsAdminError) => err.kind === 'conflict');
+        } finally {
+          span.end();
+        }
+      });
+    } finally {
+      await admin.close();
+    }
+    await telemetry.flush();
+    const commands = exporter.getFinishedSpans().filter((s) => s.spanContext().traceId === activityTrace && s.attributes['dialtone.powershell.op'] !== undefined);
+    assert.deepEqual(
+      commands.map((s) => s.name),
+      ['Import-Module MicrosoftTeams', 'Connect-MicrosoftTeams', 'Get-CsOnlineApplicationInstance', 'New-CsOnlineApplicationInstance', 'Get-CsCallQueue', 'New-CsOnlineApplicationInstance'],
+    );
+    for (const command of commands) {
+      assert.equal(command.kind, SpanKind.CLIENT);
+      assert.equal(command.parentSpanId, activitySpan, `${command.name} is a child of the activity's span`);
+      assert.ok(Object.values(command.attributes).every((v) => !/eyJ[A-Za-z0-9_-]+\./.test(String(v))), `${command.name} holds no token`);
+    }
+    assert.ok(commands.slice(0, -1).every((s) => s.status.code !== SpanStatusCode.ERROR));
+    const refused = commands.at(-1);
+    assert.equal(refused?.status.code, SpanStatusCode.ERROR, 'a refused command is an error span');
+    assert.equal(refused?.attributes['dialtone.teams_admin.error_kind'], 'conflict');
+  });
+
+  test("the worker's log lines written under a span name its trace; others name none", () => {
+    const entries: LogEntry[] = [];
+    const logger = new TraceContextLogger('INFO', (entry) => entries.push(entry));
+    logger.info('outside any span');
+    const ids = trace.getTracer('test').startActiveSpan('RunActivity:assignLicense', (span) => {
+      logger.info('inside the activity', { attempt: 1 });
+      logger.info('named by the interceptor', { trace_id: 'from-the-interceptor' });
+      span.end();
+      return span.spanContext();
+    });
+    assert.equal(entries[0]?.meta, undefined);
+    assert.deepEqual(entries[1]?.meta, { attempt: 1, trace_id: ids.traceId, span_id: ids.spanId });
+    assert.deepEqual(entries[2]?.meta, { trace_id: 'from-the-interceptor' }, 'a trace id already named is kept');
   });
 });
