@@ -9,7 +9,9 @@
  * The interceptors only add headers and spans; they issue no commands, so histories recorded without
  * them replay with them (test/workflows/replay.test.ts checks it).
  */
-import type { ReplayWorkerOptions, WorkerOptions } from '@temporalio/worker';
+import type { InjectedSink, ReplayWorkerOptions, WorkerOptions } from '@temporalio/worker';
+import type { WorkflowInfo } from '@temporalio/workflow';
+import type { OpenTelemetryWorkflowExporter } from '@temporalio/interceptors-opentelemetry/lib/workflow';
 import { DefaultLogger } from '@temporalio/worker';
 import type { LogLevel, LogMetadata } from '@temporalio/worker';
 import type * as OpenTelemetryInterceptors from '@temporalio/interceptors-opentelemetry';
@@ -47,8 +49,22 @@ export async function tracingReplayOptions(telemetry: Telemetry): Promise<Pick<R
   return { interceptors: { workflowModules: TRACING_WORKFLOW_MODULES }, sinks: { exporter: makeExporterSink(otel, telemetry) } };
 }
 
-function makeExporterSink(otel: typeof OpenTelemetryInterceptors, telemetry: Telemetry) {
-  return otel.makeWorkflowExporter(telemetry.spanProcessor, telemetry.resource);
+/**
+ * The interceptors' sink, handed only the fields that say which run a span belongs to: it copies the
+ * WorkflowInfo it is given onto every span as attributes, and the whole of it holds the memo, the search
+ * attributes and a continued run's last result, which have no place on every span of a run.
+ */
+function makeExporterSink(otel: typeof OpenTelemetryInterceptors, telemetry: Telemetry): InjectedSink<OpenTelemetryWorkflowExporter> {
+  const sink = otel.makeWorkflowExporter(telemetry.spanProcessor, telemetry.resource);
+  return {
+    export: {
+      ...sink.export,
+      fn: (info, spans) => {
+        const { workflowId, runId, workflowType, taskQueue, namespace, attempt } = info;
+        return sink.export.fn({ workflowId, runId, workflowType, taskQueue, namespace, attempt } as WorkflowInfo, spans);
+      },
+    },
+  };
 }
 
 /**

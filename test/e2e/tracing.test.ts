@@ -139,6 +139,11 @@ describe('tracing: one trace from the REST request to every call to the tenant',
     const run = inTrace.find((s) => s.name === 'RunWorkflow:provisionResourceAccount');
     assert.ok(run, 'the run continues the trace from the workflow headers');
     assert.equal(parentOf(run), start);
+    assert.deepEqual(
+      Object.keys(run.attributes).filter((k) => ['workflowId', 'runId', 'workflowType', 'memo', 'searchAttributes', 'typedSearchAttributes', 'lastResult'].includes(k)).sort(),
+      ['runId', 'workflowId', 'workflowType'],
+      'workflow spans name their run, and carry no memo or search attributes',
+    );
 
     const runActivities = inTrace.filter((s) => s.name.startsWith('RunActivity:'));
     for (const type of activityTypes) {
