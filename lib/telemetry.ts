@@ -1,7 +1,7 @@
 /**
  * OpenTelemetry tracing for the API and the worker: one trace from a REST request through the
  * workflow to every call to Microsoft Graph and Teams. Off unless an OTEL_* variable asks for traces;
- * off, nothing of the SDK is loaded and nothing is patched.
+ * off, neither the SDK nor its exporter and instrumentations are loaded, and nothing is patched.
  *
  * The entry points start it first thing, before they build anything that makes HTTP calls
  * (https://opentelemetry.io/docs/languages/js/getting-started/nodejs/#setup). Node's `http`/`https`
@@ -104,7 +104,7 @@ export async function startTelemetry(config: TracingConfig, options: TelemetryOp
   const exporters: SpanExporter[] = options.exporter
     ? [options.exporter]
     : config.exporters.map((name) => (name === 'otlp' ? new OTLPTraceExporter() : new ConsoleSpanExporter()));
-  // Batched, as the specification recommends for export (OTEL_BSP_* tune it); flush() empties them.
+  // Batched, so that exporting stays off the request path (OTEL_BSP_* tune it); flush() empties the batches.
   const processors = exporters.map((exporter) => new BatchSpanProcessor(exporter));
   const spanProcessor = fanOut(processors);
   // The environment (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES) wins over the default name; the

@@ -9,7 +9,7 @@
  * The interceptors only add headers and spans; they issue no commands, so histories recorded without
  * them replay with them (test/workflows/replay.test.ts checks it).
  */
-import type { InjectedSink, ReplayWorkerOptions, WorkerOptions } from '@temporalio/worker';
+import type { ActivityInterceptorsFactory, InjectedSink, ReplayWorkerOptions, WorkerOptions } from '@temporalio/worker';
 import type { WorkflowInfo } from '@temporalio/workflow';
 import type { OpenTelemetryWorkflowExporter } from '@temporalio/interceptors-opentelemetry/lib/workflow';
 import { DefaultLogger } from '@temporalio/worker';
@@ -30,16 +30,36 @@ export async function tracingWorkerOptions(telemetry: Telemetry): Promise<Pick<W
   return {
     interceptors: {
       workflowModules: TRACING_WORKFLOW_MODULES,
-      activity: [
-        (ctx) => ({
-          inbound: new otel.OpenTelemetryActivityInboundInterceptor(ctx),
-          outbound: new otel.OpenTelemetryActivityOutboundInterceptor(ctx),
-        }),
-      ],
+      activity: [activityInterceptors(otel)],
       // Workflows an activity starts (a batch's runs) continue the activity's trace.
       client: { workflow: [new otel.OpenTelemetryWorkflowClientInterceptor()] },
     },
     sinks: { exporter: makeExporterSink(otel, telemetry) },
+  };
+}
+
+/**
+ * Temporal's activity interceptors (the RunActivity span; the active span's ids on the activity's log
+ * lines), and the RunActivity span's ids kept for the lines the worker writes once the activity has
+ * ended ("Activity completed", "Activity failed"), which it writes outside the span.
+ */
+function activityInterceptors(otel: typeof OpenTelemetryInterceptors): ActivityInterceptorsFactory {
+  return (ctx) => {
+    const traced = new otel.OpenTelemetryActivityInboundInterceptor(ctx);
+    const logged = new otel.OpenTelemetryActivityOutboundInterceptor(ctx);
+    let ran: ReturnType<typeof activeTraceFields> = {};
+    return {
+      inbound: {
+        execute: (input, next) =>
+          traced.execute(input, (inSpan) => {
+            ran = activeTraceFields();
+            return next(inSpan);
+          }),
+      },
+      outbound: {
+        getLogAttributes: (input, next) => logged.getLogAttributes(input, (attributes) => next({ ...ran, ...attributes })),
+      },
+    };
   };
 }
 
@@ -69,8 +89,8 @@ function makeExporterSink(otel: typeof OpenTelemetryInterceptors, telemetry: Tel
 
 /**
  * The Runtime's logger, adding the active span's `trace_id`/`span_id` to lines that do not name one
- * already: the interceptors name it on activity and workflow lines; this covers the rest logged while
- * a span is active (the pacer's waits inside an activity, say).
+ * already: the interceptors name it on activity and workflow lines; this covers any other line written
+ * while a span is active (through `Runtime.instance().logger`).
  */
 export class TraceContextLogger extends DefaultLogger {
   override log(level: LogLevel, message: string, meta?: LogMetadata): void {

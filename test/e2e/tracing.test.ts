@@ -12,6 +12,9 @@ import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { ApplicationFailure, log } from '@temporalio/activity';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
 import type { LogEntry, Worker } from '@temporalio/worker';
 import { buildApp } from '../../api/app';
 import type { ApiApp } from '../../api/app';
@@ -21,7 +24,7 @@ import { createPowerShellTeamsAdmin, simulatorPowerShellHost } from '../../activ
 import type { TeamsAdminError } from '../../activities/teams-admin/teams-admin';
 import { RESOURCE_ACCOUNT_APP_IDS } from '../../lib/microsoft';
 import { createCredential } from '../../worker/credentials';
-import { TraceContextLogger } from '../../worker/tracing';
+import { TraceContextLogger, tracingWorkerOptions } from '../../worker/tracing';
 import { createDialtoneWorker, createTenantActivities } from '../../worker/worker';
 import { TOKEN, eventually, logCollector, testConfig } from '../api/helpers';
 import { TEST_POLLING, startTestSimulator } from '../helpers/simulator';
@@ -239,5 +242,28 @@ describe('tracing: one trace from the REST request to every call to the tenant',
     assert.equal(entries[0]?.meta, undefined);
     assert.deepEqual(entries[1]?.meta, { attempt: 1, trace_id: ids.traceId, span_id: ids.spanId });
     assert.deepEqual(entries[2]?.meta, { trace_id: 'from-the-interceptor' }, 'a trace id already named is kept');
+  });
+
+  test("an activity's log lines, and the worker's once it has ended, name the activity's trace", async () => {
+    const entries: LogEntry[] = [];
+    const { interceptors } = await tracingWorkerOptions(telemetry);
+    const env = new MockActivityEnvironment(
+      { activityType: 'assignLicense' },
+      { logger: new DefaultLogger('DEBUG', (entry) => entries.push(entry)), interceptors: interceptors?.activity ?? [] },
+    );
+    let inSpan = { traceId: '', spanId: '' };
+    await assert.rejects(
+      env.run(async () => {
+        inSpan = trace.getActiveSpan()?.spanContext() ?? inSpan;
+        log.info('assigning');
+        throw ApplicationFailure.nonRetryable('usage location XX is not valid', 'UsageLocationInvalid');
+      }),
+    );
+    assert.notEqual(inSpan.traceId, '', 'the activity ran in its RunActivity span');
+    for (const message of ['assigning', 'Activity failed']) {
+      const entry = entries.find((e) => e.message === message);
+      assert.equal(entry?.meta?.trace_id, inSpan.traceId, `"${message}" names the trace`);
+      assert.equal(entry?.meta?.span_id, inSpan.spanId, `"${message}" names the activity's span`);
+    }
   });
 });
