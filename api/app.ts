@@ -6,6 +6,8 @@ import type { Writable } from 'node:stream';
 import Fastify from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Client } from '@temporalio/client';
+import { activeTraceFields } from '../lib/telemetry';
+import type { Telemetry } from '../lib/telemetry';
 import type { ApiConfig } from './config';
 import { serializeRequest } from './logging';
 import authPlugin from './plugins/auth';
@@ -15,6 +17,7 @@ import metricsPlugin from './plugins/metrics';
 import resourceAccountsPlugin from './plugins/resource-accounts';
 import swaggerPlugin from './plugins/swagger';
 import temporalPlugin from './plugins/temporal';
+import tracingPlugin from './plugins/tracing';
 import batchRoutes from './routes/batches';
 import healthRoutes from './routes/health';
 import licensePurchaseRoutes from './routes/license-purchase';
@@ -26,6 +29,11 @@ export interface AppDeps {
   temporalClient?: Client;
   /** Where the log goes instead of stdout (tests read it). */
   logStream?: Writable;
+  /**
+   * The process's OpenTelemetry SDK, when tracing is on (lib/telemetry.ts): requests and the workflows
+   * they start are then traced, and log lines carry the trace id.
+   */
+  telemetry?: Telemetry;
 }
 
 export async function buildApp(config: ApiConfig, deps: AppDeps = {}) {
@@ -35,6 +43,8 @@ export async function buildApp(config: ApiConfig, deps: AppDeps = {}) {
       redact: ['req.headers.authorization'],
       serializers: { req: serializeRequest },
       ...(deps.logStream ? { stream: deps.logStream } : {}),
+      // Each line written during a traced request names its trace, so logs and traces find each other.
+      ...(deps.telemetry ? { mixin: activeTraceFields } : {}),
     },
     // Every valid UPN fits in a path segment (Fastify's default of 100 characters does not).
     routerOptions: { maxParamLength: ID_PARAM_MAX_LENGTH },
@@ -54,7 +64,8 @@ export async function buildApp(config: ApiConfig, deps: AppDeps = {}) {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   await app.register(errorsPlugin);
-  await app.register(temporalPlugin, { config: config.temporal, client: deps.temporalClient });
+  await app.register(temporalPlugin, { config: config.temporal, client: deps.temporalClient, tracing: deps.telemetry !== undefined });
+  if (deps.telemetry) await app.register(tracingPlugin);
   await app.register(authPlugin, config.auth);
   await app.register(swaggerPlugin, { docsUi: config.docsUi });
   await app.register(metricsPlugin, { tenantId: config.tenantId });

@@ -4,6 +4,8 @@
 import { EnvReader, readTemporalConfig, readTenantId } from '../lib/config';
 import type { Env, TemporalConfig, TenantMode } from '../lib/config';
 import { LOCAL_API_PORT } from '../lib/local-defaults';
+import { readTracingConfig } from '../lib/telemetry';
+import type { TracingConfig } from '../lib/telemetry';
 import { TASK_QUEUE } from '../workflows/provision-resource-account/definitions';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -36,6 +38,8 @@ export interface ApiConfig {
   dryRunWaitMs: number;
   /** Serve the interactive OpenAPI page (Swagger UI) at /docs. Default: on, except with NODE_ENV=production. */
   docsUi: boolean;
+  /** OpenTelemetry tracing (OTEL_* variables); off unless one asks for traces. */
+  tracing: TracingConfig;
 }
 
 export function loadApiConfig(env: Env): ApiConfig {
@@ -52,8 +56,9 @@ export function loadApiConfig(env: Env): ApiConfig {
   const dryRunWaitMs = r.int('API_DRY_RUN_WAIT_MS', 120_000, 0, 600_000);
   // A page for people to try the API: off in production unless asked for.
   const docsUi = r.bool('API_DOCS_UI', r.optional('NODE_ENV') !== 'production');
+  const tracing = readTracingConfig(r);
   r.done();
-  return { host, port, logLevel, auth, temporal, tenantMode, tenantId, temporalUiUrl, workerTimeoutMs, dryRunWaitMs, docsUi };
+  return { host, port, logLevel, auth, temporal, tenantMode, tenantId, temporalUiUrl, workerTimeoutMs, dryRunWaitMs, docsUi, tracing };
 }
 
 function readAuth(r: EnvReader): ApiAuthConfig {

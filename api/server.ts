@@ -1,5 +1,6 @@
 /** Entry point: reads the environment, listens, and closes cleanly on SIGINT/SIGTERM. */
 import { ConfigError } from '../lib/config';
+import { startTelemetry } from '../lib/telemetry';
 import { buildApp } from './app';
 import { loadApiConfig } from './config';
 import type { ApiConfig } from './config';
@@ -16,7 +17,9 @@ function loadConfigOrExit(): ApiConfig {
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
-  const app = await buildApp(config);
+  // Tracing first, so that everything the app does is traced.
+  const telemetry = await startTelemetry(config.tracing, { serviceName: 'dialtone-api' });
+  const app = await buildApp(config, { telemetry });
   const url = await app.listen({ host: config.host, port: config.port });
   app.log.info(`Dialtone API on ${url} (OpenAPI at ${url}/openapi.json, Temporal ${config.temporal.address}, namespace ${config.temporal.namespace})`);
 
@@ -25,13 +28,17 @@ async function main(): Promise<void> {
     if (closing) return;
     closing = true;
     app.log.info(`${signal}: closing`);
-    app.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        app.log.error({ err }, 'error while closing');
-        process.exit(1);
-      },
-    );
+    // Spans still batched are sent before the process ends.
+    app
+      .close()
+      .then(() => telemetry?.shutdown())
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          app.log.error({ err }, 'error while closing');
+          process.exit(1);
+        },
+      );
   };
   process.once('SIGINT', shutdown);
   process.once('SIGTERM', shutdown);

@@ -11,6 +11,8 @@ import type { PacingBudget } from '../activities/pacing';
 import type { ProcurementSettings } from '../activities/licensing/activities';
 import { TEAMS_ADMIN_ADAPTERS } from '../activities/teams-admin/teams-admin';
 import { readProcurementConfig } from './procurement-config';
+import { readTracingConfig } from '../lib/telemetry';
+import type { TracingConfig } from '../lib/telemetry';
 import type { TeamsAdminAdapterName } from '../activities/teams-admin/teams-admin';
 
 export type CredentialConfig =
@@ -59,6 +61,8 @@ export interface WorkerConfig {
   taskQueueActivitiesPerSecond?: number;
   /** How licenses are bought when runs are short: `manual` (a person) or `partner-center` (CSP, after approval). */
   procurement: ProcurementSettings;
+  /** OpenTelemetry tracing (OTEL_* variables); off unless one asks for traces. */
+  tracing: TracingConfig;
 }
 
 /**
@@ -178,6 +182,7 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
   if (queueRate !== undefined && !(Number.isFinite(queueRate) && queueRate > 0 && queueRate <= 10_000)) {
     r.problems.push(`DIALTONE_TASK_QUEUE_ACTIVITIES_PER_SECOND="${taskQueueActivitiesPerSecond?.slice(0, 40)}" must be a number above 0 and at most 10000, e.g. 20`);
   }
+  const tracing = readTracingConfig(r);
   r.done();
   return {
     temporal,
@@ -190,6 +195,7 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
     pacing,
     ...(queueRate !== undefined ? { taskQueueActivitiesPerSecond: queueRate } : {}),
     procurement,
+    tracing,
   };
 }
 
@@ -205,5 +211,6 @@ export function describeWorkerConfig(config: WorkerConfig): Record<string, unkno
     pacing: config.pacing,
     taskQueueActivitiesPerSecond: config.taskQueueActivitiesPerSecond,
     procurement: config.procurement,
+    tracing: config.tracing.exporters.length > 0 ? config.tracing.exporters : 'off',
   };
 }

@@ -1,17 +1,21 @@
 /** Worker entry point: the only place that reads process.env. */
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { ConfigError } from '../lib/config';
+import { startTelemetry } from '../lib/telemetry';
 import { describeWorkerConfig, loadWorkerConfig } from './config';
 import { processWorkerMetrics } from './metrics';
 import { freeLoopbackPort, serveWorkerMetrics } from './metrics-server';
+import { TraceContextLogger } from './tracing';
 import { runWorker } from './worker';
 
 async function main(): Promise<void> {
   const config = loadWorkerConfig(process.env);
+  // Tracing first, so that everything the worker does is traced.
+  const telemetry = await startTelemetry(config.tracing, { serviceName: 'dialtone-worker' });
   // The SDK's exporter listens on loopback only; the worker's own server serves its metrics with ours.
   const sdkMetricsPort = config.metricsBindAddress ? await freeLoopbackPort() : undefined;
   Runtime.install({
-    logger: new DefaultLogger(config.logLevel),
+    logger: telemetry ? new TraceContextLogger(config.logLevel) : new DefaultLogger(config.logLevel),
     ...(sdkMetricsPort ? { telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${sdkMetricsPort}` } } } } : {}),
   });
   console.log(JSON.stringify({ msg: 'dialtone worker starting', config: describeWorkerConfig(config) }));
@@ -20,9 +24,11 @@ async function main(): Promise<void> {
     : undefined;
   if (metricsServer) console.log(JSON.stringify({ msg: 'dialtone worker metrics', url: metricsServer.url }));
   try {
-    await runWorker(config);
+    await runWorker(config, telemetry);
   } finally {
     await metricsServer?.close();
+    // Spans still batched are sent before the process ends.
+    await telemetry?.shutdown();
   }
 }
 

@@ -19,6 +19,8 @@ import { shareBudgetAmongWorkers } from './share';
 import { createTeamsAdmin } from './teams-admin';
 import { processWorkerMetrics } from './metrics';
 import type { WorkerMetrics } from './metrics';
+import type { Telemetry } from '../lib/telemetry';
+import { tracingWorkerOptions } from './tracing';
 
 export function createTenantActivities(
   tenant: TenantConfig,
@@ -50,9 +52,12 @@ export interface DialtoneWorkerOptions {
   taskQueueActivitiesPerSecond?: number;
   /** Where the workflows' business metrics go (through sinks); the process's metrics unless a test passes its own. */
   metrics?: WorkerMetrics;
+  /** The process's OpenTelemetry SDK when tracing is on: runs and their activities are then traced (worker/tracing.ts). */
+  telemetry?: Telemetry;
 }
 
-export function createDialtoneWorker(options: DialtoneWorkerOptions): Promise<Worker> {
+export async function createDialtoneWorker(options: DialtoneWorkerOptions): Promise<Worker> {
+  const tracing = options.telemetry ? await tracingWorkerOptions(options.telemetry) : undefined;
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
@@ -62,11 +67,13 @@ export function createDialtoneWorker(options: DialtoneWorkerOptions): Promise<Wo
     activities: options.activities,
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? DEFAULT_MAX_CONCURRENT_ACTIVITIES,
     ...(options.taskQueueActivitiesPerSecond ? { maxTaskQueueActivitiesPerSecond: options.taskQueueActivitiesPerSecond } : {}),
-    sinks: (options.metrics ?? processWorkerMetrics()).sinks(),
+    ...(tracing?.interceptors ? { interceptors: tracing.interceptors } : {}),
+    // The business metrics' sinks, and the span exporter's when tracing is on.
+    sinks: { ...tracing?.sinks, ...(options.metrics ?? processWorkerMetrics()).sinks() },
   });
 }
 
-export async function runWorker(config: WorkerConfig): Promise<void> {
+export async function runWorker(config: WorkerConfig, telemetry?: Telemetry): Promise<void> {
   const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
   const pacer = config.pacing ? new Pacer(config.pacing) : undefined;
   // The budget is the tenant's: every worker on the task queue takes its share.
@@ -82,6 +89,7 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
       activities: createTenantActivities(config.tenant, config.polling, config.onDeletedAccount, pacer ?? null, config.procurement),
       maxConcurrentActivities: config.maxConcurrentActivities,
       ...(config.taskQueueActivitiesPerSecond ? { taskQueueActivitiesPerSecond: config.taskQueueActivitiesPerSecond } : {}),
+      ...(telemetry ? { telemetry } : {}),
     });
     // Worker.run resolves after SIGINT/SIGTERM, once in-flight tasks have drained.
     await worker.run();

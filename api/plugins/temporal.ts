@@ -6,6 +6,7 @@
  * `fastify.temporalReadiness()`: whether requests can be served now, for /readyz.
  */
 import { Client, Connection } from '@temporalio/client';
+import type { ClientInterceptors } from '@temporalio/client';
 import fp from 'fastify-plugin';
 import { dialtoneDataConverter } from '../../lib/payload-codec';
 import { temporalConnectionOptions } from '../../lib/config';
@@ -23,6 +24,12 @@ declare module 'fastify' {
 export interface TemporalPluginOptions {
   config: TemporalConfig;
   client?: Client;
+  /**
+   * Trace the client's calls and carry the trace into the workflows it starts (in their headers), so
+   * a run's spans join the request's trace. Needs the OpenTelemetry SDK started (lib/telemetry.ts).
+   * An injected client keeps the interceptors it was made with.
+   */
+  tracing?: boolean;
 }
 
 /**
@@ -35,8 +42,14 @@ export const RECONNECT_BACKOFF_MS = 1000;
 /** How long a readiness check waits for Temporal on the shared connection, then on a new one. */
 export const READINESS_TIMEOUT_MS = 1000;
 
+/** Loaded only when tracing is on, so that an API without it loads nothing of OpenTelemetry's SDK. */
+async function tracingInterceptors(): Promise<ClientInterceptors> {
+  const { OpenTelemetryWorkflowClientInterceptor } = await import('@temporalio/interceptors-opentelemetry');
+  return { workflow: [new OpenTelemetryWorkflowClientInterceptor()] };
+}
+
 export default fp<TemporalPluginOptions>(
-  async (fastify, { config, client }) => {
+  async (fastify, { config, client, tracing }) => {
     const options = temporalConnectionOptions(config);
     if (client) {
       fastify.decorate('temporal', client);
@@ -45,7 +58,8 @@ export default fp<TemporalPluginOptions>(
         ...options,
         channelArgs: { 'grpc.initial_reconnect_backoff_ms': RECONNECT_BACKOFF_MS, 'grpc.max_reconnect_backoff_ms': RECONNECT_BACKOFF_MS },
       });
-      fastify.decorate('temporal', new Client({ connection, namespace: config.namespace, dataConverter: dialtoneDataConverter }));
+      const interceptors = tracing ? await tracingInterceptors() : undefined;
+      fastify.decorate('temporal', new Client({ connection, namespace: config.namespace, dataConverter: dialtoneDataConverter, ...(interceptors ? { interceptors } : {}) }));
       fastify.addHook('onClose', async () => {
         await connection.close();
       });

@@ -8,8 +8,11 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
+import { NoopSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { Resource } from '@opentelemetry/resources';
 import { Worker } from '@temporalio/worker';
 import { WorkerMetrics } from '../../worker/metrics';
+import { tracingReplayOptions } from '../../worker/tracing';
 import { TERMINAL_STATES } from '../../workflows/provision-resource-account/definitions';
 
 const DIR = path.join(__dirname, 'histories');
@@ -34,4 +37,20 @@ describe('recorded histories replay against the current workflow code', () => {
       assert.doesNotMatch(text, /^dialtone_run_duration_seconds_count/m);
     });
   }
+
+  // Tracing may be turned on while runs are in flight: its workflow interceptors add spans and
+  // headers, never commands, so every history recorded without them replays with them.
+  test('every history replays with the tracing interceptors on', async () => {
+    const telemetry = { resource: Resource.empty(), spanProcessor: new NoopSpanProcessor(), flush: async () => undefined, shutdown: async () => undefined };
+    const histories = files.map((file) => ({ workflowId: `replay-traced-${file}`, history: JSON.parse(readFileSync(path.join(DIR, file), 'utf8')) as unknown }));
+    const tracing = await tracingReplayOptions(telemetry);
+    const sinks = { ...tracing.sinks, ...new WorkerMetrics({ defaultMetrics: false }).sinks() };
+    const results = Worker.runReplayHistories({ workflowsPath: require.resolve('../../workflows'), ...tracing, sinks }, histories);
+    let replayed = 0;
+    for await (const result of results) {
+      assert.equal(result.error, undefined, `${result.workflowId}: ${String(result.error)}`);
+      replayed += 1;
+    }
+    assert.equal(replayed, files.length);
+  });
 });

@@ -12,10 +12,14 @@
  *   (its effect is unknown). A command without an answer within the timeout kills the child likewise.
  * - Tokens travel only on the child's stdin; they never enter arguments, the environment, errors or the
  *   stderr buffer (which is scrubbed of anything that looks like a JWT).
+ * - With tracing on (lib/telemetry.ts), each command is a client span named after its cmdlet, a child
+ *   of the activity's span: the calls the child makes to Teams are not visible to this process, so the
+ *   command stands for them in the trace. Its arguments (tokens among them) are never span attributes.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { AccessToken, TokenCredential } from '@azure/identity';
 import { GRAPH_RESOURCE, TEAMS_ADMIN_RESOURCE } from '../../../lib/microsoft';
 import { isRenewable } from '../../graph/client';
@@ -87,6 +91,11 @@ const PACING: Partial<Record<Op, { method: string; cmdlet: string }>> = {
   probe: { method: 'GET', cmdlet: 'Get-CsOnlineApplicationInstance' },
 };
 const PACING_ORIGIN = 'https://api.interfaces.records.teams.microsoft.com/powershell/';
+
+/** The cmdlets of the commands the pacer does not charge, for span names. */
+const SESSION_CMDLETS: Partial<Record<Op, string>> = { hello: 'Import-Module MicrosoftTeams', connect: 'Connect-MicrosoftTeams' };
+
+const tracer = trace.getTracer('dialtone-teams-powershell');
 
 interface Pending {
   id: number;
@@ -291,7 +300,26 @@ export class PowerShellSession {
     else pending.reject(wireError(pending.op, answer.error));
   }
 
+  /** Writes one command and waits for its answer, as a span when tracing is on (a no-op otherwise). */
   private send<K extends Op>(op: K, args: CommandMap[K]['args'], timeoutMs: number): Promise<CommandMap[K]['result']> {
+    return tracer.startActiveSpan(cmdletOf(op, args), { kind: SpanKind.CLIENT, attributes: { 'dialtone.powershell.op': op } }, (span) =>
+      this.answer(op, args, timeoutMs).then(
+        (result) => {
+          span.end();
+          return result;
+        },
+        (err: unknown) => {
+          // The message is already scrubbed of tokens (hideSecrets); the kind is what a reader filters on.
+          if (err instanceof TeamsAdminError) span.setAttribute('dialtone.teams_admin.error_kind', err.kind);
+          span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
+          span.end();
+          throw err;
+        },
+      ),
+    );
+  }
+
+  private answer<K extends Op>(op: K, args: CommandMap[K]['args'], timeoutMs: number): Promise<CommandMap[K]['result']> {
     const live = this.child;
     if (!live || live.ended) {
       return Promise.reject(live?.failure ?? new TeamsAdminError('transient', `${op}: the PowerShell session is not running`));
@@ -312,6 +340,11 @@ export class PowerShellSession {
       live.process.stdin?.write(`${JSON.stringify({ id, op, ...args })}\n`);
     });
   }
+}
+
+function cmdletOf(op: Op, args: unknown): string {
+  if (op === 'findVoiceApp') return (args as CommandMap['findVoiceApp']['args']).configurationType === 'CallQueue' ? 'Get-CsCallQueue' : 'Get-CsAutoAttendant';
+  return PACING[op]?.cmdlet ?? SESSION_CMDLETS[op] ?? op;
 }
 
 function wireError(op: Op, error: WireError | undefined): TeamsAdminError {
