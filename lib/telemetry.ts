@@ -24,12 +24,18 @@ import type { EnvReader } from './config';
 export const TRACES_EXPORTERS = ['otlp', 'console', 'none'] as const;
 export type TracesExporterName = (typeof TRACES_EXPORTERS)[number];
 
-/** The only OTLP encoding this build sends (exporter-trace-otlp-http). */
-const OTLP_PROTOCOL = 'http/json';
+/**
+ * The OTLP encodings this build sends: over HTTP, as JSON (exporter-trace-otlp-http, the default here)
+ * or as protobuf (exporter-trace-otlp-proto, the specification's default). Not gRPC.
+ */
+export const OTLP_PROTOCOLS = ['http/json', 'http/protobuf'] as const;
+export type OtlpProtocol = (typeof OTLP_PROTOCOLS)[number];
 
 export interface TracingConfig {
   /** Where spans go; empty when tracing is off. */
   exporters: Array<Exclude<TracesExporterName, 'none'>>;
+  /** How `otlp` encodes spans (OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL); default http/json. */
+  protocol: OtlpProtocol;
 }
 
 /**
@@ -38,7 +44,7 @@ export interface TracingConfig {
  * collector must not try to send spans to localhost:4318. OTEL_SDK_DISABLED=true turns it off.
  */
 export function readTracingConfig(r: EnvReader): TracingConfig {
-  if (r.bool('OTEL_SDK_DISABLED', false)) return { exporters: [] };
+  if (r.bool('OTEL_SDK_DISABLED', false)) return { exporters: [], protocol: 'http/json' };
   const endpoint = r.optional('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') ?? r.optional('OTEL_EXPORTER_OTLP_ENDPOINT');
   for (const name of ['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'OTEL_EXPORTER_OTLP_ENDPOINT']) {
     const value = r.optional(name);
@@ -53,17 +59,20 @@ export function readTracingConfig(r: EnvReader): TracingConfig {
   const exporters = names.includes('none')
     ? []
     : [...new Set(names.filter((n): n is 'otlp' | 'console' => n === 'otlp' || n === 'console'))];
+  let protocol: OtlpProtocol = 'http/json';
   if (exporters.includes('otlp')) {
     const protocolVar = r.optional('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') === undefined ? 'OTEL_EXPORTER_OTLP_PROTOCOL' : 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL';
-    const protocol = r.optional(protocolVar);
-    if (protocol !== undefined && protocol !== OTLP_PROTOCOL) {
+    const value = r.optional(protocolVar);
+    if (value !== undefined && !(OTLP_PROTOCOLS as readonly string[]).includes(value)) {
       r.problems.push(
-        `${protocolVar}="${protocol}": Dialtone sends OTLP over HTTP as JSON only; set it to ${OTLP_PROTOCOL} or unset it, and point ` +
+        `${protocolVar}="${value}": Dialtone sends OTLP over HTTP only, as http/json or http/protobuf; set one of them or unset it, and point ` +
           'OTEL_EXPORTER_OTLP_ENDPOINT at the OTLP/HTTP port of the collector (usually 4318), not the gRPC one',
       );
+    } else if (value !== undefined) {
+      protocol = value as OtlpProtocol;
     }
   }
-  return { exporters };
+  return { exporters, protocol };
 }
 
 /** A running OpenTelemetry SDK, for the parts that must hand spans to it themselves (the workflow sandbox). */
@@ -85,17 +94,23 @@ export interface TelemetryOptions {
   exporter?: SpanExporter;
 }
 
+/** The OTLP/HTTP exporter for the protocol; it reads its endpoint, headers and timeout from OTEL_EXPORTER_OTLP_*. */
+export async function otlpTraceExporter(protocol: OtlpProtocol): Promise<SpanExporter> {
+  if (protocol === 'http/protobuf') return new (await import('@opentelemetry/exporter-trace-otlp-proto')).OTLPTraceExporter();
+  return new (await import('@opentelemetry/exporter-trace-otlp-http')).OTLPTraceExporter();
+}
+
 /**
  * Starts the OpenTelemetry Node SDK with the http and undici instrumentations, or returns undefined
  * when tracing is off (and then loads none of it).
  */
 export async function startTelemetry(config: TracingConfig, options: TelemetryOptions): Promise<Telemetry | undefined> {
   if (!options.exporter && config.exporters.length === 0) return undefined;
-  const [{ NodeSDK }, { BatchSpanProcessor, ConsoleSpanExporter }, { OTLPTraceExporter }, resources, { ATTR_SERVICE_NAME }, { HttpInstrumentation }, { UndiciInstrumentation }] =
+  const [{ NodeSDK }, { BatchSpanProcessor, ConsoleSpanExporter }, otlp, resources, { ATTR_SERVICE_NAME }, { HttpInstrumentation }, { UndiciInstrumentation }] =
     await Promise.all([
       import('@opentelemetry/sdk-node'),
       import('@opentelemetry/sdk-trace-base'),
-      import('@opentelemetry/exporter-trace-otlp-http'),
+      config.exporters.includes('otlp') ? otlpTraceExporter(config.protocol) : undefined,
       import('@opentelemetry/resources'),
       import('@opentelemetry/semantic-conventions'),
       import('@opentelemetry/instrumentation-http'),
@@ -103,7 +118,7 @@ export async function startTelemetry(config: TracingConfig, options: TelemetryOp
     ]);
   const exporters: SpanExporter[] = options.exporter
     ? [options.exporter]
-    : config.exporters.map((name) => (name === 'otlp' ? new OTLPTraceExporter() : new ConsoleSpanExporter()));
+    : config.exporters.map((name) => (name === 'otlp' && otlp ? otlp : new ConsoleSpanExporter()));
   // Batched, so that exporting stays off the request path (OTEL_BSP_* tune it); flush() empties the batches.
   const processors = exporters.map((exporter) => new BatchSpanProcessor(exporter));
   const spanProcessor = fanOut(processors);

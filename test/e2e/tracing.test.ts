@@ -50,7 +50,7 @@ describe('tracing: one trace from the REST request to every call to the tenant',
   const logs = logCollector();
 
   before(async () => {
-    const started = await startTelemetry({ exporters: [] }, { serviceName: 'dialtone-test', exporter });
+    const started = await startTelemetry({ exporters: [], protocol: 'http/json' }, { serviceName: 'dialtone-test', exporter });
     assert.ok(started, 'an injected exporter turns tracing on');
     telemetry = started;
     temporal = await startTestTemporal();

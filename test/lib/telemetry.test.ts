@@ -53,12 +53,25 @@ describe('tracing configuration (OTEL_* variables)', () => {
     assert.match(problems({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' }), /OTEL_EXPORTER_OTLP_ENDPOINT="collector:4318" (is not a URL|must be a http: or https: URL)/);
     assert.match(
       problems({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel-collector:4317', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }),
-      /OTEL_EXPORTER_OTLP_PROTOCOL="grpc": Dialtone sends OTLP over HTTP as JSON only; set it to http\/json/,
+      /OTEL_EXPORTER_OTLP_PROTOCOL="grpc": Dialtone sends OTLP over HTTP only, as http\/json or http\/protobuf/,
     );
     assert.match(
-      problems({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel-collector:4318', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf' }),
-      /OTEL_EXPORTER_OTLP_TRACES_PROTOCOL="http\/protobuf"/,
+      problems({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel-collector:4318', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/xml' }),
+      /OTEL_EXPORTER_OTLP_TRACES_PROTOCOL="http\/xml"/,
     );
+  });
+
+  test('the OTLP encoding: http/json unless OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL asks for http/protobuf', () => {
+    const protocol = (env: Env) => {
+      const r = new EnvReader(env);
+      const config = readTracingConfig(r);
+      r.done();
+      return config.protocol;
+    };
+    const endpoint = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel-collector:4318' };
+    assert.equal(protocol(endpoint), 'http/json');
+    assert.equal(protocol({ ...endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' }), 'http/protobuf');
+    assert.equal(protocol({ ...endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json' }), 'http/json');
   });
 
   test('the API and the worker read it', () => {
