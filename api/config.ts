@@ -36,6 +36,8 @@ export interface ApiConfig {
   dryRunWaitMs: number;
   /** Serve the interactive OpenAPI page (Swagger UI) at /docs. Default: on, except with NODE_ENV=production. */
   docsUi: boolean;
+  /** Callers' notify URLs may be http for any host (DIALTONE_NOTIFY_ALLOW_HTTP); by default http only for loopback hosts. */
+  notifyAllowHttp: boolean;
 }
 
 export function loadApiConfig(env: Env): ApiConfig {
@@ -52,8 +54,10 @@ export function loadApiConfig(env: Env): ApiConfig {
   const dryRunWaitMs = r.int('API_DRY_RUN_WAIT_MS', 120_000, 0, 600_000);
   // A page for people to try the API: off in production unless asked for.
   const docsUi = r.bool('API_DOCS_UI', r.optional('NODE_ENV') !== 'production');
+  // Notifications: events go in the clear over http, so only a receiver on this machine may use it unless allowed.
+  const notifyAllowHttp = r.bool('DIALTONE_NOTIFY_ALLOW_HTTP', false);
   r.done();
-  return { host, port, logLevel, auth, temporal, tenantMode, tenantId, temporalUiUrl, workerTimeoutMs, dryRunWaitMs, docsUi };
+  return { host, port, logLevel, auth, temporal, tenantMode, tenantId, temporalUiUrl, workerTimeoutMs, dryRunWaitMs, docsUi, notifyAllowHttp };
 }
 
 function readAuth(r: EnvReader): ApiAuthConfig {

@@ -11,6 +11,8 @@ import type { PacingBudget } from '../activities/pacing';
 import type { ProcurementSettings } from '../activities/licensing/activities';
 import { TEAMS_ADMIN_ADAPTERS } from '../activities/teams-admin/teams-admin';
 import { readProcurementConfig } from './procurement-config';
+import { describeNotifyConfig, readNotifyConfig } from './notify-config';
+import type { NotificationSettings } from '../activities/notifications';
 import type { TeamsAdminAdapterName } from '../activities/teams-admin/teams-admin';
 
 export type CredentialConfig =
@@ -59,6 +61,8 @@ export interface WorkerConfig {
   taskQueueActivitiesPerSecond?: number;
   /** How licenses are bought when runs are short: `manual` (a person) or `partner-center` (CSP, after approval). */
   procurement: ProcurementSettings;
+  /** Notifications: the operator's receivers of every event, the signing secret, timeouts (worker/notify-config.ts). */
+  notifications: NotificationSettings;
 }
 
 /**
@@ -153,6 +157,7 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
     };
   }
   const procurement = readProcurementConfig(r, tenant);
+  const notifications = readNotifyConfig(r, mode);
   const maxConcurrentActivities = r.int('WORKER_MAX_CONCURRENT_ACTIVITIES', DEFAULT_MAX_CONCURRENT_ACTIVITIES, 1, 10_000);
   // The API's levels (pino) are accepted too, so one LOG_LEVEL can serve every process.
   const level = r.oneOf('LOG_LEVEL', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], 'info');
@@ -190,6 +195,7 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
     pacing,
     ...(queueRate !== undefined ? { taskQueueActivitiesPerSecond: queueRate } : {}),
     procurement,
+    notifications,
   };
 }
 
@@ -205,5 +211,6 @@ export function describeWorkerConfig(config: WorkerConfig): Record<string, unkno
     pacing: config.pacing,
     taskQueueActivitiesPerSecond: config.taskQueueActivitiesPerSecond,
     procurement: config.procurement,
+    notifications: describeNotifyConfig(config.notifications),
   };
 }

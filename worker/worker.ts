@@ -3,6 +3,7 @@ import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { createLicenseProcurement } from '../activities/licensing/activities';
 import type { ProcurementSettings } from '../activities/licensing/activities';
+import type { NotificationSettings } from '../activities/notifications';
 import type { Activities } from '../activities';
 import { createGraphClient } from '../activities/graph/client';
 import type { PollingOptions } from '../activities/polling';
@@ -23,6 +24,7 @@ export function createTenantActivities(
   onDeletedAccount?: DeletedAccountPolicy,
   pacing: PacingBudget | Pacer | null = DEFAULT_BUDGET,
   procurement: ProcurementSettings = { kind: 'manual' },
+  notifications?: NotificationSettings,
 ): Activities {
   const credential = createCredential(tenant);
   // One budget for the tenant and app, shared by both clients of this process.
@@ -33,6 +35,7 @@ export function createTenantActivities(
     polling,
     onDeletedAccount,
     procurement: createLicenseProcurement(procurement, credential, tenant.tenantId),
+    ...(notifications ? { notifications } : {}),
   });
 }
 
@@ -71,7 +74,7 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
       connection,
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
-      activities: createTenantActivities(config.tenant, config.polling, config.onDeletedAccount, pacer ?? null, config.procurement),
+      activities: createTenantActivities(config.tenant, config.polling, config.onDeletedAccount, pacer ?? null, config.procurement, config.notifications),
       maxConcurrentActivities: config.maxConcurrentActivities,
       ...(config.taskQueueActivitiesPerSecond ? { taskQueueActivitiesPerSecond: config.taskQueueActivitiesPerSecond } : {}),
     });

@@ -26,6 +26,12 @@ export function scriptedActivities(overrides: Partial<Activities> = {}): { activ
     async followRuns() {
       return { runs: [] };
     },
+    async notificationTargets({ callers }) {
+      return { targets: callers, retryWindowMs: 60_000 };
+    },
+    async postNotification() {
+      throw ApplicationFailure.nonRetryable('scripted activities send no notifications', 'NotificationRejected');
+    },
     async preflight() {
       return {
         problems: [],
