@@ -73,7 +73,7 @@ export function createNotificationActivities(settings: NotificationSettings): No
       for (const target of [...callers, ...settings.urls.map((url): NotificationTarget => ({ url, origin: 'operator' }))]) {
         if (!targets.some((t) => t.url === target.url)) targets.push(target);
       }
-      return { targets, retryWindowMs: settings.retryWindowMs };
+      return { targets, retryWindowMs: settings.retryWindowMs, attemptTimeoutMs: settings.timeoutMs };
     },
 
     async postNotification(input: PostNotificationInput): Promise<PostNotificationOutput> {

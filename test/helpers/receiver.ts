@@ -13,7 +13,7 @@ export interface ReceivedRequest {
   headers: IncomingHttpHeaders;
   /** The exact body bytes, as text. */
   body: string;
-  /** What the receiver answered. */
+  /** What the receiver answered; 0 for a request it holds open without an answer. */
   status: number;
 }
 
@@ -31,6 +31,8 @@ export interface TestReceiver {
   delivered(path: string): ReceivedRequest[];
   /** From now on, requests to `path` are answered as `failing` says (per event). */
   fail(path: string, failing: Failing): void;
+  /** From now on, the first `attempts` requests of each event to `path` are held open, never answered (a hung receiver). */
+  hold(path: string, attempts: number): void;
   close(): Promise<void>;
 }
 
@@ -38,6 +40,7 @@ export async function startTestReceiver(): Promise<TestReceiver> {
   const requests: ReceivedRequest[] = [];
   const failing = new Map<string, Failing>();
   const attempts = new Map<string, number>();
+  const holding = new Map<string, number>();
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -47,6 +50,10 @@ export async function startTestReceiver(): Promise<TestReceiver> {
       const key = `${path} ${eventId}`;
       const attempt = (attempts.get(key) ?? 0) + 1;
       attempts.set(key, attempt);
+      if (attempt <= (holding.get(path) ?? 0)) {
+        requests.push({ path, method: req.method ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), status: 0 });
+        return;
+      }
       const rule = failing.get(path);
       const status = rule && attempt <= rule.attempts ? rule.status : 204;
       requests.push({ path, method: req.method ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), status });
@@ -64,6 +71,13 @@ export async function startTestReceiver(): Promise<TestReceiver> {
     fail: (path, rule) => {
       failing.set(path, rule);
     },
-    close: () => new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve()))),
+    hold: (path, n) => {
+      holding.set(path, n);
+    },
+    close: () => {
+      const closed = new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
+      server.closeAllConnections();
+      return closed;
+    },
   };
 }

@@ -111,12 +111,16 @@ export interface NotificationTargetsOutput {
   targets: NotificationTarget[];
   /** How long each delivery is retried, in ms (the worker's DIALTONE_NOTIFY_RETRY_WINDOW_MS). */
   retryWindowMs: number;
+  /** How long one POST may take, in ms (the worker's DIALTONE_NOTIFY_TIMEOUT_MS). */
+  attemptTimeoutMs?: number;
 }
 
 export interface DeliverNotificationInput {
   event: NotificationEvent;
   targets: NotificationTarget[];
   retryWindowMs: number;
+  /** How long one POST may take, in ms: an attempt lost with its worker is retried this long (plus a margin) after it started. */
+  attemptTimeoutMs?: number;
 }
 
 export type DeliveryState = 'delivering' | 'delivered' | 'gone' | 'failed';

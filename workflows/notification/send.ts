@@ -55,11 +55,11 @@ export class Notifier {
     };
     const childId = notificationWorkflowId(event.id);
     try {
-      const { targets, retryWindowMs } = await settings.notificationTargets({ callers });
+      const { targets, retryWindowMs, attemptTimeoutMs } = await settings.notificationTargets({ callers });
       if (targets.length === 0) return undefined;
       await startChild(deliverNotification, {
         workflowId: childId,
-        args: [{ event, targets, retryWindowMs }],
+        args: [{ event, targets, retryWindowMs, ...(attemptTimeoutMs ? { attemptTimeoutMs } : {}) }],
         // The delivery outlives the run (it may retry for days) and is never cancelled with it.
         parentClosePolicy: ParentClosePolicy.ABANDON,
         cancellationType: ChildWorkflowCancellationType.ABANDON,

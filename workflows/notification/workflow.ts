@@ -2,16 +2,20 @@ import { ActivityFailure, ApplicationFailure, TimeoutFailure, proxyActivities, s
 import { NotificationErrorType, getNotificationStatusQuery, redactedUrl } from './definitions';
 import type { DeliverNotificationInput, DeliverNotificationOutput, DeliverNotificationStatus, DeliveryStatus, NotificationActivities } from './definitions';
 
+/** Time an attempt may take beyond the POST's own timeout (signing, the answer, the worker's queue). */
+const ATTEMPT_MARGIN_MS = 10_000;
+
 /**
  * The POST of one event to one receiver, retried with exponential backoff (1 s, 2 s, 4 s … at most an
  * hour apart) until it is delivered or the retry window (the worker's DIALTONE_NOTIFY_RETRY_WINDOW_MS,
  * default 3 days) has passed. A receiver's Retry-After sets the next delay (the activity's
  * nextRetryDelay). What the receiver refused for good (a 4xx) is not retried.
  */
-function delivery(retryWindowMs: number) {
+function delivery(retryWindowMs: number, attemptTimeoutMs: number | undefined) {
   return proxyActivities<NotificationActivities>({
-    // The activity's own per-attempt timeout (DIALTONE_NOTIFY_TIMEOUT_MS, at most 2 minutes) ends the POST first.
-    startToCloseTimeout: '3 minutes',
+    // The activity's own timeout (DIALTONE_NOTIFY_TIMEOUT_MS, at most 2 minutes) ends the POST first; this
+    // one retries an attempt lost with its worker (a crash) soon after it would have timed out.
+    startToCloseTimeout: attemptTimeoutMs ? attemptTimeoutMs + ATTEMPT_MARGIN_MS : '3 minutes',
     scheduleToCloseTimeout: retryWindowMs,
     retry: {
       initialInterval: '1 second',
@@ -39,7 +43,7 @@ export async function deliverNotification(input: DeliverNotificationInput): Prom
   setHandler(getNotificationStatusQuery, () => status);
   const show = () => setCurrentDetails(details(status));
   show();
-  const post = delivery(input.retryWindowMs).postNotification;
+  const post = delivery(input.retryWindowMs, input.attemptTimeoutMs).postNotification;
   await Promise.all(
     input.targets.map(async (target, i) => {
       const shown = status.deliveries[i] as DeliveryStatus;
