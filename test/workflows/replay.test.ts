@@ -12,6 +12,10 @@ import { Worker } from '@temporalio/worker';
 import { TERMINAL_STATES } from '../../workflows/provision-resource-account/definitions';
 
 const DIR = path.join(__dirname, 'histories');
+
+interface RecordedHistory {
+  events?: Array<{ workflowExecutionStartedEventAttributes?: { workflowId?: string } }>;
+}
 const index = JSON.parse(readFileSync(path.join(DIR, 'index.json'), 'utf8')) as Record<string, string>;
 const files = readdirSync(DIR).filter((name) => name.endsWith('.json') && name !== 'index.json').sort();
 
@@ -23,8 +27,9 @@ describe('recorded histories replay against the current workflow code', () => {
 
   for (const file of files) {
     test(`${file} (ended ${index[file.replace(/\.json$/, '')]})`, async () => {
-      const history: unknown = JSON.parse(readFileSync(path.join(DIR, file), 'utf8'));
-      const workflowId = `replay-${file}`;
+      const history = JSON.parse(readFileSync(path.join(DIR, file), 'utf8')) as RecordedHistory;
+      // The run's own workflow id: commands derived from it (a notification's child id) must match the history.
+      const workflowId = history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowId ?? `replay-${file}`;
       await Worker.runReplayHistory({ workflowsPath: require.resolve('../../workflows') }, history, workflowId);
     });
   }
