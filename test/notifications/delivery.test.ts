@@ -228,6 +228,43 @@ describe('notifications: signed CloudEvents to callers and the operator, deliver
     for (const event of events) await attemptsOf('/ops', event.id);
   });
 
+  test('a batch that stops for licenses tells its receiver it needs attention; cancelled, it says so', async () => {
+    const state = (await simulator.app.inject({ method: 'GET', url: '/_simulator/state' })).json<{ licenses: Array<{ skuPartNumber: string; consumed: number; enabled: number }> }>();
+    const sku = state.licenses.find((l) => l.skuPartNumber === 'PHONESYSTEM_VIRTUALUSER');
+    assert.ok(sku);
+    const short = await simulator.app.inject({ method: 'PUT', url: '/_simulator/licenses/PHONESYSTEM_VIRTUALUSER', payload: { units: sku.consumed } });
+    assert.equal(short.statusCode, 200, short.body);
+    try {
+      const row = { upn: `notify-short-${randomUUID().slice(0, 6)}@contoso.onmicrosoft.com`, displayName: 'Short', kind: 'autoAttendant', usageLocation: 'US', phoneNumber: '+12065550125' };
+      const res = await app.inject({ method: 'POST', url: '/v1/batches', headers: AUTH, payload: { rows: [row], notify: { url: receiver.url('/short') } } });
+      assert.equal(res.statusCode, 202, res.body);
+      const { batchId } = res.json<SubmitBatchResponse>();
+      const [waiting] = await eventually(
+        async () => receiver.delivered('/short').map((r) => eventOf<BatchEventData>(r)),
+        (list) => list.length === 1,
+        'the batch\'s needs-attention event',
+        600,
+      );
+      assert.equal(waiting?.type, 'com.dialtone.batch.needs-attention');
+      assert.deepEqual([waiting?.data.state, waiting?.data.batchState, waiting?.data.batchId], ['needs-attention', 'waiting-for-licenses', batchId]);
+      assert.match(waiting?.data.message ?? '', /licen/i);
+
+      const cancel = await app.inject({ method: 'POST', url: `/v1/batches/${batchId}/cancel`, headers: AUTH, payload: { reason: 'no licenses this week' } });
+      assert.equal(cancel.statusCode, 200, cancel.body);
+      const events = await eventually(
+        async () => receiver.delivered('/short').map((r) => eventOf<BatchEventData>(r)),
+        (list) => list.length === 2,
+        'the batch\'s cancelled event',
+        600,
+      );
+      assert.equal(events[1]?.type, 'com.dialtone.batch.cancelled');
+      assert.equal(events[1]?.data.counts.skipped, 1);
+      assert.notEqual(events[0]?.id, events[1]?.id);
+    } finally {
+      await simulator.app.inject({ method: 'PUT', url: '/_simulator/licenses/PHONESYSTEM_VIRTUALUSER', payload: { units: sku.enabled } });
+    }
+  });
+
   test('the API refuses a callback URL it would not deliver to, naming the field and the fix', async () => {
     const cases: Array<[unknown, RegExp]> = [
       [{ url: 'ftp://hooks.example.com/x' }, /notify\.url must be an https URL \(got ftp\)/],
