@@ -265,6 +265,27 @@ describe('notifications: signed CloudEvents to callers and the operator, deliver
     }
   });
 
+  test('a batch whose rows have all ended, some not completed, tells its receiver it waits for retry-failed', async () => {
+    const id = randomUUID().slice(0, 6);
+    const rows = [
+      { upn: `notify-cwf-${id}-1@contoso.onmicrosoft.com`, displayName: 'Done', kind: 'autoAttendant', usageLocation: 'US', phoneNumber: '+12065550126' },
+      // No number of that city: the row fails without starting.
+      { upn: `notify-cwf-${id}-2@contoso.onmicrosoft.com`, displayName: 'No number', kind: 'autoAttendant', usageLocation: 'US', phoneNumber: 'any', numberCity: 'Nowhere' },
+    ];
+    const res = await app.inject({ method: 'POST', url: '/v1/batches', headers: AUTH, payload: { rows, notify: { url: receiver.url('/cwf') } } });
+    assert.equal(res.statusCode, 202, res.body);
+    const { batchId } = res.json<SubmitBatchResponse>();
+    const batchEvents = async () => receiver.delivered('/cwf').map((r) => eventOf<RunEventData | BatchEventData>(r)).filter((e): e is NotificationEvent<BatchEventData> => e.data.kind === 'batch');
+    const [waiting] = await eventually(batchEvents, (list) => list.length === 1, 'the batch\'s needs-attention event', 600);
+    assert.equal(waiting?.type, 'com.dialtone.batch.needs-attention');
+    assert.equal(waiting?.data.batchState, 'completed-with-failures');
+    assert.deepEqual([waiting?.data.counts.completed, waiting?.data.counts.failed], [1, 1]);
+    const cancel = await app.inject({ method: 'POST', url: `/v1/batches/${batchId}/cancel`, headers: AUTH, payload: {} });
+    assert.equal(cancel.statusCode, 200, cancel.body);
+    const events = await eventually(batchEvents, (list) => list.length === 2, 'the batch\'s end event', 600);
+    assert.equal(events[1]?.type, 'com.dialtone.batch.cancelled');
+  });
+
   test('the API refuses a callback URL it would not deliver to, naming the field and the fix', async () => {
     const cases: Array<[unknown, RegExp]> = [
       [{ url: 'ftp://hooks.example.com/x' }, /notify\.url must be an https URL \(got ftp\)/],

@@ -521,6 +521,7 @@ export class BatchRun {
         if (this.phase === 'cancelling' || failures === 0) break;
         // Rows ended that did not complete: stay open a while for retry-failed.
         this.phase = 'completed-with-failures';
+        if (closeAt === undefined && this.settings.retryWindowMs > 0) void this.notify('needs-attention');
         closeAt ??= Date.now() + this.settings.retryWindowMs;
         this.upsert();
         this.changed = false;
@@ -539,7 +540,7 @@ export class BatchRun {
       this.endedAt = new Date().toISOString();
       this.upsert();
       await this.notify(this.phase as NotifiedBatchState);
-      await condition(allHandlersFinished);
+      await condition(() => allHandlersFinished() && this.sending === 0);
       return { progress: this.progress() };
     });
   }

@@ -194,6 +194,8 @@ export class ProvisioningRun {
   private approvedPurchase: LicensePurchaseApproval | undefined;
   private buying = false;
   private readonly notifier = new Notifier();
+  /** Events being scheduled; the run ends only once none is, so no event is lost with it. */
+  private sending = 0;
 
   constructor(
     private readonly input: ProvisionResourceAccountInput,
@@ -672,7 +674,7 @@ export class ProvisioningRun {
       this.setState(state);
       await this.reportToBatch();
       if (isNotified(state)) await this.notify(state);
-      await condition(allHandlersFinished);
+      await condition(() => allHandlersFinished() && this.sending === 0);
       return this.status;
     });
   }
@@ -714,7 +716,10 @@ export class ProvisioningRun {
     if (!patched(NOTIFICATIONS_PATCH)) return;
     const url = this.input.notify?.url;
     const callers = url ? [{ url, origin: this.input.batchId ? 'batch' as const : 'request' as const }] : [];
-    const sent = await this.notifier.send(runEvent(this.status, state, workflowInfo().runId), callers);
+    this.sending += 1;
+    const sent = await this.notifier.send(runEvent(this.status, state, workflowInfo().runId), callers).finally(() => {
+      this.sending -= 1;
+    });
     if (!sent) return;
     this.status.notifications = [...(this.status.notifications ?? []), sent];
     this.show();
