@@ -8,6 +8,7 @@
  */
 import { createHmac } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailureCategory } from '@temporalio/common';
 import { CloudEvent, HTTP } from 'cloudevents';
 import { NotificationErrorType, redactedUrl } from '../workflows/notification/definitions';
 import type {
@@ -79,12 +80,19 @@ export function createNotificationActivities(settings: NotificationSettings): No
     async postNotification(input: PostNotificationInput): Promise<PostNotificationOutput> {
       const { attempt } = Context.current().info;
       const where = redactedUrl(input.url);
+      /** A failed attempt that is retried: logged here once, without a stack, and not counted as an activity error. */
+      const retried = (type: string, message: string, nextRetryDelay?: number): ApplicationFailure => {
+        Context.current().log.warn('notification not delivered yet: retried', { eventId: input.event.id, type: input.event.type, url: where, attempt, reason: message });
+        const failure = ApplicationFailure.create({ type, message, category: ApplicationFailureCategory.BENIGN, ...(nextRetryDelay !== undefined ? { nextRetryDelay } : {}) });
+        failure.stack = `${failure.name}: ${failure.message}`;
+        return failure;
+      };
       if (!settings.signingSecret) {
         // Never unsigned: the event waits (retrying) for a worker that has the secret.
-        throw ApplicationFailure.retryable(
+        throw retried(
+          NotificationErrorType.SigningSecretMissing,
           `${input.event.type} ${input.event.id} is not sent: this worker has no signing secret; set DIALTONE_NOTIFY_SIGNING_SECRET ` +
             '(or DIALTONE_NOTIFY_SIGNING_SECRET_FILE) on the worker and restart it: the event is sent then',
-          NotificationErrorType.SigningSecretMissing,
         );
       }
       const { headers, body } = notificationRequest(input, settings.signingSecret);
@@ -102,7 +110,7 @@ export function createNotificationActivities(settings: NotificationSettings): No
         const reason = err instanceof Error && err.name === 'TimeoutError'
           ? `no answer within ${settings.timeoutMs} ms (DIALTONE_NOTIFY_TIMEOUT_MS)`
           : describeFetchError(err);
-        throw ApplicationFailure.retryable(`${where} could not be reached: ${reason}`, NotificationErrorType.NotDelivered);
+        throw retried(NotificationErrorType.NotDelivered, `${where} could not be reached: ${reason}`);
       }
       // The answer's body is not read: a receiver's reply carries nothing Dialtone uses.
       await response.body?.cancel().catch(() => undefined);
@@ -117,11 +125,11 @@ export function createNotificationActivities(settings: NotificationSettings): No
       }
       if (status === 408 || status === 429 || status >= 500) {
         const delay = retryAfterMs(response.headers.get('retry-after'));
-        throw ApplicationFailure.create({
-          type: NotificationErrorType.NotDelivered,
-          message: `${where} answered ${status}: retried${delay !== undefined ? ` after ${Math.round(delay / 1000)} s (its Retry-After)` : ' with backoff'}`,
-          ...(delay !== undefined ? { nextRetryDelay: delay } : {}),
-        });
+        throw retried(
+          NotificationErrorType.NotDelivered,
+          `${where} answered ${status}: retried${delay !== undefined ? ` after ${Math.round(delay / 1000)} s (its Retry-After)` : ' with backoff'}`,
+          delay,
+        );
       }
       Context.current().log.warn('notification refused by its receiver: not retried', { eventId: input.event.id, url: where, httpStatus: status });
       throw ApplicationFailure.nonRetryable(
