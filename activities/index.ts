@@ -10,6 +10,8 @@ import { createNumberActivities } from './graph/numbers';
 import { createLicensingActivities } from './licensing/activities';
 import { ManualProcurement } from './licensing/manual';
 import type { LicenseProcurement } from './licensing/procurement';
+import { NO_NOTIFICATIONS, createNotificationActivities } from './notifications';
+import type { NotificationSettings } from './notifications';
 import type { PollingOptions } from './polling';
 import { createPreflightActivities } from './preflight';
 import { createResourceAccountActivities } from './teams-admin/accounts';
@@ -27,6 +29,8 @@ export interface ActivityDeps {
   onDeletedAccount?: DeletedAccountPolicy;
   /** How licenses are bought when runs are short (worker/procurement-config.ts). Default `manual`: a person buys. */
   procurement?: LicenseProcurement;
+  /** Who else receives every event, and how events are signed and delivered (worker/notify-config.ts). Default: no receivers of the operator's, no secret. */
+  notifications?: NotificationSettings;
 }
 
 export function createActivities(deps: ActivityDeps): Activities {
@@ -39,6 +43,7 @@ export function createActivities(deps: ActivityDeps): Activities {
     ...createNumberActivities(deps),
     ...createAssociationActivities(deps),
     ...createLicensingActivities({ procurement: deps.procurement ?? new ManualProcurement() }),
+    ...createNotificationActivities(deps.notifications ?? NO_NOTIFICATIONS),
   };
   return Object.fromEntries(Object.entries(activities).map(([name, fn]) => [name, benign(fn)])) as unknown as Activities;
 }

@@ -7,6 +7,7 @@ import type { DeletedAccountPolicy } from '../lib/validation';
 import type { BatchPlan } from '../workflows/provision-batch/definitions';
 import type { FollowRunsInput, FollowRunsOutput, PlanBatchInput, ReadLicenseStockInput, ReadLicenseStockOutput } from './batch';
 import type { LicensingActivities } from './licensing/activities';
+import type { NotificationActivities } from '../workflows/notification/definitions';
 
 export interface CheckLicenseAvailabilityInput {
   /** The account the license is for; when it already exists and holds the license, none is needed. */
@@ -165,7 +166,7 @@ export interface DeleteResourceAccountOutput {
 }
 
 /** Everything the worker registers; workflows use it with `proxyActivities<Activities>`. */
-export interface Activities extends LicensingActivities {
+export interface Activities extends LicensingActivities, NotificationActivities {
   planBatch(input: PlanBatchInput): Promise<BatchPlan>;
   readLicenseStock(input: ReadLicenseStockInput): Promise<ReadLicenseStockOutput>;
   followRuns(input: FollowRunsInput): Promise<FollowRunsOutput>;

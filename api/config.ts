@@ -40,6 +40,8 @@ export interface ApiConfig {
   docsUi: boolean;
   /** OpenTelemetry tracing (OTEL_* variables); off unless one asks for traces. */
   tracing: TracingConfig;
+  /** Callers' notify URLs may be http for any host (DIALTONE_NOTIFY_ALLOW_HTTP); by default http only for loopback hosts. */
+  notifyAllowHttp: boolean;
 }
 
 export function loadApiConfig(env: Env): ApiConfig {
@@ -57,8 +59,10 @@ export function loadApiConfig(env: Env): ApiConfig {
   // A page for people to try the API: off in production unless asked for.
   const docsUi = r.bool('API_DOCS_UI', r.optional('NODE_ENV') !== 'production');
   const tracing = readTracingConfig(r);
+  // Notifications: events go in the clear over http, so only a receiver on this machine may use it unless allowed.
+  const notifyAllowHttp = r.bool('DIALTONE_NOTIFY_ALLOW_HTTP', false);
   r.done();
-  return { host, port, logLevel, auth, temporal, tenantMode, tenantId, temporalUiUrl, workerTimeoutMs, dryRunWaitMs, docsUi, tracing };
+  return { host, port, logLevel, auth, temporal, tenantMode, tenantId, temporalUiUrl, workerTimeoutMs, dryRunWaitMs, docsUi, tracing, notifyAllowHttp };
 }
 
 function readAuth(r: EnvReader): ApiAuthConfig {

@@ -31,6 +31,7 @@ interface SubmitOptions {
   concurrency?: number;
   json?: boolean;
   idempotencyKey?: string;
+  notifyUrl?: string;
 }
 
 interface ControlOptions {
@@ -84,6 +85,9 @@ export function addBatchCommands(program: Command, env: Env, setExitCode: (code:
     .option('--json', "print the API's JSON answer instead of the dry run's table")
     .addOption(
       new Option('--idempotency-key <key>', 'names the batch when --batch-id is not given, so a repeated submit follows the first').argParser(parseIdempotencyKey),
+    )
+    .addOption(
+      new Option('--notify-url <url>', "POST a signed CloudEvent to this https URL for each row's run and for the batch (needs attention, end)").argParser(nonEmpty),
     )
     .action(async (file: string, options: SubmitOptions, command: Command) => {
       if (!['.csv', '.json'].includes(path.extname(file).toLowerCase())) command.error(`error: ${file}: the batch file must end in .csv or .json`);
@@ -206,7 +210,7 @@ async function submit(client: RestClient, file: string, options: SubmitOptions):
   let answer: ApiAnswer;
   if (extension === '.csv') {
     answer = await client.request('POST', BATCHES, {
-      query: { dryRun: options.dryRun ? 'true' : undefined, batchId: options.batchId, concurrency: options.concurrency },
+      query: { dryRun: options.dryRun ? 'true' : undefined, batchId: options.batchId, concurrency: options.concurrency, notifyUrl: options.notifyUrl },
       text: { contentType: 'text/csv; charset=utf-8', body: text },
       ...(headers ? { headers } : {}),
     });
@@ -215,6 +219,7 @@ async function submit(client: RestClient, file: string, options: SubmitOptions):
     if (parsed === undefined) throw new Error(`${file} is not JSON; it holds { "rows": [...] } (see examples/batch.json) or an array of rows`);
     const body = (Array.isArray(parsed) ? { rows: parsed } : parsed) as Record<string, unknown>;
     if (options.batchId) body.batchId = options.batchId;
+    if (options.notifyUrl) body.notify = { url: options.notifyUrl };
     if (options.concurrency !== undefined) {
       const given = typeof body.options === 'object' && body.options !== null ? (body.options as Record<string, unknown>) : {};
       body.options = { ...given, concurrency: options.concurrency };

@@ -31,6 +31,7 @@ interface SubmitOptions {
   onDeletedAccount?: string;
   associateWith?: string;
   callPriority?: number;
+  notifyUrl?: string;
   file?: string;
 }
 
@@ -79,11 +80,15 @@ export function addRestCommands(program: Command, env: Env, setExitCode: (code: 
     .addOption(new Option('--associate-with <identity>', 'then associate the account with this auto attendant or call queue (its identity, a GUID)').argParser(nonEmpty))
     .addOption(new Option('--call-priority <1-5>', 'priority of the association, 1 highest (default 3)').argParser(priority))
     .addOption(
+      new Option('--notify-url <url>', 'POST a signed CloudEvent to this https URL when the run needs attention and when it ends (no secrets in it)').argParser(nonEmpty),
+    )
+    .addOption(
       new Option('--file <request.json>', 'the whole request body as JSON, instead of the flags above').conflicts([
         ...SUBMIT_FIELDS.map(([field]) => field),
         'onDeletedAccount',
         'associateWith',
         'callPriority',
+        'notifyUrl',
       ]),
     )
     .addHelpText(
@@ -112,6 +117,7 @@ export function addRestCommands(program: Command, env: Env, setExitCode: (code: 
             ? { association: { configurationId: options.associateWith, ...(options.callPriority !== undefined ? { callPriority: options.callPriority } : {}) } }
             : {}),
           ...(options.onDeletedAccount ? { options: { onDeletedAccount: options.onDeletedAccount } } : {}),
+          ...(options.notifyUrl ? { notify: { url: options.notifyUrl } } : {}),
         };
       }
       setExitCode(print(await client().request('POST', ACCOUNTS, { body })));

@@ -1,11 +1,12 @@
 /**
  * `npm run record:histories`: runs every scenario of test/workflows/scenarios.ts on a fresh Temporal
  * dev server and writes each run's history to test/workflows/histories/<scenario>.json, with an index of
- * the state each ends in. The replay test replays them against today's workflow code. Record again only
+ * the state each ends in. `npm run record:histories -- <scenario>…` records only those (a new scenario,
+ * without re-recording the histories of runs already in flight). The replay test replays them against today's workflow code. Record again only
  * when a change is meant to be incompatible (see "Changing the workflow" in the README).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { REPO_ROOT, TEMPORAL_CLI } from '../lib/paths';
@@ -30,8 +31,12 @@ async function main(): Promise<void> {
   });
   try {
     mkdirSync(DIR, { recursive: true });
-    const index: Record<string, string> = {};
-    for (const scenario of SCENARIOS) {
+    const only = process.argv.slice(2);
+    const unknown = only.filter((name) => !SCENARIOS.some((s) => s.name === name));
+    if (unknown.length > 0) throw new Error(`no scenario named ${unknown.join(', ')}; the scenarios: ${SCENARIOS.map((s) => s.name).join(', ')}`);
+    const indexFile = path.join(DIR, 'index.json');
+    const index: Record<string, string> = only.length > 0 && existsSync(indexFile) ? (JSON.parse(readFileSync(indexFile, 'utf8')) as Record<string, string>) : {};
+    for (const scenario of SCENARIOS.filter((s) => only.length === 0 || only.includes(s.name))) {
       const result = await scenario.run({ client: env.client, nativeConnection: env.nativeConnection, namespace: env.namespace ?? 'default' });
       const { workflowId } = result.handle;
       const { runId } = await result.handle.describe();
@@ -45,7 +50,7 @@ async function main(): Promise<void> {
       index[scenario.name] = result.status.state;
       console.log(`recorded ${scenario.name}: ${result.status.state} (${history.events?.length ?? 0} events)`);
     }
-    writeFileSync(path.join(DIR, 'index.json'), `${JSON.stringify(index, null, 2)}\n`);
+    writeFileSync(indexFile, `${JSON.stringify(index, null, 2)}\n`);
   } finally {
     await env.teardown();
   }

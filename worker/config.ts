@@ -13,6 +13,8 @@ import { TEAMS_ADMIN_ADAPTERS } from '../activities/teams-admin/teams-admin';
 import { readProcurementConfig } from './procurement-config';
 import { readTracingConfig } from '../lib/telemetry';
 import type { TracingConfig } from '../lib/telemetry';
+import { describeNotifyConfig, readNotifyConfig } from './notify-config';
+import type { NotificationSettings } from '../activities/notifications';
 import type { TeamsAdminAdapterName } from '../activities/teams-admin/teams-admin';
 
 export type CredentialConfig =
@@ -63,6 +65,8 @@ export interface WorkerConfig {
   procurement: ProcurementSettings;
   /** OpenTelemetry tracing (OTEL_* variables); off unless one asks for traces. */
   tracing: TracingConfig;
+  /** Notifications: the operator's receivers of every event, the signing secret, timeouts (worker/notify-config.ts). */
+  notifications: NotificationSettings;
 }
 
 /**
@@ -157,6 +161,7 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
     };
   }
   const procurement = readProcurementConfig(r, tenant);
+  const notifications = readNotifyConfig(r, mode);
   const maxConcurrentActivities = r.int('WORKER_MAX_CONCURRENT_ACTIVITIES', DEFAULT_MAX_CONCURRENT_ACTIVITIES, 1, 10_000);
   // The API's levels (pino) are accepted too, so one LOG_LEVEL can serve every process.
   const level = r.oneOf('LOG_LEVEL', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], 'info');
@@ -196,6 +201,7 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
     ...(queueRate !== undefined ? { taskQueueActivitiesPerSecond: queueRate } : {}),
     procurement,
     tracing,
+    notifications,
   };
 }
 
@@ -212,5 +218,6 @@ export function describeWorkerConfig(config: WorkerConfig): Record<string, unkno
     taskQueueActivitiesPerSecond: config.taskQueueActivitiesPerSecond,
     procurement: config.procurement,
     tracing: config.tracing.exporters.length > 0 ? config.tracing.exporters : 'off',
+    notifications: describeNotifyConfig(config.notifications),
   };
 }

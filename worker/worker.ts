@@ -3,6 +3,7 @@ import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { createLicenseProcurement } from '../activities/licensing/activities';
 import type { ProcurementSettings } from '../activities/licensing/activities';
+import type { NotificationSettings } from '../activities/notifications';
 import type { Activities } from '../activities';
 import type { ServiceCallMetrics } from '../activities/metrics';
 import { createGraphClient } from '../activities/graph/client';
@@ -28,6 +29,7 @@ export function createTenantActivities(
   onDeletedAccount?: DeletedAccountPolicy,
   pacing: PacingBudget | Pacer | null = DEFAULT_BUDGET,
   procurement: ProcurementSettings = { kind: 'manual' },
+  notifications?: NotificationSettings,
   /** Where the service clients count throttled calls; the process's metrics unless a test passes its own. */
   metrics: ServiceCallMetrics = processWorkerMetrics(),
 ): Activities {
@@ -40,6 +42,7 @@ export function createTenantActivities(
     polling,
     onDeletedAccount,
     procurement: createLicenseProcurement(procurement, credential, tenant.tenantId, metrics),
+    ...(notifications ? { notifications } : {}),
   });
 }
 
@@ -86,7 +89,7 @@ export async function runWorker(config: WorkerConfig, telemetry?: Telemetry): Pr
       connection,
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
-      activities: createTenantActivities(config.tenant, config.polling, config.onDeletedAccount, pacer ?? null, config.procurement),
+      activities: createTenantActivities(config.tenant, config.polling, config.onDeletedAccount, pacer ?? null, config.procurement, config.notifications),
       maxConcurrentActivities: config.maxConcurrentActivities,
       ...(config.taskQueueActivitiesPerSecond ? { taskQueueActivitiesPerSecond: config.taskQueueActivitiesPerSecond } : {}),
       ...(telemetry ? { telemetry } : {}),

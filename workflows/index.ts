@@ -2,3 +2,4 @@
 export { provisionResourceAccount } from './provision-resource-account/workflow';
 export { provisionBatch } from './provision-batch/workflow';
 export { licensePurchaseLedger } from './license-purchase-ledger/workflow';
+export { deliverNotification } from './notification/workflow';

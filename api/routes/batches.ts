@@ -5,6 +5,8 @@ import { formatRowError, rowsFromCsv, validateBatchRows } from '../../lib/batch-
 import type { RowFieldError } from '../../lib/batch-rows';
 import { validateBatchOptions } from '../../lib/validation';
 import type { FieldError } from '../../lib/validation';
+import { validateNotify, validateNotifyUrl } from '../../lib/notify-url';
+import type { NotifyUrlRules } from '../../lib/notify-url';
 import type { BatchOptions, BatchRowRequest } from '../../workflows/provision-batch/definitions';
 import { ApiError, boundedMessage, truncated } from '../errors';
 import { BEARER_SECURITY, V1_ERRORS, errorResponses } from '../schemas/common';
@@ -48,6 +50,7 @@ interface ValidatedSubmit {
   rows: BatchRowRequest[];
   options?: BatchOptions;
   batchId?: string;
+  notify?: { url: string };
 }
 
 function rowProblem(e: RowFieldError): BatchProblem {
@@ -79,18 +82,34 @@ function queryNumber(raw: string): number | string {
  * Every problem of a submit at once: each row's (lib/batch-rows), the options', the batch id's and
  * unknown fields, before any schema check, so a file with a thousand bad rows is fixed in one go.
  */
-export function submitProblems(body: unknown, csv: boolean, query: Record<string, unknown>): { problems: BatchProblem[]; valid?: ValidatedSubmit } {
+export function submitProblems(
+  body: unknown,
+  csv: boolean,
+  query: Record<string, unknown>,
+  notifyRules: NotifyUrlRules = { allowHttp: false },
+): { problems: BatchProblem[]; valid?: ValidatedSubmit } {
   const given = (name: string) => typeof query[name] === 'string';
   if (csv) {
+    const notifyUrl = typeof query.notifyUrl === 'string' ? query.notifyUrl : undefined;
+    const notifyProblem = notifyUrl === undefined ? undefined : validateNotifyUrl(notifyUrl, 'notifyUrl', notifyRules);
     const { rows, errors } = rowsFromCsv(typeof body === 'string' ? body : '');
     const options = Object.fromEntries(QUERY_OPTIONS.filter(given).map((name) => [name, queryNumber(query[name] as string)]));
     const problems = [
       ...errors.map(rowProblem),
       ...validateBatchOptions(options, '').map(fieldProblem),
       ...batchIdProblems(query.batchId, 'batchId').map(fieldProblem),
+      ...(notifyProblem ? [fieldProblem(notifyProblem)] : []),
     ];
     const batchId = typeof query.batchId === 'string' ? query.batchId : undefined;
-    return { problems, valid: { rows, ...(Object.keys(options).length > 0 ? { options: options as BatchOptions } : {}), ...(batchId ? { batchId } : {}) } };
+    return {
+      problems,
+      valid: {
+        rows,
+        ...(Object.keys(options).length > 0 ? { options: options as BatchOptions } : {}),
+        ...(batchId ? { batchId } : {}),
+        ...(notifyUrl ? { notify: { url: notifyUrl } } : {}),
+      },
+    };
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     const message = `send a JSON object with ${ACCEPTED_FIELDS.join(', ')} (content-type: application/json), or the CSV file with content-type: ${CSV_TYPE}`;
@@ -105,9 +124,11 @@ export function submitProblems(body: unknown, csv: boolean, query: Record<string
     ...errors.map(rowProblem),
     ...validateBatchOptions(fields.options, 'options.').map(fieldProblem),
     ...batchIdProblems(fields.batchId, 'batchId').map(fieldProblem),
+    ...validateNotify(fields.notify, notifyRules).map(fieldProblem),
     ...[...QUERY_OPTIONS, 'batchId'].filter(given).map((name) =>
       fieldProblem({ field: name, message: `${name} in the query string goes with a CSV body; with a JSON body, give it in the body${name === 'batchId' ? '' : "'s options"}` }),
     ),
+    ...(given('notifyUrl') ? [fieldProblem({ field: 'notifyUrl', message: 'notifyUrl in the query string goes with a CSV body; with a JSON body, give notify: {"url": …} in the body' })] : []),
   ];
   return {
     problems,
@@ -115,8 +136,13 @@ export function submitProblems(body: unknown, csv: boolean, query: Record<string
       rows,
       ...(fields.options === undefined ? {} : { options: fields.options as BatchOptions }),
       ...(typeof fields.batchId === 'string' ? { batchId: fields.batchId } : {}),
+      ...(isNotify(fields.notify) ? { notify: { url: fields.notify.url } } : {}),
     },
   };
+}
+
+function isNotify(value: unknown): value is { url: string } {
+  return typeof value === 'object' && value !== null && typeof (value as { url?: unknown }).url === 'string';
 }
 
 /**
@@ -142,8 +168,14 @@ function invalidId(id: unknown): ApiError {
   ]);
 }
 
-const batchRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+export interface BatchRoutesOptions {
+  /** Callback URLs may be http for any host (DIALTONE_NOTIFY_ALLOW_HTTP); default only for loopback hosts. */
+  notifyAllowHttp?: boolean;
+}
+
+const batchRoutes: FastifyPluginAsyncTypebox<BatchRoutesOptions> = async (fastify, routeOptions) => {
   const tags = ['batches'];
+  const notifyRules: NotifyUrlRules = { allowHttp: routeOptions.notifyAllowHttp === true };
   const validated = new WeakMap<FastifyRequest, ValidatedSubmit>();
 
   // The CSV file as text; only this plugin's routes take it.
@@ -181,7 +213,7 @@ const batchRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       },
       preValidation: async (request, reply) => {
         const csv = (request.headers['content-type'] ?? '').toLowerCase().startsWith(CSV_TYPE);
-        const { problems, valid } = submitProblems(request.body, csv, request.query as Record<string, unknown>);
+        const { problems, valid } = submitProblems(request.body, csv, request.query as Record<string, unknown>, notifyRules);
         if (problems.length > 0) return sendProblems(request, reply, problems);
         if (valid) validated.set(request, valid);
         return undefined;

@@ -2,6 +2,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { validateAssociation, validateProvisionOptions, validateResourceAccountRequest, validateUpn } from '../../lib/validation';
 import type { FieldError } from '../../lib/validation';
+import { validateNotify } from '../../lib/notify-url';
+import type { NotifyUrlRules } from '../../lib/notify-url';
 import { ApiError } from '../errors';
 import { BEARER_SECURITY, V1_ERRORS, errorResponses } from '../schemas/common';
 import {
@@ -27,7 +29,7 @@ const ACCEPTED_FIELDS = Object.keys(CreateResourceAccountBody.properties);
  * number: write +, the country code…", "options.attentionTimeoutMs must be … between 1 minute and
  * 90 days"), all at once, unknown fields and options included.
  */
-export function createBodyProblems(body: unknown): FieldError[] {
+export function createBodyProblems(body: unknown, notifyRules: NotifyUrlRules = { allowHttp: false }): FieldError[] {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     return [{ field: '(body)', message: `send a JSON object with ${ACCEPTED_FIELDS.join(', ')}` }];
   }
@@ -45,6 +47,7 @@ export function createBodyProblems(body: unknown): FieldError[] {
     }),
     ...validateAssociation(fields.association, fields.kind),
     ...validateProvisionOptions(fields.options),
+    ...validateNotify(fields.notify, notifyRules),
     ...unknown,
   ];
 }
@@ -53,7 +56,13 @@ function invalid(problems: FieldError[]): ApiError {
   return new ApiError(400, 'invalid_request', `the request is not valid: ${problems.map((p) => p.message).join('; ')}`, problems);
 }
 
-const resourceAccountRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+export interface ResourceAccountRoutesOptions {
+  /** Callback URLs may be http for any host (DIALTONE_NOTIFY_ALLOW_HTTP); default only for loopback hosts. */
+  notifyAllowHttp?: boolean;
+}
+
+const resourceAccountRoutes: FastifyPluginAsyncTypebox<ResourceAccountRoutesOptions> = async (fastify, options) => {
+  const notifyRules: NotifyUrlRules = { allowHttp: options.notifyAllowHttp === true };
   const tags = ['resource-accounts'];
 
   // Every :id is a UPN; a malformed one is a 400 naming the problem rather than a puzzling 404.
@@ -80,7 +89,7 @@ const resourceAccountRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         response: { 200: SubmitResponse, 202: SubmitResponse, ...errorResponses(400, 409, ...V1_ERRORS) },
       },
       preValidation: async (request) => {
-        const problems = createBodyProblems(request.body);
+        const problems = createBodyProblems(request.body, notifyRules);
         if (problems.length > 0) throw invalid(problems);
       },
     },

@@ -23,7 +23,7 @@ import type {
 import { DECISIONS } from '../../workflows/provision-resource-account/definitions';
 import { StringEnum, idempotencyKeyHeader } from './common';
 import { LicensePurchaseStateSchema } from './license-purchase';
-import { ProvisionOptionsSchema, WorkflowStatusSchema } from './resource-accounts';
+import { NotifySchema, ProvisionOptionsSchema, WorkflowStatusSchema } from './resource-accounts';
 
 /** The largest batch body: 10,000 rows of CSV or JSON with long names fit with room to spare. */
 export const BATCH_BODY_LIMIT = 16 * 1024 * 1024;
@@ -118,6 +118,7 @@ export const CreateBatchBody = Type.Object(
           'Default: derived from the Idempotency-Key header, else a new id like b-20260115-3f9a1c',
       }),
     ),
+    notify: Type.Optional(NotifySchema),
   },
   { additionalProperties: false },
 );
@@ -140,6 +141,7 @@ export const CreateBatchQuery = Type.Object(
     concurrency: Type.Optional(Type.Number({ description: 'With a CSV body: options.concurrency' })),
     quarantineRatio: Type.Optional(Type.Number({ description: 'With a CSV body: options.quarantineRatio' })),
     quarantineWindow: Type.Optional(Type.Number({ description: 'With a CSV body: options.quarantineWindow' })),
+    notifyUrl: Type.Optional(Type.String({ description: 'With a CSV body: notify.url, where the batch and each of its runs send their events' })),
   },
   { additionalProperties: false },
 );

@@ -7,6 +7,7 @@ import type { Static, TObject, TProperties } from '@fastify/type-provider-typebo
 import { RESOURCE_ACCOUNT_KINDS } from '../../lib/microsoft';
 import { DELETED_ACCOUNT_POLICIES, OPTION_RANGES } from '../../lib/validation';
 import { DECISIONS, PROVISIONING_STATES, STEP_NAMES } from '../../workflows/provision-resource-account/definitions';
+import { NOTIFY_URL_MAX_LENGTH } from '../../workflows/notification/definitions';
 import type {
   ProvisionOptions,
   ProvisionResourceAccountInput,
@@ -111,6 +112,26 @@ const AssociationSchema = Type.Object(
   },
 );
 
+/**
+ * Where to hear about a run (or a batch and each of its runs): lib/notify-url checks the URL before
+ * this schema, with a message naming the fix. README "Notifications" describes the events.
+ */
+export const NotifySchema = Type.Object(
+  {
+    url: Type.String({
+      maxLength: NOTIFY_URL_MAX_LENGTH,
+      description: 'An absolute https URL (http only for a loopback host, or when the API allows it with DIALTONE_NOTIFY_ALLOW_HTTP); no user:password. ' +
+        'It is kept in workflow history: put no secret in it (verify the Dialtone-Signature header instead)',
+      examples: ['https://hooks.example.com/dialtone'],
+    }),
+  },
+  {
+    additionalProperties: false,
+    description: 'Optional: receive a signed CloudEvent (POST, application/cloudevents+json) when the run needs attention and when it ends; ' +
+      'at least once each, with an id to de-duplicate on',
+  },
+);
+
 export const CreateResourceAccountBody = Type.Object(
   {
     upn: Type.String({ description: 'User principal name of the resource account', examples: ['aa-main@contoso.onmicrosoft.com'] }),
@@ -120,6 +141,7 @@ export const CreateResourceAccountBody = Type.Object(
     phoneNumber: Type.String({ description: 'Calling Plan service number in E.164', examples: ['+12065550100'] }),
     association: Type.Optional(AssociationSchema),
     options: Type.Optional(ProvisionOptionsSchema),
+    notify: Type.Optional(NotifySchema),
   },
   { additionalProperties: false },
 );
@@ -166,6 +188,7 @@ const RequestSchema = Type.Object({
   association: Type.Optional(AssociationSchema),
   options: Type.Optional(RecordedOptionsSchema),
   batchId: Type.Optional(Type.String({ description: 'The batch this run is a row of (GET /v1/batches/{batchId}); absent for a single request' })),
+  notify: Type.Optional(Type.Object({ url: Type.String() }, { description: 'Where the run sends its events (the request\'s, or its batch\'s)' })),
 });
 
 const StatusProperties = {
@@ -231,6 +254,18 @@ const StatusProperties = {
   ),
   cancelRequestedAt: Type.Optional(Timestamp),
   outcome: Type.Optional(Type.String({ description: 'One line on how the run ended' })),
+  notifications: Type.Optional(
+    Type.Array(
+      Type.Object({
+        id: Type.String({ description: 'The CloudEvent id' }),
+        type: Type.String({ description: 'The CloudEvent type, e.g. com.dialtone.resource-account.completed' }),
+        at: Timestamp,
+        workflowId: Type.String({ description: "The delivery's workflow in Temporal: its status (and the Web UI) says whether each receiver has the event" }),
+        receivers: Type.Optional(Type.Integer()),
+      }),
+      { description: 'Events the run sent to receivers (notifications), oldest first' },
+    ),
+  ),
   startedAt: Timestamp,
   endedAt: Type.Optional(Timestamp),
 };

@@ -81,6 +81,8 @@ export interface SubmitBatchRequest {
   options?: BatchOptions;
   /** The caller's own id; else one is derived from the idempotency key, else made up. */
   batchId?: string;
+  /** Where the batch and its runs send their events. */
+  notify?: { url: string };
   dryRun: boolean;
   idempotencyKey?: string;
   /** The API's record of the caller. */
@@ -139,6 +141,7 @@ export class BatchService {
         rows: request.rows,
         ...(request.dryRun ? { dryRun: true } : {}),
         ...(request.options ? { options: request.options } : {}),
+        ...(request.notify && !request.dryRun ? { notify: request.notify } : {}),
         submittedBy: request.submittedBy,
         submittedAt: new Date().toISOString(),
       };
@@ -483,6 +486,9 @@ function differences(existing: ProvisionBatchInput, input: ProvisionBatchInput):
   }
   if (canonical(existing.options ?? {}) !== canonical(input.options ?? {})) {
     details.push({ field: 'options', message: `the existing batch has options ${canonical(existing.options ?? {})}; this request has ${canonical(input.options ?? {})}` });
+  }
+  if ((existing.notify?.url ?? '') !== (input.notify?.url ?? '')) {
+    details.push({ field: 'notify', message: 'the existing batch was submitted with another notify.url (or none): send the same one, or submit under a new batch id' });
   }
   return details;
 }

@@ -121,6 +121,7 @@ export class ResourceAccountService {
       phoneNumberType: 'callingPlan',
       ...(body.association ? { association: { ...body.association, configurationType: body.association.configurationType ?? CONFIGURATION_TYPE_FOR_KIND[body.kind] } } : {}),
       ...(body.options ? { options: body.options } : {}),
+      ...(body.notify ? { notify: { url: body.notify.url } } : {}),
     };
     for (let attempt = 1; ; attempt++) {
       // Temporal's reuse policies cannot tell a completed account from a rolled-back one (both runs may

@@ -75,7 +75,7 @@ describe('/v1/resource-accounts on a real Temporal dev server (no worker)', () =
     test('an unknown field is refused by name, listing the accepted fields', async () => {
       const details = await detailsOf({ ...accountBody(), tenantId: 'other-tenant' });
       assert.deepEqual(details.map((d) => d.field), ['tenantId']);
-      assert.match(details[0]?.message ?? '', /unknown field "tenantId": remove it \(accepted fields: upn, displayName, kind, usageLocation, phoneNumber, association, options\)/);
+      assert.match(details[0]?.message ?? '', /unknown field "tenantId": remove it \(accepted fields: upn, displayName, kind, usageLocation, phoneNumber, association, options, notify\)/);
     });
 
     test('an association is checked field by field: a GUID identity, a type that fits the kind, a priority from 1 to 5', async () => {

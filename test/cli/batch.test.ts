@@ -63,6 +63,17 @@ describe('dialtone batch against the API', () => {
     return full;
   }
 
+  test('submit --notify-url passes the callback with a CSV file and a JSON file alike; the API\'s refusal names it', async () => {
+    const csv = file('notify.csv', [HEADER, `${upn('notify-csv')},Notify CSV,autoAttendant,US,any,,`].join('\n'));
+    const fromCsv = await dialtone(apiUrl, 'batch', 'submit', csv, '--notify-url', 'http://hooks.example.com/dialtone');
+    assert.equal(fromCsv.code, 1, fromCsv.stderr);
+    assert.match(fromCsv.stderr, /notifyUrl must be an https URL/);
+    const json = file('notify.json', JSON.stringify({ rows: [{ upn: upn('notify-json'), displayName: 'Notify JSON', kind: 'autoAttendant', usageLocation: 'US', phoneNumber: 'any' }] }));
+    const fromJson = await dialtone(apiUrl, 'batch', 'submit', json, '--notify-url', 'https://u:p@hooks.example.com/dialtone');
+    assert.equal(fromJson.code, 1, fromJson.stderr);
+    assert.match(fromJson.stderr, /notify\.url must not carry user:password/);
+  });
+
   test('submit --dry-run prints the plan as a table with the totals, and --json the raw answer', async () => {
     const csv = file('plan.csv', [HEADER, `${upn('plan-aa')},Plan AA,autoAttendant,US,+12065550104,,`, `${upn('plan-cq')},Plan CQ,callQueue,GB,any,London,`].join('\n'));
     const run = await dialtone(apiUrl, 'batch', 'submit', csv, '--dry-run');

@@ -373,6 +373,19 @@ describe('the dialtone command', () => {
       assert.equal(api.requests.length, sent, 'nothing was sent');
     });
 
+    test('submit --notify-url sends the callback as notify.url; it does not go with --file', async () => {
+      api.answer = () => ({ status: 202, body: { id: UPN, state: 'running', existing: false } });
+      const flags = ['--upn', UPN, '--display-name', 'Sales queue', '--kind', 'callQueue', '--usage-location', 'GB', '--phone-number', '+442079460001'];
+      const run = await dialtone(apiUrl, 'submit', ...flags, '--notify-url', 'https://hooks.example.com/dialtone');
+      assert.equal(run.code, 0, run.stderr);
+      assert.deepEqual((api.requests.at(-1)?.body as { notify?: unknown }).notify, { url: 'https://hooks.example.com/dialtone' });
+      const sent = api.requests.length;
+      const both = await dialtone(apiUrl, 'submit', '--file', 'request.json', '--notify-url', 'https://hooks.example.com/dialtone');
+      assert.equal(both.code, 2);
+      assert.match(both.stderr, /--file.*cannot be used with option '--notify-url/);
+      assert.equal(api.requests.length, sent, 'nothing was sent');
+    });
+
     test('submit --file sends the file as it is', async () => {
       const request = { upn: UPN, displayName: 'Sales queue', kind: 'callQueue', usageLocation: 'GB', phoneNumber: '+442079460001', options: { attentionTimeoutMs: 3_600_000 } };
       const file = path.join(dir, 'request.json');

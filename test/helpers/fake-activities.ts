@@ -6,6 +6,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Activities } from '../../activities/types';
 import { RESOURCE_ACCOUNT_SKU_ID } from '../../lib/microsoft';
 
+const NOTIFICATION_ACTIVITIES = ['notificationTargets', 'postNotification'];
+
 export type Calls = Array<{ name: keyof Activities; input: unknown }>;
 
 export function scriptedActivities(overrides: Partial<Activities> = {}): { activities: Activities; calls: Calls } {
@@ -25,6 +27,12 @@ export function scriptedActivities(overrides: Partial<Activities> = {}): { activ
     },
     async followRuns() {
       return { runs: [] };
+    },
+    async notificationTargets({ callers }) {
+      return { targets: callers, retryWindowMs: 60_000 };
+    },
+    async postNotification() {
+      throw ApplicationFailure.nonRetryable('scripted activities send no notifications', 'NotificationRejected');
     },
     async preflight() {
       return {
@@ -70,7 +78,8 @@ export function scriptedActivities(overrides: Partial<Activities> = {}): { activ
     Object.entries(merged).map(([name, fn]) => [
       name,
       async (input: unknown) => {
-        calls.push({ name: name as keyof Activities, input });
+        // The calls are the tenant's; who receives a notification is the worker's own business.
+        if (!NOTIFICATION_ACTIVITIES.includes(name)) calls.push({ name: name as keyof Activities, input });
         return (fn as (i: unknown) => Promise<unknown>)(input);
       },
     ]),

@@ -16,6 +16,10 @@ import { tracingReplayOptions } from '../../worker/tracing';
 import { TERMINAL_STATES } from '../../workflows/provision-resource-account/definitions';
 
 const DIR = path.join(__dirname, 'histories');
+
+interface RecordedHistory {
+  events?: Array<{ workflowExecutionStartedEventAttributes?: { workflowId?: string } }>;
+}
 const index = JSON.parse(readFileSync(path.join(DIR, 'index.json'), 'utf8')) as Record<string, string>;
 const files = readdirSync(DIR).filter((name) => name.endsWith('.json') && name !== 'index.json').sort();
 
@@ -27,8 +31,9 @@ describe('recorded histories replay against the current workflow code', () => {
 
   for (const file of files) {
     test(`${file} (ended ${index[file.replace(/\.json$/, '')]})`, async () => {
-      const history: unknown = JSON.parse(readFileSync(path.join(DIR, file), 'utf8'));
-      const workflowId = `replay-${file}`;
+      const history = JSON.parse(readFileSync(path.join(DIR, file), 'utf8')) as RecordedHistory;
+      // The run's own workflow id: commands derived from it (a notification's child id) must match the history.
+      const workflowId = history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowId ?? `replay-${file}`;
       const metrics = new WorkerMetrics({ defaultMetrics: false });
       await Worker.runReplayHistory({ workflowsPath: require.resolve('../../workflows'), sinks: metrics.sinks() }, history, workflowId);
       // The business metrics' sinks are not called on replay, so a run replayed after a restart is not counted again.
@@ -42,7 +47,10 @@ describe('recorded histories replay against the current workflow code', () => {
   // headers, never commands, so every history recorded without them replays with them.
   test('every history replays with the tracing interceptors on', async () => {
     const telemetry = { resource: Resource.empty(), spanProcessor: new NoopSpanProcessor(), flush: async () => undefined, shutdown: async () => undefined };
-    const histories = files.map((file) => ({ workflowId: `replay-traced-${file}`, history: JSON.parse(readFileSync(path.join(DIR, file), 'utf8')) as unknown }));
+    const histories = files.map((file) => {
+      const history = JSON.parse(readFileSync(path.join(DIR, file), 'utf8')) as RecordedHistory;
+      return { workflowId: history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowId ?? `replay-traced-${file}`, history };
+    });
     const tracing = await tracingReplayOptions(telemetry);
     const sinks = { ...tracing.sinks, ...new WorkerMetrics({ defaultMetrics: false }).sinks() };
     const results = Worker.runReplayHistories({ workflowsPath: require.resolve('../../workflows'), ...tracing, sinks }, histories);

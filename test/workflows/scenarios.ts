@@ -58,7 +58,7 @@ export interface Scenario {
 const TENANT = '8d3f1a52-6c1e-4b7a-9f0e-2d1c5b7a9e10';
 const LICENSE = { needed: 1, skuId: RESOURCE_ACCOUNT_SKU_ID, skuPartNumber: 'PHONESYSTEM_VIRTUALUSER', enabled: 25, consumed: 0, available: 25 };
 
-function request(name: string, options?: ProvisionResourceAccountInput['options']): ProvisionResourceAccountInput {
+function request(name: string, options?: ProvisionResourceAccountInput['options'], extra: Partial<ProvisionResourceAccountInput> = {}): ProvisionResourceAccountInput {
   const id = randomUUID().slice(0, 8);
   return {
     tenantId: TENANT,
@@ -69,6 +69,7 @@ function request(name: string, options?: ProvisionResourceAccountInput['options'
     phoneNumber: '+12065550100',
     phoneNumberType: 'callingPlan',
     ...(options ? { options } : {}),
+    ...extra,
   };
 }
 
@@ -108,9 +109,10 @@ async function scenario(
   overrides: Partial<Activities>,
   drive: (handle: WorkflowHandle<typeof provisionResourceAccount>, input: ProvisionResourceAccountInput, calls: Calls) => Promise<Partial<ScenarioResult>>,
   options?: ProvisionResourceAccountInput['options'],
+  extra: Partial<ProvisionResourceAccountInput> = {},
 ): Promise<ScenarioResult> {
   const { activities, calls } = scriptedActivities(overrides);
-  const input = request(name, options);
+  const input = request(name, options, extra);
   const taskQueue = `scenario-${name}-${randomUUID()}`;
   const handle = await ctx.client.workflow.start<typeof provisionResourceAccount>(PROVISION_WORKFLOW_TYPE, {
     taskQueue,
@@ -191,6 +193,16 @@ export const SCENARIOS: Scenario[] = [
       await handle.executeUpdate(decideUpdate, { args: [{ decision: 'rollback', by: 'ops@contoso', reason: 'wrong site' }] });
       return {};
     }),
+  },
+  {
+    // With a callback: each transition the caller hears about starts a delivery child (the notifications patch).
+    name: 'notified-rolled-back',
+    ends: 'rolled-back',
+    run: (ctx) => scenario(ctx, 'notified', numberRefused, async (handle) => {
+      await until(handle, (s) => needsAttention(s) && (s.notifications?.length ?? 0) === 1, 'needs-attention, its event sent');
+      await handle.executeUpdate(decideUpdate, { args: [{ decision: 'rollback', by: 'ops@contoso', reason: 'wrong site' }] });
+      return {};
+    }, undefined, { notify: { url: 'https://hooks.example.com/dialtone' } }),
   },
   {
     name: 'abandoned',

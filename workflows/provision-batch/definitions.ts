@@ -15,6 +15,7 @@ import type {
   ProvisionOptions,
   ProvisioningState,
 } from '../provision-resource-account/definitions';
+import type { NotifyRequest } from '../notification/definitions';
 
 export const BATCH_WORKFLOW_TYPE = 'provisionBatch';
 
@@ -76,6 +77,11 @@ export interface ProvisionBatchInput {
   /** Who submitted (a name the caller gives, or the API's record of the caller); for the audit trail. */
   submittedBy?: string;
   submittedAt?: string;
+  /**
+   * Where to POST a CloudEvent for each row's run (needs attention, end) and for the batch (needs
+   * attention, end). In workflow history: no secrets in it.
+   */
+  notify?: NotifyRequest;
   /** Set by the batch itself when it continues as new: everything it knows so far. */
   carried?: BatchCarriedState;
 }

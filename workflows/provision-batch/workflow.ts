@@ -66,6 +66,9 @@ import type {
   ProvisionBatchOutput,
 } from './definitions';
 import { batchDetails, batchMessage } from './presentation';
+import type { NotifiedBatchState } from '../notification/definitions';
+import { batchEvent } from '../notification/events';
+import { NOTIFICATIONS_PATCH, Notifier } from '../notification/send';
 import { RowBook } from './window';
 import type { RunNews } from './window';
 
@@ -154,6 +157,9 @@ export class BatchRun {
   private purchase: LicensePurchaseState | undefined;
   private approvedPurchase: LicensePurchaseApproval | undefined;
   private buying = false;
+  private readonly notifier = new Notifier();
+  /** Notifications being scheduled; the batch continues as new only once none is. */
+  private sending = 0;
 
   constructor(private readonly input: ProvisionBatchInput) {
     const carried = input.carried;
@@ -320,6 +326,7 @@ export class BatchRun {
     this.pause = { by: AUTOMATIC, at, reason, quarantine: true };
     this.controls.push({ action: 'quarantine', by: AUTOMATIC, at, reason });
     log.warn('batch quarantined', { batchId: this.input.batchId, failures, window });
+    void this.notify('needs-attention');
   }
 
   private isCancelling(): boolean {
@@ -360,6 +367,7 @@ export class BatchRun {
           this.phase = 'cancelled';
           this.endedAt = new Date().toISOString();
           this.upsert();
+          await this.notify('cancelled');
         });
       }
       throw err;
@@ -416,6 +424,7 @@ export class BatchRun {
       this.licenseWait = { needed, free, short: needed - free, checks, nextCheckAt: new Date(Date.now() + interval).toISOString(), ...this.purchaseShown(needed - free) };
       this.upsert();
       if (checks === 0 && this.purchase === undefined && patched(BATCH_LICENSE_PROCUREMENT_PATCH)) await this.describePurchase(needed - free);
+      if (checks === 0) void this.notify('needs-attention');
       this.changed = false;
       if (await condition(() => this.isCancelling() || (this.approvedPurchase !== undefined && !this.buying), interval)) {
         if (this.isCancelling()) break;
@@ -496,7 +505,7 @@ export class BatchRun {
       // A long history: start nothing more, let the starts in flight land, then continue as new.
       const continueNow = workflowInfo().historyLength >= this.settings.maxHistoryEvents || workflowInfo().continueAsNewSuggested;
       if (continueNow && this.starting === 0 && !this.book.allFinished()) {
-        await condition(allHandlersFinished);
+        await condition(() => allHandlersFinished() && this.sending === 0);
         if (this.starting === 0) await continueAsNew<typeof provisionBatch>({ ...this.input, carried: this.carry() });
       }
       if (!continueNow) this.fill();
@@ -512,6 +521,7 @@ export class BatchRun {
         if (this.phase === 'cancelling' || failures === 0) break;
         // Rows ended that did not complete: stay open a while for retry-failed.
         this.phase = 'completed-with-failures';
+        if (closeAt === undefined && this.settings.retryWindowMs > 0) void this.notify('needs-attention');
         closeAt ??= Date.now() + this.settings.retryWindowMs;
         this.upsert();
         this.changed = false;
@@ -529,7 +539,8 @@ export class BatchRun {
       this.phase = this.phase === 'cancelling' ? 'cancelled' : this.book.retryableCount() > 0 ? 'completed-with-failures' : 'completed';
       this.endedAt = new Date().toISOString();
       this.upsert();
-      await condition(allHandlersFinished);
+      await this.notify(this.phase as NotifiedBatchState);
+      await condition(() => allHandlersFinished() && this.sending === 0);
       return { progress: this.progress() };
     });
   }
@@ -568,6 +579,8 @@ export class BatchRun {
         : {}),
       batchId: this.input.batchId,
       ...(this.input.options?.rowOptions ? { options: this.input.options.rowOptions } : {}),
+      // Every row's run tells the batch's receiver too.
+      ...(this.input.notify ? { notify: this.input.notify } : {}),
     };
     this.starting += 1;
     try {
@@ -646,6 +659,21 @@ export class BatchRun {
     await Promise.all(going.map((row) => getExternalWorkflowHandle(row.workflowId, row.runId).cancel().catch((err: unknown) => {
       log.info('cancel of a row run failed', { workflowId: row.workflowId, error: err instanceof Error ? err.message : String(err) });
     })));
+  }
+
+  /**
+   * Tells the batch's caller and the operator's receivers that the batch is in `state` (a CloudEvent
+   * delivered by its own workflow; the batch never waits on a receiver).
+   */
+  private async notify(state: NotifiedBatchState): Promise<void> {
+    if (this.input.dryRun || !patched(NOTIFICATIONS_PATCH)) return;
+    const url = this.input.notify?.url;
+    this.sending += 1;
+    try {
+      await this.notifier.send(batchEvent(this.input.tenantId, this.progress(), state), url ? [{ url, origin: 'batch' }] : []);
+    } finally {
+      this.sending -= 1;
+    }
   }
 
   private carry(): BatchCarriedState {

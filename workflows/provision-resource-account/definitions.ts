@@ -8,6 +8,7 @@ import type { ActivityOptions, Sinks } from '@temporalio/workflow';
 import { NEEDS_PERSON_ERROR_TYPES } from '../../lib/error-types';
 import type { ConfigurationType, ResourceAccountKind } from '../../lib/microsoft';
 import type { DeletedAccountPolicy } from '../../lib/validation';
+import type { NotifyRequest, SentNotification } from '../notification/definitions';
 
 export type { DeletedAccountPolicy, ResourceAccountKind };
 
@@ -61,6 +62,11 @@ export interface ProvisionResourceAccountInput {
   /** Set when the run is a row of a batch. */
   batchId?: string;
   options?: ProvisionOptions;
+  /**
+   * Where to POST a CloudEvent when the run needs attention and when it ends (the request's URL, or
+   * for a row of a batch the batch's). In workflow history: no secrets in it.
+   */
+  notify?: NotifyRequest;
 }
 
 export type StepName = 'preflight' | 'createAccount' | 'assignLicense' | 'waitForLicense' | 'assignNumber' | 'associate';
@@ -171,6 +177,8 @@ export interface ProvisionResourceAccountStatus {
   cancelRequestedAt?: string;
   /** One line on how the run ended, once it has. */
   outcome?: string;
+  /** Events sent to receivers (notifications), oldest first, each with the workflow that delivers it. */
+  notifications?: SentNotification[];
   startedAt: string;
   endedAt?: string;
 }

@@ -59,6 +59,10 @@ import type {
 } from './definitions';
 import { currentDetails, decisionCommands } from './presentation';
 import { rowReportSignal } from '../provision-batch/definitions';
+import { NOTIFIED_RUN_STATES } from '../notification/definitions';
+import type { NotifiedRunState } from '../notification/definitions';
+import { runEvent } from '../notification/events';
+import { NOTIFICATIONS_PATCH, Notifier } from '../notification/send';
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
@@ -198,6 +202,9 @@ export class ProvisioningRun {
   /** An approved license purchase the waiting routine has not made yet (or is making). */
   private approvedPurchase: LicensePurchaseApproval | undefined;
   private buying = false;
+  private readonly notifier = new Notifier();
+  /** Events being scheduled; the run ends only once none is, so no event is lost with it. */
+  private sending = 0;
 
   constructor(
     private readonly input: ProvisionResourceAccountInput,
@@ -535,6 +542,7 @@ export class ProvisioningRun {
     };
     this.setState('needs-attention', name);
     void this.reportToBatch();
+    void this.notify('needs-attention');
     if (auto?.licenses !== undefined && patched(LICENSE_PROCUREMENT_PATCH)) await this.describePurchase(auto);
     while (!this.decided) {
       const left = deadline - Date.now();
@@ -691,7 +699,8 @@ export class ProvisioningRun {
       this.status.outcome = outcome;
       this.setState(state);
       await this.reportToBatch();
-      await condition(allHandlersFinished);
+      if (isNotified(state)) await this.notify(state);
+      await condition(() => allHandlersFinished() && this.sending === 0);
       return this.status;
     });
   }
@@ -722,6 +731,24 @@ export class ProvisioningRun {
     } catch (err) {
       log.info('the batch could not be told', { batch: parent.workflowId, error: err instanceof Error ? err.message : String(err) });
     }
+  }
+
+  /**
+   * Tells the callers (the request's or its batch's URL) and the operator's receivers that the run is
+   * in `state`: a CloudEvent delivered by its own workflow, so a slow or dead receiver never holds up
+   * the run. The status lists each event sent.
+   */
+  private async notify(state: NotifiedRunState): Promise<void> {
+    if (!patched(NOTIFICATIONS_PATCH)) return;
+    const url = this.input.notify?.url;
+    const callers = url ? [{ url, origin: this.input.batchId ? 'batch' as const : 'request' as const }] : [];
+    this.sending += 1;
+    const sent = await this.notifier.send(runEvent(this.status, state, workflowInfo().runId), callers).finally(() => {
+      this.sending -= 1;
+    });
+    if (!sent) return;
+    this.status.notifications = [...(this.status.notifications ?? []), sent];
+    this.show();
   }
 
   /** What the run did that is still in the tenant, newest first. */
@@ -767,6 +794,10 @@ export class ProvisioningRun {
   private show(): void {
     setCurrentDetails(currentDetails(this.status));
   }
+}
+
+function isNotified(state: ProvisioningState): state is NotifiedRunState {
+  return (NOTIFIED_RUN_STATES as readonly string[]).includes(state);
 }
 
 function holdsDeletedAccountProblem(error: StepError): boolean {
