@@ -1,6 +1,9 @@
 /** Shared pieces of the API tests: a config built by the real loader, request bodies, polling. */
 import { randomUUID } from 'node:crypto';
+import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import type { AccountStatusResponse, SubmitResponse } from '../../api/schemas/resource-accounts';
 import type { ApiConfig } from '../../api/config';
 import { loadApiConfig } from '../../api/config';
 
@@ -69,4 +72,23 @@ export async function eventually<T>(get: () => Promise<T>, done: (value: T) => b
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error(`${what} did not happen; last value: ${JSON.stringify(last)}`);
+}
+
+/** A request the API must accept (202) and a status it must answer (200), through `inject`. */
+export function accountCalls(app: () => FastifyInstance): {
+  submit(body: object): Promise<SubmitResponse>;
+  status(upn: string): Promise<AccountStatusResponse>;
+} {
+  return {
+    async submit(body) {
+      const res = await app().inject({ method: 'POST', url: '/v1/resource-accounts', headers: AUTH, payload: body });
+      assert.equal(res.statusCode, 202, res.body);
+      return res.json<SubmitResponse>();
+    },
+    async status(upn) {
+      const res = await app().inject({ method: 'GET', url: statusPath(upn), headers: AUTH });
+      assert.equal(res.statusCode, 200, res.body);
+      return res.json<AccountStatusResponse>();
+    },
+  };
 }

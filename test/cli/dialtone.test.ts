@@ -9,11 +9,11 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { REPO_ROOT } from '../../lib/paths';
+import { freeLoopbackPort } from '../../worker/metrics-server';
 
 const TOKEN = 'cli-test-token-5f1c9a7e';
 const UPN = 'cq-sales@contoso.onmicrosoft.com';
@@ -81,17 +81,6 @@ function dialtone(apiUrl: string, ...args: string[]): Promise<Run> {
         resolve({ code, stdout, stderr });
       },
     );
-  });
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
   });
 }
 
@@ -404,7 +393,7 @@ describe('the dialtone command', () => {
   });
 
   test('an API that cannot be reached: the URL tried, the cause, DIALTONE_API_URL and npm start; never the token', async () => {
-    const nothing = `http://127.0.0.1:${await freePort()}`;
+    const nothing = `http://127.0.0.1:${await freeLoopbackPort()}`;
     const run = await dialtone(nothing, 'list', '--state', 'needs-attention');
     assert.equal(run.code, 1);
     assert.equal(run.stdout, '');

@@ -14,24 +14,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { REPO_ROOT } from '../../lib/paths';
+import { freeLoopbackPort } from '../../worker/metrics-server';
 
 const PORT_VARIABLES = ['TEMPORAL_PORT', 'TEMPORAL_UI_PORT', 'SIMULATOR_PORT', 'API_PORT', 'WORKER_METRICS_PORT'] as const;
 type Ports = Record<(typeof PORT_VARIABLES)[number], number>;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
-
 async function freePorts(): Promise<Ports> {
   const ports: Partial<Ports> = {};
-  for (const name of PORT_VARIABLES) ports[name] = await freePort();
+  for (const name of PORT_VARIABLES) ports[name] = await freeLoopbackPort();
   return ports as Ports;
 }
 

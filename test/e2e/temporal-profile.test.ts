@@ -9,7 +9,6 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -24,17 +23,7 @@ import type { TestSimulator } from '../helpers/simulator';
 import { startTestTemporal } from '../helpers/temporal';
 import type { TestTemporal } from '../helpers/temporal';
 import { killHard } from '../helpers/worker-process';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
+import { freeLoopbackPort } from '../../worker/metrics-server';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -80,7 +69,7 @@ describe('worker and API configured by a Temporal TOML profile alone', () => {
       path.join(home, '.config', 'temporalio', 'temporal.toml'),
       `# As \`temporal config set\` writes it\n[profile.default]\naddress = "${temporal.address}"\nnamespace = "${namespace}"\n`,
     );
-    const port = await freePort();
+    const port = await freeLoopbackPort();
     apiUrl = `http://127.0.0.1:${port}`;
     start('worker/main.ts', {});
     start('api/server.ts', { API_HOST: '127.0.0.1', API_PORT: String(port), API_AUTH_DISABLED: 'true', LOG_LEVEL: 'warn' });

@@ -15,7 +15,7 @@ import { LOCAL_TENANT_ID } from '../../lib/local-defaults';
 import type { deliverNotification } from '../../workflows/notification/workflow';
 import type { BatchEventData, NotificationEvent, RunEventData } from '../../workflows/notification/definitions';
 import { createDialtoneWorker, createTenantActivities } from '../../worker/worker';
-import { AUTH, accountBody, eventually, statusPath, testConfig } from '../api/helpers';
+import { AUTH, accountBody, accountCalls, eventually, statusPath, testConfig } from '../api/helpers';
 import { startTestReceiver } from '../helpers/receiver';
 import type { ReceivedRequest, TestReceiver } from '../helpers/receiver';
 import { startTestSimulator, TEST_POLLING } from '../helpers/simulator';
@@ -77,17 +77,7 @@ describe('notifications: signed CloudEvents to callers and the operator, deliver
     await receiver?.close();
   });
 
-  async function submit(body: object): Promise<SubmitResponse> {
-    const res = await app.inject({ method: 'POST', url: '/v1/resource-accounts', headers: AUTH, payload: body });
-    assert.equal(res.statusCode, 202, res.body);
-    return res.json<SubmitResponse>();
-  }
-
-  async function status(upn: string): Promise<AccountStatusResponse> {
-    const res = await app.inject({ method: 'GET', url: statusPath(upn), headers: AUTH });
-    assert.equal(res.statusCode, 200, res.body);
-    return res.json<AccountStatusResponse>();
-  }
+  const { submit, status } = accountCalls(() => app);
 
   /** The run's final status, once it has ended (a bounded wait, so a run stuck waiting fails the test). */
   async function ended(upn: string): Promise<AccountStatusResponse> {

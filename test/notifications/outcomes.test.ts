@@ -10,14 +10,13 @@ import { after, before, describe, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { ApiApp } from '../../api/app';
-import type { AccountStatusResponse, SubmitResponse } from '../../api/schemas/resource-accounts';
 import { createNotificationActivities } from '../../activities/notifications';
 import type { NotificationSettings } from '../../activities/notifications';
 import type { Activities } from '../../activities/types';
 import { ErrorType } from '../../lib/error-types';
 import type { NotificationEvent, RunEventData } from '../../workflows/notification/definitions';
 import type { deliverNotification } from '../../workflows/notification/workflow';
-import { AUTH, accountBody, eventually, statusPath } from '../api/helpers';
+import { AUTH, accountBody, accountCalls, eventually, statusPath } from '../api/helpers';
 import { startApiWithWorker } from '../api/with-worker';
 import type { ApiWithWorker } from '../api/with-worker';
 import { personMustFix, scriptedActivities } from '../helpers/fake-activities';
@@ -68,16 +67,7 @@ describe('notifications for every outcome and every receiver answer (real workfl
     await receiver?.close();
   });
 
-  async function submit(body: object): Promise<SubmitResponse> {
-    const res = await app.inject({ method: 'POST', url: '/v1/resource-accounts', headers: AUTH, payload: body });
-    assert.equal(res.statusCode, 202, res.body);
-    return res.json<SubmitResponse>();
-  }
-  async function status(upn: string): Promise<AccountStatusResponse> {
-    const res = await app.inject({ method: 'GET', url: statusPath(upn), headers: AUTH });
-    assert.equal(res.statusCode, 200, res.body);
-    return res.json<AccountStatusResponse>();
-  }
+  const { submit, status } = accountCalls(() => app);
   const ended = (upn: string) => eventually(() => status(upn), (s) => s.workflowStatus !== 'RUNNING', 'the run ending', 600);
   const eventsAt = (path: string) => receiver.delivered(path).map((r) => JSON.parse(r.body) as NotificationEvent<RunEventData>);
 
