@@ -11,6 +11,8 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { ApplicationFailureCategory } from '@temporalio/common';
 import { CloudEvent, HTTP } from 'cloudevents';
 import { NotificationErrorType, redactedUrl } from '../workflows/notification/definitions';
+import { validateNotifyUrl } from '../lib/notify-url';
+import type { NotifyUrlRules } from '../lib/notify-url';
 import type {
   NotificationActivities,
   NotificationTarget,
@@ -39,6 +41,8 @@ export interface NotificationSettings {
   timeoutMs: number;
   /** How long a delivery is retried before it is given up, in ms. */
   retryWindowMs: number;
+  /** What a caller's URL may be, checked when an event is sent (the API checked it when the run was accepted). */
+  callerRules?: NotifyUrlRules;
 }
 
 export const DEFAULT_NOTIFY_TIMEOUT_MS = 10_000;
@@ -71,7 +75,13 @@ export function createNotificationActivities(settings: NotificationSettings): No
   return {
     async notificationTargets({ callers }: NotificationTargetsInput): Promise<NotificationTargetsOutput> {
       const targets: NotificationTarget[] = [];
-      for (const target of [...callers, ...settings.urls.map((url): NotificationTarget => ({ url, origin: 'operator' }))]) {
+      // A caller's URL the operator no longer allows (an allow-list set after the run was accepted) gets nothing.
+      const allowed = callers.filter((caller) => {
+        const problem = settings.callerRules && validateNotifyUrl(caller.url, 'notify.url', settings.callerRules);
+        if (problem) Context.current().log.warn('notification not sent to a caller URL the worker does not allow', { url: redactedUrl(caller.url), reason: problem.message });
+        return !problem;
+      });
+      for (const target of [...allowed, ...settings.urls.map((url): NotificationTarget => ({ url, origin: 'operator' }))]) {
         if (!targets.some((t) => t.url === target.url)) targets.push(target);
       }
       return { targets, retryWindowMs: settings.retryWindowMs, attemptTimeoutMs: settings.timeoutMs };

@@ -84,8 +84,8 @@ export async function buildApp(config: ApiConfig, deps: AppDeps = {}) {
   });
 
   await app.register(healthRoutes);
-  await app.register(resourceAccountRoutes, { prefix: '/v1', notifyAllowHttp: config.notifyAllowHttp });
-  await app.register(batchRoutes, { prefix: '/v1', notifyAllowHttp: config.notifyAllowHttp });
+  await app.register(resourceAccountRoutes, { prefix: '/v1', notifyRules: config.notifyRules });
+  await app.register(batchRoutes, { prefix: '/v1', notifyRules: config.notifyRules });
   await app.register(licensePurchaseRoutes, { prefix: '/v1', tenantId: config.tenantId, workerTimeoutMs: config.workerTimeoutMs });
   return app;
 }

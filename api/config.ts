@@ -2,6 +2,8 @@
  * The API's whole configuration, validated at boot. Only api/server.ts passes `process.env` in.
  */
 import { EnvReader, readTemporalConfig, readTenantId } from '../lib/config';
+import { readNotifyUrlRules } from '../lib/notify-url';
+import type { NotifyUrlRules } from '../lib/notify-url';
 import type { Env, TemporalConfig, TenantMode } from '../lib/config';
 import { LOCAL_API_PORT } from '../lib/local-defaults';
 import { readTracingConfig } from '../lib/telemetry';
@@ -40,8 +42,8 @@ export interface ApiConfig {
   docsUi: boolean;
   /** OpenTelemetry tracing (OTEL_* variables); off unless one asks for traces. */
   tracing: TracingConfig;
-  /** Callers' notify URLs may be http for any host (DIALTONE_NOTIFY_ALLOW_HTTP); by default http only for loopback hosts. */
-  notifyAllowHttp: boolean;
+  /** What a caller's notify URL may be: http for any host (DIALTONE_NOTIFY_ALLOW_HTTP), which hosts (DIALTONE_NOTIFY_ALLOWED_HOSTS). */
+  notifyRules: NotifyUrlRules;
 }
 
 export function loadApiConfig(env: Env): ApiConfig {
@@ -60,9 +62,9 @@ export function loadApiConfig(env: Env): ApiConfig {
   const docsUi = r.bool('API_DOCS_UI', r.optional('NODE_ENV') !== 'production');
   const tracing = readTracingConfig(r);
   // Notifications: events go in the clear over http, so only a receiver on this machine may use it unless allowed.
-  const notifyAllowHttp = r.bool('DIALTONE_NOTIFY_ALLOW_HTTP', false);
+  const notifyRules = readNotifyUrlRules(r);
   r.done();
-  return { host, port, logLevel, auth, temporal, tenantMode, tenantId, temporalUiUrl, workerTimeoutMs, dryRunWaitMs, docsUi, tracing, notifyAllowHttp };
+  return { host, port, logLevel, auth, temporal, tenantMode, tenantId, temporalUiUrl, workerTimeoutMs, dryRunWaitMs, docsUi, tracing, notifyRules };
 }
 
 function readAuth(r: EnvReader): ApiAuthConfig {

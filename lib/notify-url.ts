@@ -2,12 +2,50 @@
  * The rule for a callback URL (a caller's notify.url, an operator's DIALTONE_NOTIFY_URLS): one place,
  * used by the API and the worker's config.
  */
+import type { EnvReader } from './config';
 import type { FieldError } from './validation';
 import { NOTIFY_URL_MAX_LENGTH } from '../workflows/notification/definitions';
 
 export interface NotifyUrlRules {
   /** Accept http for any host (the API's or worker's DIALTONE_NOTIFY_ALLOW_HTTP); otherwise only for loopback hosts. */
   allowHttp: boolean;
+  /**
+   * The hosts a caller's URL may name (DIALTONE_NOTIFY_ALLOWED_HOSTS): `hooks.example.com` that host,
+   * `.example.com` any host under it. Unset: any host. The operator's own URLs are not held to it.
+   */
+  allowedHosts?: readonly string[];
+}
+
+/** The variables of the rule, read the same way by the API (callers' URLs) and the worker. */
+export function readNotifyUrlRules(r: EnvReader): NotifyUrlRules {
+  const allowHttp = r.bool('DIALTONE_NOTIFY_ALLOW_HTTP', false);
+  const listed = r.optional('DIALTONE_NOTIFY_ALLOWED_HOSTS');
+  if (listed === undefined) return { allowHttp };
+  const allowedHosts = listed.split(',').map((h) => h.trim().toLowerCase()).filter((h) => h !== '');
+  const bad = allowedHosts.filter((h) => !/^\.?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(h) && !/^\[[0-9a-f:.]+\]$/.test(h));
+  if (bad.length > 0 || allowedHosts.length === 0) {
+    r.problems.push(
+      `DIALTONE_NOTIFY_ALLOWED_HOSTS must list host names, comma-separated: hooks.example.com for that host, .example.com for any host under it` +
+        (bad.length > 0 ? ` (not a host name: ${bad.slice(0, 3).map((h) => `"${h.slice(0, 60)}"`).join(', ')})` : ''),
+    );
+  }
+  return { allowHttp, allowedHosts };
+}
+
+/** Whether `hostname` is one of `allowed` (exact, or under a `.domain` entry). */
+export function isAllowedHost(hostname: string, allowed: readonly string[]): boolean {
+  const host = hostname.toLowerCase().replace(/\.$/, '');
+  return allowed.some((entry) => (entry.startsWith('.') ? host.endsWith(entry) || host === entry.slice(1) : host === entry));
+}
+
+/**
+ * 169.254.0.0/16 and fe80::/10: link-local addresses, where clouds serve instance metadata and
+ * credentials (169.254.169.254 on Azure, AWS and GCP). No receiver lives there, and a caller must not
+ * make the worker post to one.
+ */
+export function isLinkLocalHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return /^169\.254\.\d{1,3}\.\d{1,3}$/.test(host) || /^fe[89ab][0-9a-f]:/.test(host);
 }
 
 /** localhost, 127.0.0.0/8 and ::1: a receiver on the same machine (the local stack, tests). */
@@ -38,6 +76,16 @@ export function validateNotifyUrl(value: unknown, field: string, rules: NotifyUr
       field,
       message: `${field} must be an https URL: events are sent in the clear over http, which is accepted only for a loopback host ` +
         `(localhost, 127.0.0.1, ::1) unless the operator sets ${allowHttpName}=true`,
+    };
+  }
+  if (isLinkLocalHost(url.hostname)) {
+    return { field, message: `${field} names a link-local address (169.254.0.0/16, fe80::/10), where clouds serve instance metadata: give the receiver's own host` };
+  }
+  if (rules.allowedHosts && !isAllowedHost(url.hostname, rules.allowedHosts)) {
+    return {
+      field,
+      message: `${field}: the host ${url.hostname.slice(0, 100)} is not one this Dialtone sends events to (DIALTONE_NOTIFY_ALLOWED_HOSTS lists ` +
+        `${rules.allowedHosts.slice(0, 5).join(', ')}${rules.allowedHosts.length > 5 ? ', …' : ''}): use a receiver there, or ask the operator to add the host`,
     };
   }
   if (url.username !== '' || url.password !== '') {

@@ -3,14 +3,16 @@
  * - DIALTONE_NOTIFY_URLS: comma-separated URLs that receive every event of every run and batch (the operator's)
  * - DIALTONE_NOTIFY_SIGNING_SECRET (or _FILE): the HMAC-SHA256 key events are signed with; required in
  *   microsoft mode when DIALTONE_NOTIFY_URLS is set; in simulator mode a fixed local one by default
- * - DIALTONE_NOTIFY_ALLOW_HTTP: http URLs for any host in DIALTONE_NOTIFY_URLS (default: only loopback hosts)
+ * - DIALTONE_NOTIFY_ALLOW_HTTP: http URLs for any host (default: only loopback hosts)
+ * - DIALTONE_NOTIFY_ALLOWED_HOSTS: the hosts a caller's URL may name (default: any); checked again here,
+ *   at send time, for runs accepted before it was set
  * - DIALTONE_NOTIFY_TIMEOUT_MS: how long one POST may take (default 10 s)
  * - DIALTONE_NOTIFY_RETRY_WINDOW_MS: how long a delivery is retried (default 3 days)
  */
 import { DEFAULT_NOTIFY_RETRY_WINDOW_MS, DEFAULT_NOTIFY_TIMEOUT_MS } from '../activities/notifications';
 import type { NotificationSettings } from '../activities/notifications';
 import type { EnvReader, TenantMode } from '../lib/config';
-import { validateNotifyUrl } from '../lib/notify-url';
+import { readNotifyUrlRules, validateNotifyUrl } from '../lib/notify-url';
 
 /**
  * Not a secret: the signing key of simulator mode (the local stack), so a receiver can be tried out
@@ -22,7 +24,8 @@ export const LOCAL_NOTIFY_SIGNING_SECRET = 'simulator-only-notify-signing-secret
 export const MIN_SIGNING_SECRET_LENGTH = 32;
 
 export function readNotifyConfig(r: EnvReader, mode: TenantMode): NotificationSettings {
-  const allowHttp = r.bool('DIALTONE_NOTIFY_ALLOW_HTTP', false);
+  const callerRules = readNotifyUrlRules(r);
+  const { allowHttp } = callerRules;
   const urls = (r.optional('DIALTONE_NOTIFY_URLS') ?? '').split(',').map((u) => u.trim()).filter((u) => u !== '');
   urls.forEach((url, i) => {
     const problem = validateNotifyUrl(url, `DIALTONE_NOTIFY_URLS (URL ${i + 1})`, { allowHttp });
@@ -42,6 +45,7 @@ export function readNotifyConfig(r: EnvReader, mode: TenantMode): NotificationSe
   }
   return {
     urls,
+    callerRules,
     ...(signingSecret !== undefined ? { signingSecret } : {}),
     timeoutMs: r.int('DIALTONE_NOTIFY_TIMEOUT_MS', DEFAULT_NOTIFY_TIMEOUT_MS, 1_000, 120_000),
     retryWindowMs: r.int('DIALTONE_NOTIFY_RETRY_WINDOW_MS', DEFAULT_NOTIFY_RETRY_WINDOW_MS, 60_000, 30 * 24 * 60 * 60 * 1000),
@@ -52,6 +56,7 @@ export function readNotifyConfig(r: EnvReader, mode: TenantMode): NotificationSe
 export function describeNotifyConfig(settings: NotificationSettings): Record<string, unknown> {
   return {
     urls: settings.urls.map((url) => url.replace(/[?#].*$/, '')),
+    allowedHosts: settings.callerRules?.allowedHosts ?? 'any',
     signingSecret: settings.signingSecret ? '(set)' : undefined,
     timeoutMs: settings.timeoutMs,
     retryWindowMs: settings.retryWindowMs,

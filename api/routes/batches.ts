@@ -169,13 +169,13 @@ function invalidId(id: unknown): ApiError {
 }
 
 export interface BatchRoutesOptions {
-  /** Callback URLs may be http for any host (DIALTONE_NOTIFY_ALLOW_HTTP); default only for loopback hosts. */
-  notifyAllowHttp?: boolean;
+  /** What a caller's callback URL may be (DIALTONE_NOTIFY_ALLOW_HTTP, DIALTONE_NOTIFY_ALLOWED_HOSTS); default https to any host, http only for loopback hosts. */
+  notifyRules?: NotifyUrlRules;
 }
 
 const batchRoutes: FastifyPluginAsyncTypebox<BatchRoutesOptions> = async (fastify, routeOptions) => {
   const tags = ['batches'];
-  const notifyRules: NotifyUrlRules = { allowHttp: routeOptions.notifyAllowHttp === true };
+  const notifyRules: NotifyUrlRules = routeOptions.notifyRules ?? { allowHttp: false };
   const validated = new WeakMap<FastifyRequest, ValidatedSubmit>();
 
   // The CSV file as text; only this plugin's routes take it.

@@ -57,12 +57,12 @@ function invalid(problems: FieldError[]): ApiError {
 }
 
 export interface ResourceAccountRoutesOptions {
-  /** Callback URLs may be http for any host (DIALTONE_NOTIFY_ALLOW_HTTP); default only for loopback hosts. */
-  notifyAllowHttp?: boolean;
+  /** What a caller's callback URL may be (DIALTONE_NOTIFY_ALLOW_HTTP, DIALTONE_NOTIFY_ALLOWED_HOSTS); default https to any host, http only for loopback hosts. */
+  notifyRules?: NotifyUrlRules;
 }
 
 const resourceAccountRoutes: FastifyPluginAsyncTypebox<ResourceAccountRoutesOptions> = async (fastify, options) => {
-  const notifyRules: NotifyUrlRules = { allowHttp: options.notifyAllowHttp === true };
+  const notifyRules: NotifyUrlRules = options.notifyRules ?? { allowHttp: false };
   const tags = ['resource-accounts'];
 
   // Every :id is a UPN; a malformed one is a 400 naming the problem rather than a puzzling 404.

@@ -216,6 +216,32 @@ describe('/v1/resource-accounts on a real Temporal dev server (no worker)', () =
       assert.equal(res.statusCode, 401);
     });
 
+    test("DIALTONE_NOTIFY_ALLOWED_HOSTS: a caller's notify.url for another host is refused, naming the field; nothing is started", async () => {
+      const guarded = await buildApp(testConfig({ DIALTONE_NOTIFY_ALLOWED_HOSTS: '.contoso.com' }), { temporalClient: temporal.client });
+      try {
+        const body = { ...accountBody('aa'), notify: { url: 'https://hooks.fabrikam.net/dialtone' } };
+        const res = await guarded.inject({ method: 'POST', url: '/v1/resource-accounts', headers: AUTH, payload: body });
+        assert.equal(res.statusCode, 400, res.body);
+        const [detail] = res.json<{ error: { details: Array<{ field: string; message: string }> } }>().error.details;
+        assert.equal(detail?.field, 'notify.url');
+        assert.match(detail?.message ?? '', /the host hooks\.fabrikam\.net is not one this Dialtone sends events to \(DIALTONE_NOTIFY_ALLOWED_HOSTS lists \.contoso\.com\)/);
+        const batch = await guarded.inject({
+          method: 'POST', url: '/v1/batches', headers: AUTH,
+          payload: { notify: { url: 'https://169.254.169.254/latest' }, rows: [accountBody('bb')] },
+        });
+        assert.equal(batch.statusCode, 400, batch.body);
+        assert.match(batch.body, /notify\.url names a link-local address/);
+        const allowed = await guarded.inject({
+          method: 'POST', url: '/v1/resource-accounts', headers: AUTH,
+          payload: { ...accountBody('aa'), notify: { url: 'https://hooks.contoso.com/dialtone' } },
+        });
+        assert.equal(allowed.statusCode, 202, allowed.body);
+        await temporal.client.workflow.getHandle(allowed.json<{ workflowId: string }>().workflowId).terminate('test: only the acceptance mattered');
+      } finally {
+        await guarded.close();
+      }
+    });
+
     test('with auth disabled, /v1 answers without a token', async () => {
       const open = await buildApp(testConfig({ API_AUTH_TOKENS: '', API_AUTH_DISABLED: 'true' }), { temporalClient: temporal.client });
       try {

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { loadApiConfig } from '../../api/config';
-import { retryAfterMs } from '../../activities/notifications';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createNotificationActivities, retryAfterMs } from '../../activities/notifications';
 import { ConfigError } from '../../lib/config';
 import { validateNotifyUrl } from '../../lib/notify-url';
 import { describeWorkerConfig, loadWorkerConfig } from '../../worker/config';
@@ -30,7 +31,7 @@ function problems(load: () => unknown): string[] {
 describe('worker notification settings', () => {
   test('by default: no receivers of the operator\'s, 10 s a POST, retried for 3 days; simulator mode signs with its fixed local secret', () => {
     const { notifications } = loadWorkerConfig(SIMULATOR);
-    assert.deepEqual(notifications, { urls: [], signingSecret: LOCAL_NOTIFY_SIGNING_SECRET, timeoutMs: 10_000, retryWindowMs: 3 * 24 * 3_600_000 });
+    assert.deepEqual(notifications, { urls: [], callerRules: { allowHttp: false }, signingSecret: LOCAL_NOTIFY_SIGNING_SECRET, timeoutMs: 10_000, retryWindowMs: 3 * 24 * 3_600_000 });
     const real = loadWorkerConfig(MICROSOFT).notifications;
     assert.equal(real.signingSecret, undefined, 'against a real tenant there is no default secret: nothing is sent until one is set');
   });
@@ -44,6 +45,7 @@ describe('worker notification settings', () => {
       DIALTONE_NOTIFY_RETRY_WINDOW_MS: '3600000',
     });
     assert.deepEqual(config.notifications, {
+      callerRules: { allowHttp: false },
       urls: ['https://ops.example.com/hook?token=t0ps3cret', 'http://127.0.0.1:9000/local'],
       signingSecret: SECRET,
       timeoutMs: 5000,
@@ -82,8 +84,8 @@ describe('worker notification settings', () => {
 describe('API notification settings and the URL rule', () => {
   test('DIALTONE_NOTIFY_ALLOW_HTTP is a boolean, off by default', () => {
     const base = { API_AUTH_TOKENS: 'test-token-0123456789abcdef' };
-    assert.equal(loadApiConfig(base).notifyAllowHttp, false);
-    assert.equal(loadApiConfig({ ...base, DIALTONE_NOTIFY_ALLOW_HTTP: 'true' }).notifyAllowHttp, true);
+    assert.deepEqual(loadApiConfig(base).notifyRules, { allowHttp: false });
+    assert.deepEqual(loadApiConfig({ ...base, DIALTONE_NOTIFY_ALLOW_HTTP: 'true' }).notifyRules, { allowHttp: true });
     assert.deepEqual(problems(() => loadApiConfig({ ...base, DIALTONE_NOTIFY_ALLOW_HTTP: 'maybe' })), ['DIALTONE_NOTIFY_ALLOW_HTTP="maybe" must be true or false']);
   });
 
@@ -96,6 +98,40 @@ describe('API notification settings and the URL rule', () => {
       assert.match(validateNotifyUrl(url, 'notify.url', strict)?.message ?? '', /must be an https URL/, url);
     }
     assert.equal(validateNotifyUrl('http://10.0.0.1/x', 'notify.url', { allowHttp: true }), undefined);
+  });
+
+  test('link-local addresses (where clouds serve instance metadata) are refused whatever else is allowed', () => {
+    for (const url of ['http://169.254.169.254/metadata/instance', 'https://169.254.0.1/x', 'http://[fe80::1]/x']) {
+      assert.match(validateNotifyUrl(url, 'notify.url', { allowHttp: true })?.message ?? '', /^notify\.url names a link-local address/, url);
+    }
+  });
+
+  test('DIALTONE_NOTIFY_ALLOWED_HOSTS: a caller may name only the hosts listed, exactly or under a .domain entry', () => {
+    const base = { API_AUTH_TOKENS: 'test-token-0123456789abcdef' };
+    const rules = loadApiConfig({ ...base, DIALTONE_NOTIFY_ALLOWED_HOSTS: 'hooks.contoso.com, .fabrikam.net,127.0.0.1' }).notifyRules;
+    assert.deepEqual(rules, { allowHttp: false, allowedHosts: ['hooks.contoso.com', '.fabrikam.net', '127.0.0.1'] });
+    for (const url of ['https://hooks.contoso.com/x', 'https://HOOKS.contoso.com./x', 'https://a.b.fabrikam.net/x', 'https://fabrikam.net/x', 'http://127.0.0.1:9000/x']) {
+      assert.equal(validateNotifyUrl(url, 'notify.url', rules), undefined, url);
+    }
+    for (const url of ['https://contoso.com/x', 'https://hooks.contoso.com.evil.example/x', 'https://evilfabrikam.net/x', 'http://localhost:9000/x']) {
+      assert.match(validateNotifyUrl(url, 'notify.url', rules)?.message ?? '', /is not one this Dialtone sends events to \(DIALTONE_NOTIFY_ALLOWED_HOSTS lists hooks\.contoso\.com, \.fabrikam\.net, 127\.0\.0\.1\)/, url);
+    }
+    assert.deepEqual(problems(() => loadApiConfig({ ...base, DIALTONE_NOTIFY_ALLOWED_HOSTS: 'https://hooks.contoso.com/x' })), [
+      'DIALTONE_NOTIFY_ALLOWED_HOSTS must list host names, comma-separated: hooks.contoso.com for that host, .example.com for any host under it (not a host name: "https://hooks.contoso.com/x")'.replace('hooks.contoso.com for that host', 'hooks.example.com for that host'),
+    ]);
+    // The worker reads the same variable, checks callers' URLs again when it sends, and logs the list.
+    const worker = loadWorkerConfig({ ...SIMULATOR, DIALTONE_NOTIFY_ALLOWED_HOSTS: '.contoso.com' });
+    assert.deepEqual(worker.notifications.callerRules, { allowHttp: false, allowedHosts: ['.contoso.com'] });
+    assert.match(JSON.stringify(describeWorkerConfig(worker)), /"allowedHosts":\[".contoso.com"\]/);
+  });
+
+  test("the worker checks a caller's URL again when it sends: one the operator no longer allows gets nothing, the operator's own still do", async () => {
+    const settings = { urls: ['https://ops.example.com/hook'], callerRules: { allowHttp: false, allowedHosts: ['.contoso.com'] }, timeoutMs: 10_000, retryWindowMs: 60_000 };
+    const { notificationTargets } = createNotificationActivities(settings);
+    const { targets } = await new MockActivityEnvironment().run<[Parameters<typeof notificationTargets>[0]], Awaited<ReturnType<typeof notificationTargets>>, typeof notificationTargets>(notificationTargets, {
+      callers: [{ url: 'https://hooks.contoso.com/x', origin: 'request' as const }, { url: 'https://hooks.fabrikam.net/x', origin: 'batch' as const }],
+    });
+    assert.deepEqual(targets, [{ url: 'https://hooks.contoso.com/x', origin: 'request' }, { url: 'https://ops.example.com/hook', origin: 'operator' }]);
   });
 
   test("a receiver's Retry-After is honoured as seconds or a date, within a second and an hour", () => {
