@@ -4,7 +4,8 @@ import { ConfigError } from '../lib/config';
 import { startTelemetry } from '../lib/telemetry';
 import { describeWorkerConfig, loadWorkerConfig } from './config';
 import { processWorkerMetrics } from './metrics';
-import { freeLoopbackPort, serveWorkerMetrics } from './metrics-server';
+import { freeLoopbackPort } from '../lib/free-port';
+import { serveWorkerMetrics } from './metrics-server';
 import { TraceContextLogger } from './tracing';
 import { runWorker } from './worker';
 

@@ -26,21 +26,6 @@ export function parseBindAddress(address: string): { host: string; port: number 
   return { host: address.slice(0, colon).replace(/^\[(.*)\]$/, '$1'), port: Number(address.slice(colon + 1)) };
 }
 
-/**
- * A loopback port free now, for the SDK's exporter (which needs a port number up front). Another
- * process could take it before the SDK binds it; the worker then fails at start, saying so.
- */
-export async function freeLoopbackPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 export interface MetricsServerOptions {
   /** `host:port` to listen on (WORKER_METRICS_BIND_ADDRESS). */
   bindAddress: string;

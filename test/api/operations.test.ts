@@ -1,6 +1,6 @@
 /** Health, readiness, OpenAPI and metrics, and the API over real HTTP. */
 import assert from 'node:assert/strict';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { buildApp } from '../../api/app';
@@ -9,6 +9,7 @@ import { OPTION_RANGES } from '../../lib/validation';
 import { startTestTemporal } from '../helpers/temporal';
 import type { TestTemporal } from '../helpers/temporal';
 import { AUTH, TOKEN, accountBody, testConfig } from './helpers';
+import { freeLoopbackPort } from '../../lib/free-port';
 
 /** Sends `request` as it is over a new connection and reads the answer until the server closes it. */
 async function rawHttp(port: number, request: string): Promise<{ status: number; headers: string; body: string }> {
@@ -22,15 +23,6 @@ async function rawHttp(port: number, request: string): Promise<{ status: number;
   });
   const [head = '', body = ''] = answer.split('\r\n\r\n', 2);
   return { status: Number(head.split(' ', 2)[1]), headers: head.toLowerCase(), body };
-}
-
-/** A local port with nothing listening: bind one, note it, release it. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 describe('operations endpoints', () => {
@@ -60,7 +52,7 @@ describe('operations endpoints', () => {
   });
 
   test('/readyz is 503 when Temporal cannot be reached, /metrics says the runs are missing, and the app still starts', async () => {
-    const down = await buildApp(testConfig({ TEMPORAL_ADDRESS: `127.0.0.1:${await closedPort()}` }));
+    const down = await buildApp(testConfig({ TEMPORAL_ADDRESS: `127.0.0.1:${await freeLoopbackPort()}` }));
     try {
       const res = await down.inject({ method: 'GET', url: '/readyz' });
       assert.equal(res.statusCode, 503, res.body);

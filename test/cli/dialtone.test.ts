@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { REPO_ROOT } from '../../lib/paths';
-import { freeLoopbackPort } from '../../worker/metrics-server';
+import { freeLoopbackPort } from '../../lib/free-port';
 
 const TOKEN = 'cli-test-token-5f1c9a7e';
 const UPN = 'cq-sales@contoso.onmicrosoft.com';

@@ -5,7 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { runDoctor } from '../../cli/doctor';
@@ -17,6 +16,7 @@ import { LOCAL_APP_GRAPH_ROLES } from '../../simulator/options';
 import type { SimulatedApp } from '../../simulator/options';
 import { startTestSimulator } from '../helpers/simulator';
 import { startTestTemporal } from '../helpers/temporal';
+import { freeLoopbackPort } from '../../lib/free-port';
 import type { TestTemporal } from '../helpers/temporal';
 import { msToTs } from '@temporalio/common/lib/time';
 import type { TestSimulator } from '../helpers/simulator';
@@ -302,12 +302,7 @@ describe('dialtone doctor', () => {
   });
 
   test('Temporal as the worker would reach it: no server, no namespace, or no search attributes are each ✗ with the fix', async () => {
-    const closed = await new Promise<number>((resolve) => {
-      const server = net.createServer().listen(0, '127.0.0.1', () => {
-        const { port } = server.address() as net.AddressInfo;
-        server.close(() => resolve(port));
-      });
-    });
+    const closed = await freeLoopbackPort();
     const down = await doctor({ ...against(sim, HEALTHY), TEMPORAL_ADDRESS: `127.0.0.1:${closed}` });
     assert.equal(down.code, 1, down.stdout + down.stderr);
     assert.match(section(down.stdout, `Temporal 127.0.0.1:${closed}`), /^✗ Temporal 127\.0\.0\.1:\d+: no connection: .+\n {4}fix: check TEMPORAL_ADDRESS \(or the profile's address\), TLS and the API key/);

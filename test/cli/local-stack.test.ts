@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { REPO_ROOT } from '../../lib/paths';
-import { freeLoopbackPort } from '../../worker/metrics-server';
+import { freeLoopbackPort } from '../../lib/free-port';
 
 const PORT_VARIABLES = ['TEMPORAL_PORT', 'TEMPORAL_UI_PORT', 'SIMULATOR_PORT', 'API_PORT', 'WORKER_METRICS_PORT'] as const;
 type Ports = Record<(typeof PORT_VARIABLES)[number], number>;

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { buildApp } from '../../api/app';
 import type { ApiApp } from '../../api/app';
-import { freeLoopbackPort } from '../../worker/metrics-server';
+import { freeLoopbackPort } from '../../lib/free-port';
 import { AUTH, accountBody, testConfig } from '../api/helpers';
 import { startTestSimulator } from '../helpers/simulator';
 import type { TestSimulator } from '../helpers/simulator';

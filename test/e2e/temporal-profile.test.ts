@@ -23,7 +23,7 @@ import type { TestSimulator } from '../helpers/simulator';
 import { startTestTemporal } from '../helpers/temporal';
 import type { TestTemporal } from '../helpers/temporal';
 import { killHard } from '../helpers/worker-process';
-import { freeLoopbackPort } from '../../worker/metrics-server';
+import { freeLoopbackPort } from '../../lib/free-port';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

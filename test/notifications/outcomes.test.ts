@@ -4,8 +4,6 @@
  * (each UPN prefix picks a behaviour), so a run can be made to need a roll-back on cue.
  */
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
@@ -22,6 +20,7 @@ import type { ApiWithWorker } from '../api/with-worker';
 import { personMustFix, scriptedActivities } from '../helpers/fake-activities';
 import { startTestReceiver } from '../helpers/receiver';
 import type { TestReceiver } from '../helpers/receiver';
+import { freeLoopbackPort } from '../../lib/free-port';
 
 const SECRET = 'outcomes-test-signing-secret-0123456789abcdef';
 
@@ -38,15 +37,6 @@ const scripted = scriptedActivities({
     return { checks: 1 };
   },
 });
-
-/** A loopback port nothing listens on: every POST to it is refused (a dead receiver). */
-async function deadPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 describe('notifications for every outcome and every receiver answer (real workflows, scripted tenant)', () => {
   let stack: ApiWithWorker;
@@ -122,7 +112,7 @@ describe('notifications for every outcome and every receiver answer (real workfl
   });
 
   test('a dead receiver never holds up the run: it completes while the delivery keeps retrying', async () => {
-    const body = accountBody('dead', { notify: { url: `http://127.0.0.1:${await deadPort()}/hook` } } as object);
+    const body = accountBody('dead', { notify: { url: `http://127.0.0.1:${await freeLoopbackPort()}/hook` } } as object);
     await submit(body);
     const finished = await ended(body.upn);
     assert.equal(finished.state, 'completed');

@@ -8,7 +8,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Counter, Registry } from 'prom-client';
-import { freeLoopbackPort, parseBindAddress, serveWorkerMetrics } from '../../worker/metrics-server';
+import { freeLoopbackPort } from '../../lib/free-port';
+import { parseBindAddress, serveWorkerMetrics } from '../../worker/metrics-server';
 import type { MetricsServer } from '../../worker/metrics-server';
 
 describe("the worker's metrics server", () => {
