@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadClientConfigProfile, toClientOptions } from '@temporalio/envconfig';
-import type { ClientConfigProfile, ClientConnectConfig } from '@temporalio/envconfig';
+import type { ClientConfigProfile } from '@temporalio/envconfig';
 import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow';
 import { LOCAL_SIMULATOR_PORT, LOCAL_TENANT_ID } from './local-defaults';
 
@@ -160,7 +160,6 @@ function defaultConfigFile(env: Env): string | undefined {
  * profile's TLS. TEMPORAL_API_KEY_FILE (Docker and Kubernetes secrets) is Dialtone's addition.
  */
 export function readTemporalConfig(r: EnvReader, defaultTaskQueue: string): TemporalConfig {
-  const env = r.entries();
   const taskQueue = r.string('TEMPORAL_TASK_QUEUE', defaultTaskQueue);
   const apiKey = r.secret('TEMPORAL_API_KEY');
   const tlsRaw = r.optional('TEMPORAL_TLS');
@@ -168,7 +167,9 @@ export function readTemporalConfig(r: EnvReader, defaultTaskQueue: string): Temp
     // envconfig reads anything but `true` and `1` as false, which would turn TLS off by a typo.
     r.problems.push(`TEMPORAL_TLS="${tlsRaw}" must be true or false`);
   }
-  const overrides: Record<string, string> = { ...env, ...(apiKey !== undefined ? { TEMPORAL_API_KEY: apiKey } : {}) };
+  // What envconfig reads: the set variables, with the key from TEMPORAL_API_KEY_FILE as TEMPORAL_API_KEY.
+  const overrides = r.entries();
+  if (apiKey !== undefined) overrides.TEMPORAL_API_KEY = apiKey;
   delete overrides.TEMPORAL_API_KEY_FILE;
   const file = overrides.TEMPORAL_CONFIG_FILE ?? defaultConfigFile(overrides);
   const profileName = overrides.TEMPORAL_PROFILE ?? 'default';
@@ -186,7 +187,7 @@ export function readTemporalConfig(r: EnvReader, defaultTaskQueue: string): Temp
   }
   const address = profile.address ?? 'localhost:7233';
   if (!/^[^\s:]+:\d+$/.test(address)) {
-    const from = env.TEMPORAL_ADDRESS !== undefined ? 'TEMPORAL_ADDRESS' : `address of profile ${profileName}`;
+    const from = overrides.TEMPORAL_ADDRESS !== undefined ? 'TEMPORAL_ADDRESS' : `address of profile ${profileName}`;
     r.problems.push(`${from}="${address}" must be host:port, e.g. localhost:7233`);
   }
   if ((profile.tls?.clientCert === undefined) !== (profile.tls?.clientKey === undefined)) {
@@ -194,25 +195,25 @@ export function readTemporalConfig(r: EnvReader, defaultTaskQueue: string): Temp
       'TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH (or client_cert_path and client_key_path in the profile) go together: set both or neither',
     );
   }
-  let connect: ClientConnectConfig | undefined;
+  let tls: TLSConfig | boolean | undefined;
   try {
-    connect = toClientOptions(profile);
+    // envconfig reads the certificate files here; TLS is on for a tls table or an API key.
+    tls = toClientOptions(profile).connectionOptions.tls ?? undefined;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     r.problems.push(
       `a Temporal TLS file cannot be read${code ? ` (${code})` : ''}: check TEMPORAL_TLS_*_PATH or the *_path entries of profile ${profileName}`,
     );
   }
-  const options = connect?.connectionOptions;
-  const readFile = file !== undefined && existsSync(file);
+  const fileRead = file !== undefined && existsSync(file);
   return {
     address,
     namespace: profile.namespace ?? 'default',
     taskQueue,
     ...(profile.apiKey !== undefined ? { apiKey: profile.apiKey } : {}),
-    ...(options?.tls != null ? { tls: options.tls } : {}),
+    ...(tls !== undefined ? { tls } : {}),
     ...(profile.grpcMeta !== undefined && Object.keys(profile.grpcMeta).length > 0 ? { metadata: profile.grpcMeta } : {}),
-    ...(readFile ? { profile: { name: profileName, file } } : {}),
+    ...(fileRead ? { profile: { name: profileName, file } } : {}),
   };
 }
 
