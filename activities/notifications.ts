@@ -12,6 +12,7 @@ import { ApplicationFailureCategory } from '@temporalio/common';
 import { CloudEvent, HTTP } from 'cloudevents';
 import { NotificationErrorType, redactedUrl } from '../workflows/notification/definitions';
 import { validateNotifyUrl } from '../lib/notify-url';
+import { parseRetryAfter } from './graph/errors';
 import type { NotifyUrlRules } from '../lib/notify-url';
 import type {
   NotificationActivities,
@@ -151,12 +152,10 @@ export function createNotificationActivities(settings: NotificationSettings): No
   };
 }
 
-/** Retry-After as delta-seconds or an HTTP-date (RFC 9110 §10.2.3), in ms, within 1 s to an hour. */
+/** A receiver's Retry-After (read as for Microsoft's answers, parseRetryAfter), in ms, within 1 s to an hour. */
 export function retryAfterMs(value: string | null, now = Date.now()): number | undefined {
-  if (!value) return undefined;
-  const seconds = /^\s*\d+\s*$/.test(value) ? Number(value) * 1000 : Date.parse(value) - now;
-  if (!Number.isFinite(seconds)) return undefined;
-  return Math.min(MAX_RETRY_AFTER_MS, Math.max(1000, seconds));
+  const ms = parseRetryAfter(value, now);
+  return ms === undefined ? undefined : Math.min(MAX_RETRY_AFTER_MS, Math.max(1000, ms));
 }
 
 function describeFetchError(err: unknown): string {
