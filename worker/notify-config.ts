@@ -13,6 +13,7 @@ import { DEFAULT_NOTIFY_RETRY_WINDOW_MS, DEFAULT_NOTIFY_TIMEOUT_MS } from '../ac
 import type { NotificationSettings } from '../activities/notifications';
 import type { EnvReader, TenantMode } from '../lib/config';
 import { readNotifyUrlRules, validateNotifyUrl } from '../lib/notify-url';
+import { redactedUrl } from '../workflows/notification/definitions';
 
 /**
  * Not a secret: the signing key of simulator mode (the local stack), so a receiver can be tried out
@@ -55,7 +56,7 @@ export function readNotifyConfig(r: EnvReader, mode: TenantMode): NotificationSe
 /** The settings as the worker logs them: the secret's presence only, URLs without their query. */
 export function describeNotifyConfig(settings: NotificationSettings): Record<string, unknown> {
   return {
-    urls: settings.urls.map((url) => url.replace(/[?#].*$/, '')),
+    urls: settings.urls.map(redactedUrl),
     allowedHosts: settings.callerRules?.allowedHosts ?? 'any',
     signingSecret: settings.signingSecret ? '(set)' : undefined,
     timeoutMs: settings.timeoutMs,
