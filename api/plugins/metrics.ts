@@ -12,6 +12,7 @@ import fp from 'fastify-plugin';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { PROVISIONING_STATES, PROVISION_WORKFLOW_TYPE, TERMINAL_STATES, resourceAccountWorkflowId, searchAttributes } from '../../workflows/provision-resource-account/definitions';
 import type { ProvisioningState } from '../../workflows/provision-resource-account/definitions';
+import { visibilityString } from '../services/resource-accounts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -40,9 +41,9 @@ const REQUEST_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2
  * states count closed runs, as long as the namespace's retention keeps them.
  */
 export function runsInStateQuery(tenantId: string, state: ProvisioningState): string {
-  const prefix = resourceAccountWorkflowId(tenantId, '').replace(/'/g, "\\'");
+  const prefix = visibilityString(resourceAccountWorkflowId(tenantId, ''));
   const open = TERMINAL_STATES.includes(state) ? "ExecutionStatus != 'Running'" : "ExecutionStatus = 'Running'";
-  return `WorkflowType = '${PROVISION_WORKFLOW_TYPE}' AND WorkflowId STARTS_WITH '${prefix}' AND ${searchAttributes.state.name} = '${state}' AND ${open}`;
+  return `WorkflowType = '${PROVISION_WORKFLOW_TYPE}' AND WorkflowId STARTS_WITH ${prefix} AND ${searchAttributes.state.name} = '${state}' AND ${open}`;
 }
 
 /**

@@ -504,7 +504,7 @@ export async function startInput<T>(client: Client, workflowId: string, runId: s
 }
 
 /** A string literal for a visibility query: quotes and backslashes escaped (a UPN may hold an apostrophe). */
-function visibilityString(value: string): string {
+export function visibilityString(value: string): string {
   return `'${value.replace(/[\\']/g, (c) => `\\${c}`)}'`;
 }
 
