@@ -125,6 +125,33 @@ describe('license purchase from a waiting run or batch', () => {
     assert.equal(orders[orders.length - 1]?.lineItems[0]?.quantity, 2);
   });
 
+  test('once a purchase went through, a second approval in the same wait is refused: nothing is bought twice', async () => {
+    await noneFree();
+    // Bought seats take their time to appear, so the run is still waiting when the second approval comes.
+    await pcConfig(sim, { provisioningDelayMs: 600_000 });
+    try {
+      const purchases = async () => {
+        const state = await pcState(sim);
+        return state.orders.length + state.quantityChanges.length;
+      };
+      const before = await purchases();
+      const handle = await startRun('twice', '+12065550127', queues.pc);
+      await eventually('the purchase offer', () => handle.query(getStatusQuery), waitingWithOffer, 60_000);
+      await handle.executeUpdate(approveLicensePurchaseUpdate, { args: [{ units: 1, by: 'alice' }] });
+      const bought = await eventually('the purchase made', () => handle.query(getStatusQuery), (s) => s.attention?.purchase?.approvals?.at(-1)?.state === 'bought', 60_000);
+      assert.equal(bought.state, 'needs-attention', 'the run waits for the seats');
+      const second = await refused(handle.executeUpdate(approveLicensePurchaseUpdate, { args: [{ units: 1, by: 'bob' }] }));
+      assert.match(second, /1 licenses were bought already in this wait \(approved by alice at .*\).*A second approval would buy them again, so it is refused/);
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(await purchases(), before + 1, 'one purchase (an order or a quantity change), not two');
+      const status = await handle.query(getStatusQuery);
+      assert.deepEqual(status.attention?.purchase?.approvals?.map((a) => [a.by, a.state]), [['alice', 'bought']], 'one approval, bought once');
+      await handle.terminate('test done');
+    } finally {
+      await pcConfig(sim, { provisioningDelayMs: 500 });
+    }
+  });
+
   test('without an approval nothing is bought: the run abandons at its deadline', async () => {
     await noneFree();
     const before = await pcState(sim);

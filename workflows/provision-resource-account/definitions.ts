@@ -365,6 +365,14 @@ export function licensePurchaseApprovalProblem(purchase: LicensePurchaseState | 
   if (!purchase) return 'no purchase can be approved: the run is not waiting for licenses';
   if (!purchase.canPurchase) return `this worker buys no licenses (procurement ${purchase.kind}): ${purchase.instructions}`;
   if (buying) return 'a purchase is being made already: wait for it (the status shows it)';
+  // A purchase that went through ends the offer of this wait: Partner Center provisions bought seats with
+  // a delay, and an approval meanwhile (a second click, a second operator) would buy them twice.
+  const bought = purchase.approvals?.find((approval) => approval.state === 'bought');
+  if (bought) {
+    return `${bought.units} licenses were bought already in this wait (approved by ${bought.by} at ${bought.at}${bought.result ? `: ${bought.result}` : ''}); ` +
+      'Partner Center provisions bought seats with a delay, and the wait goes on by itself until they are free. ' +
+      'A second approval would buy them again, so it is refused: if the seats went elsewhere, buy more in the Microsoft 365 admin center';
+  }
   if (!Number.isInteger(input.units) || input.units < 1) return 'units must be a whole number ≥ 1';
   if (input.units < purchase.shortfall) return `units must be at least the shortfall, ${purchase.shortfall}`;
   const ceilings = purchase.ceilings;
