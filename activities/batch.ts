@@ -10,7 +10,7 @@
 import type { Client } from '@microsoft/microsoft-graph-client';
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { mapConcurrently } from '../lib/concurrency';
+import { mapConcurrently, untilAborted } from '../lib/concurrency';
 import { ErrorType } from '../lib/error-types';
 import { RESOURCE_ACCOUNT_SKU_PART_NUMBER } from '../lib/microsoft';
 import type { DeletedAccountPolicy } from '../lib/validation';
@@ -205,7 +205,9 @@ export function createBatchActivities({ graph, teamsAdmin, onDeletedAccount: wor
     /** Where runs the batch did not start itself stand (joined runs, and runs of its earlier generations). */
     async followRuns({ runs }: FollowRunsInput): Promise<FollowRunsOutput> {
       const client = Context.current().client;
-      const followed = await mapConcurrently(runs, LOOKUP_CONCURRENCY, async ({ workflowId, runId }): Promise<FollowedRun> => {
+      // A query needs a workflow task: a worker shutting down stops polling those before its activities
+      // end, so the lookups are abandoned at the activity's cancellation instead of holding the shutdown.
+      const followed = await untilAborted(mapConcurrently(runs, LOOKUP_CONCURRENCY, async ({ workflowId, runId }): Promise<FollowedRun> => {
         Context.current().heartbeat();
         const handle = client.workflow.getHandle<() => Promise<ProvisionResourceAccountStatus>>(workflowId, runId);
         let description;
@@ -244,7 +246,7 @@ export function createBatchActivities({ graph, teamsAdmin, onDeletedAccount: wor
           default:
             return { ...base, state: 'failed', error: { type: `Run${description.status.name}`, message: `the run ended ${description.status.name.toLowerCase().replaceAll('_', ' ')}` } };
         }
-      });
+      }), Context.current().cancellationSignal);
       return { runs: followed };
     },
   };

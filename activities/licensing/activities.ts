@@ -62,7 +62,8 @@ export function createLicenseProcurement(settings: ProcurementSettings, credenti
   if (settings.kind === 'manual') return new ManualProcurement();
   return new PartnerCenterProcurement({
     client: new PartnerCenterClient({ credential, baseUrl: settings.baseUrl, ...(metrics ? { metrics } : {}) }),
-    ledger: new TemporalPurchaseLedger({ tenantId, client: () => Context.current().client, taskQueue: () => Context.current().info.taskQueue }),
+    ledger: new TemporalPurchaseLedger({ tenantId, client: () => Context.current().client, taskQueue: () => Context.current().info.taskQueue,
+      cancellation: () => Context.current().cancellationSignal }),
     customerId: settings.customerId,
     tenantId,
     ceilings: settings.ceilings,
