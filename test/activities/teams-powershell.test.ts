@@ -278,6 +278,24 @@ describe('powershell TeamsAdmin adapter against the simulator (stand-in host)', 
     assert.equal(err.kind, 'notFound');
   });
 
+  test('a throttled call-queue lookup is counted under its own cmdlet, Get-CsCallQueue', async () => {
+    const throttled: string[] = [];
+    const admin = adminWith({ metrics: { throttled: (service, route) => throttled.push(`${service} ${route}`) } });
+    assert.equal(await admin.findVoiceApp('CallQueue', randomUUID()), undefined, 'the session is up before the budget shrinks');
+    const set = await sim.app.inject({ method: 'PUT', url: '/_simulator/config', payload: { throttle: { resourceUnits: 1, windowMs: 60_000 } } });
+    assert.equal(set.statusCode, 200, set.body);
+    try {
+      let refused: TeamsAdminError | undefined;
+      for (let i = 0; i < 20 && !refused; i++) {
+        refused = await admin.findVoiceApp('CallQueue', randomUUID()).then(() => undefined, (err: unknown) => failureOf(Promise.reject(err)));
+      }
+      assert.equal(refused?.kind, 'throttled');
+      assert.deepEqual([...new Set(throttled)], ['teams Get-CsCallQueue'], 'not the auto attendant cmdlet the pacer charges for both');
+    } finally {
+      await sim.app.inject({ method: 'PUT', url: '/_simulator/config', payload: { throttle: null } });
+    }
+  });
+
   test('no token ever appeared in an error or a stderr buffer of this suite', () => {
     assert.ok(issued.size > 0 && errors.length > 0);
     const texts = [...errors, ...admins.map((admin) => admin.session.diagnostics())];

@@ -179,7 +179,7 @@ export class PowerShellSession {
       return result;
     } catch (err) {
       if (err instanceof TeamsAdminError && err.kind === 'throttled') {
-        this.options.metrics?.throttled('teams', pacing?.cmdlet ?? op);
+        this.options.metrics?.throttled('teams', cmdletOf(op, args));
         pacer?.throttled(err.details.retryAfterMs, undefined);
       }
       throw err;
