@@ -23,7 +23,7 @@ import { TEST_POLLING, startTestSimulator } from '../helpers/simulator';
 import type { TestSimulator } from '../helpers/simulator';
 import { startTestTemporal } from '../helpers/temporal';
 import type { TestTemporal } from '../helpers/temporal';
-import { eventually, pcConfig, pcState } from './helpers';
+import { eventually, noneFree, pcConfig, pcSettings, pcState } from './helpers';
 
 const DOMAIN = 'contoso.onmicrosoft.com';
 
@@ -56,11 +56,8 @@ describe('license purchase over REST and the CLI', () => {
       activities: {
         ...createTenantActivities(sim.tenant, TEST_POLLING),
         ...createLicensingActivities({
-          procurement: createLicenseProcurement({
-            kind: 'partner-center', baseUrl: sim.url, customerId: sim.tenant.tenantId, country: 'US',
-            productTitle: 'Microsoft Teams Phone Resource Account', termDuration: 'P1M', billingCycle: 'monthly', ceilings: { perBatch: 3, perDay: 10 },
           // The ledger's key: its own per test file, as every file runs its workers on its own task queue of one Temporal server.
-          }, createCredential(sim.tenant), randomUUID()),
+          procurement: createLicenseProcurement(pcSettings(sim, { perBatch: 3, perDay: 10 }), createCredential(sim.tenant), randomUUID()),
         }),
       },
     });
@@ -73,9 +70,7 @@ describe('license purchase over REST and the CLI', () => {
     await app.listen({ host: '127.0.0.1', port: 0 });
     const address = app.server.address();
     apiUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-    const state = (await sim.app.inject({ method: 'GET', url: '/_simulator/state' })).json() as { licenses: Array<{ skuPartNumber: string; consumed: number }> };
-    const consumed = state.licenses.find((l) => l.skuPartNumber === 'PHONESYSTEM_VIRTUALUSER')?.consumed ?? 0;
-    await sim.app.inject({ method: 'PUT', url: '/_simulator/licenses/PHONESYSTEM_VIRTUALUSER', payload: { units: consumed } });
+    await noneFree(sim);
   });
   after(async () => {
     await app?.close();

@@ -1,6 +1,8 @@
 /** Shared pieces of the license-purchase tests: a ledger worker, the adapter over a test simulator, and simulator reads. */
+import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { Worker } from '@temporalio/worker';
+import type { ProcurementSettings } from '../../activities/licensing/activities';
 import { TemporalPurchaseLedger } from '../../activities/licensing/ledger';
 import { PartnerCenterProcurement } from '../../activities/licensing/partner-center';
 import { PartnerCenterClient } from '../../activities/licensing/partner-center-client';
@@ -38,6 +40,22 @@ export async function pcReset(sim: TestSimulator): Promise<void> {
 export async function enabledUnits(sim: TestSimulator): Promise<number> {
   const state = (await sim.app.inject({ method: 'GET', url: '/_simulator/state' })).json() as { licenses: Array<{ skuPartNumber: string; enabled: number }> };
   return state.licenses.find((l) => l.skuPartNumber === RESOURCE_ACCOUNT_SKU_PART_NUMBER)?.enabled ?? 0;
+}
+
+/** Partner Center procurement against a test simulator, as the worker's settings would give it. */
+export function pcSettings(sim: TestSimulator, ceilings: PurchaseCeilings): ProcurementSettings {
+  return {
+    kind: 'partner-center', baseUrl: sim.url, customerId: sim.tenant.tenantId, country: 'US',
+    productTitle: 'Microsoft Teams Phone Resource Account', termDuration: 'P1M', billingCycle: 'monthly', ceilings,
+  };
+}
+
+/** Leaves no resource-account license free in the simulator's tenant: enabled = consumed. */
+export async function noneFree(sim: TestSimulator): Promise<void> {
+  const state = (await sim.app.inject({ method: 'GET', url: '/_simulator/state' })).json() as { licenses: Array<{ skuPartNumber: string; consumed: number }> };
+  const consumed = state.licenses.find((l) => l.skuPartNumber === RESOURCE_ACCOUNT_SKU_PART_NUMBER)?.consumed ?? 0;
+  const response = await sim.app.inject({ method: 'PUT', url: `/_simulator/licenses/${RESOURCE_ACCOUNT_SKU_PART_NUMBER}`, payload: { units: consumed } });
+  assert.equal(response.statusCode, 200, response.body);
 }
 
 /** A worker that runs only the ledger workflow, on its own task queue. */

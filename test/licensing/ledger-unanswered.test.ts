@@ -21,7 +21,7 @@ import { TEST_POLLING, startTestSimulator } from '../helpers/simulator';
 import type { TestSimulator } from '../helpers/simulator';
 import { startTestTemporal } from '../helpers/temporal';
 import type { TestTemporal } from '../helpers/temporal';
-import { eventually, pcConfig, sleep } from './helpers';
+import { eventually, noneFree, pcConfig, pcSettings, sleep } from './helpers';
 
 const DOMAIN = 'contoso.onmicrosoft.com';
 
@@ -80,10 +80,7 @@ describe('a purchase ledger that does not answer', () => {
       activities: {
         ...createTenantActivities(sim.tenant, TEST_POLLING),
         ...createLicensingActivities({
-          procurement: createLicenseProcurement({
-            kind: 'partner-center', baseUrl: sim.url, customerId: sim.tenant.tenantId, country: 'US',
-            productTitle: 'Microsoft Teams Phone Resource Account', termDuration: 'P1M', billingCycle: 'monthly', ceilings: { perBatch: 5, perDay: 20 },
-          }, createCredential(sim.tenant), ledgerTenant),
+          procurement: createLicenseProcurement(pcSettings(sim, { perBatch: 5, perDay: 20 }), createCredential(sim.tenant), ledgerTenant),
         }),
       },
     });
@@ -91,9 +88,7 @@ describe('a purchase ledger that does not answer', () => {
     let stopped = false;
     void running.finally(() => (stopped = true));
     try {
-      const state = (await sim.app.inject({ method: 'GET', url: '/_simulator/state' })).json() as { licenses: Array<{ skuPartNumber: string; consumed: number }> };
-      const consumed = state.licenses.find((l) => l.skuPartNumber === 'PHONESYSTEM_VIRTUALUSER')?.consumed ?? 0;
-      await sim.app.inject({ method: 'PUT', url: '/_simulator/licenses/PHONESYSTEM_VIRTUALUSER', payload: { units: consumed } });
+      await noneFree(sim);
       const upn = `stranded-${randomUUID().slice(0, 6)}@${DOMAIN}`;
       const handle = await temporal.client.workflow.start<typeof provisionResourceAccount>(PROVISION_WORKFLOW_TYPE, {
         taskQueue,

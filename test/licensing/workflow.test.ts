@@ -11,7 +11,6 @@ import { after, before, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { createLicenseProcurement, createLicensingActivities } from '../../activities/licensing/activities';
-import type { ProcurementSettings } from '../../activities/licensing/activities';
 import { LOCAL_TENANT_ID } from '../../lib/local-defaults';
 import { createCredential } from '../../worker/credentials';
 import { createDialtoneWorker, createTenantActivities } from '../../worker/worker';
@@ -24,7 +23,7 @@ import { TEST_POLLING, startTestSimulator } from '../helpers/simulator';
 import type { TestSimulator } from '../helpers/simulator';
 import { startTestTemporal } from '../helpers/temporal';
 import type { TestTemporal } from '../helpers/temporal';
-import { eventually, pcConfig, pcState } from './helpers';
+import { eventually, noneFree, pcConfig, pcSettings, pcState } from './helpers';
 
 const DOMAIN = 'contoso.onmicrosoft.com';
 
@@ -38,10 +37,7 @@ describe('license purchase from a waiting run or batch', () => {
     temporal = await startTestTemporal();
     sim = await startTestSimulator();
     await pcConfig(sim, { provisioningDelayMs: 500, quantityChangeMs: 300 });
-    const pc: ProcurementSettings = {
-      kind: 'partner-center', baseUrl: sim.url, customerId: sim.tenant.tenantId, country: 'US',
-      productTitle: 'Microsoft Teams Phone Resource Account', termDuration: 'P1M', billingCycle: 'monthly', ceilings: { perBatch: 5, perDay: 20 },
-    };
+    const pc = pcSettings(sim, { perBatch: 5, perDay: 20 });
     // The ledger's key: its own per test file, as every file runs its workers on its own task queue of one Temporal server.
     const ledgerTenant = randomUUID();
     for (const [kind, settings] of [['pc', pc], ['manual', { kind: 'manual' }]] as const) {
@@ -67,14 +63,6 @@ describe('license purchase from a waiting run or batch', () => {
     await temporal?.teardown();
   });
 
-  /** Leaves no license free: enabled = consumed. */
-  async function noneFree(): Promise<void> {
-    const state = (await sim.app.inject({ method: 'GET', url: '/_simulator/state' })).json() as { licenses: Array<{ skuPartNumber: string; consumed: number }> };
-    const consumed = state.licenses.find((l) => l.skuPartNumber === 'PHONESYSTEM_VIRTUALUSER')?.consumed ?? 0;
-    const response = await sim.app.inject({ method: 'PUT', url: '/_simulator/licenses/PHONESYSTEM_VIRTUALUSER', payload: { units: consumed } });
-    assert.equal(response.statusCode, 200, response.body);
-  }
-
   async function startRun(name: string, phoneNumber: string, queue: string, options: Record<string, number> = {}): Promise<WorkflowHandle<typeof provisionResourceAccount>> {
     const upn = `${name}-${randomUUID().slice(0, 6)}@${DOMAIN}`;
     return temporal.client.workflow.start<typeof provisionResourceAccount>(PROVISION_WORKFLOW_TYPE, {
@@ -97,7 +85,7 @@ describe('license purchase from a waiting run or batch', () => {
   }
 
   test('a run short of licenses offers a purchase, buys only on approval, and completes by itself when the seats arrive', async () => {
-    await noneFree();
+    await noneFree(sim);
     const ordersBefore = (await pcState(sim)).orders.length;
     const handle = await startRun('buy', '+12065550121', queues.pc);
     const waiting = await eventually('the purchase offer', () => handle.query(getStatusQuery), waitingWithOffer, 60_000);
@@ -126,7 +114,7 @@ describe('license purchase from a waiting run or batch', () => {
   });
 
   test('once a purchase went through, a second approval in the same wait is refused: nothing is bought twice', async () => {
-    await noneFree();
+    await noneFree(sim);
     // Bought seats take their time to appear, so the run is still waiting when the second approval comes.
     await pcConfig(sim, { provisioningDelayMs: 600_000 });
     try {
@@ -153,7 +141,7 @@ describe('license purchase from a waiting run or batch', () => {
   });
 
   test('without an approval nothing is bought: the run abandons at its deadline', async () => {
-    await noneFree();
+    await noneFree(sim);
     const before = await pcState(sim);
     const handle = await startRun('noapprove', '+12065550122', queues.pc, { attentionTimeoutMs: 4000 });
     await eventually('the purchase offer', () => handle.query(getStatusQuery), waitingWithOffer, 60_000);
@@ -165,7 +153,7 @@ describe('license purchase from a waiting run or batch', () => {
   });
 
   test('a batch short of licenses buys its whole shortfall on one approval (raising the subscription) and runs its rows', async () => {
-    await noneFree();
+    await noneFree(sim);
     const before = await pcState(sim);
     const batchId = `lp-${randomUUID().slice(0, 8)}`;
     const rows: BatchRowRequest[] = ['b1', 'b2', 'b3'].map((name, i) => ({
@@ -195,7 +183,7 @@ describe('license purchase from a waiting run or batch', () => {
   });
 
   test('with manual procurement the wait names the admin-center path and refuses approvals', async () => {
-    await noneFree();
+    await noneFree(sim);
     const handle = await startRun('manual', '+12065550127', queues.manual, { attentionTimeoutMs: 60_000 });
     const waiting = await eventually('the manual instructions', () => handle.query(getStatusQuery), waitingWithOffer, 60_000);
     assert.equal(waiting.attention?.purchase?.canPurchase, false);
