@@ -11,19 +11,16 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { buildApp } from '../../api/app';
 import type { ApiApp } from '../../api/app';
-import { createLicenseProcurement, createLicensingActivities } from '../../activities/licensing/activities';
 import { LOCAL_TENANT_ID } from '../../lib/local-defaults';
 import { REPO_ROOT } from '../../lib/paths';
-import { createCredential } from '../../worker/credentials';
-import { createDialtoneWorker, createTenantActivities } from '../../worker/worker';
 import type { provisionResourceAccount } from '../../workflows';
 import { PROVISION_WORKFLOW_TYPE, getStatusQuery, resourceAccountWorkflowId } from '../../workflows/provision-resource-account/definitions';
 import { AUTH, TOKEN, testConfig } from '../api/helpers';
-import { TEST_POLLING, startTestSimulator } from '../helpers/simulator';
+import { startTestSimulator } from '../helpers/simulator';
 import type { TestSimulator } from '../helpers/simulator';
 import { startTestTemporal } from '../helpers/temporal';
 import type { TestTemporal } from '../helpers/temporal';
-import { eventually, noneFree, pcConfig, pcSettings, pcState } from './helpers';
+import { eventually, noneFree, pcConfig, pcSettings, pcState, startLicensingWorker } from './helpers';
 
 const DOMAIN = 'contoso.onmicrosoft.com';
 
@@ -49,23 +46,7 @@ describe('license purchase over REST and the CLI', () => {
     await pcConfig(sim, { provisioningDelayMs: 300 });
     const config = testConfig();
     taskQueue = config.temporal.taskQueue;
-    const worker = await createDialtoneWorker({
-      connection: temporal.nativeConnection,
-      namespace: temporal.namespace,
-      taskQueue: config.temporal.taskQueue,
-      activities: {
-        ...createTenantActivities(sim.tenant, TEST_POLLING),
-        ...createLicensingActivities({
-          // The ledger's key: its own per test file, as every file runs its workers on its own task queue of one Temporal server.
-          procurement: createLicenseProcurement(pcSettings(sim, { perBatch: 3, perDay: 10 }), createCredential(sim.tenant), randomUUID()),
-        }),
-      },
-    });
-    const running = worker.run();
-    stopWorker = async () => {
-      worker.shutdown();
-      await running;
-    };
+    stopWorker = (await startLicensingWorker(temporal, sim, taskQueue, pcSettings(sim, { perBatch: 3, perDay: 10 }), randomUUID())).stop;
     app = await buildApp(config, { temporalClient: temporal.client });
     await app.listen({ host: '127.0.0.1', port: 0 });
     const address = app.server.address();

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { Worker } from '@temporalio/worker';
+import { createLicenseProcurement, createLicensingActivities } from '../../activities/licensing/activities';
 import type { ProcurementSettings } from '../../activities/licensing/activities';
 import { TemporalPurchaseLedger } from '../../activities/licensing/ledger';
 import { PartnerCenterProcurement } from '../../activities/licensing/partner-center';
@@ -10,6 +11,8 @@ import type { PurchaseCeilings } from '../../activities/licensing/procurement';
 import { RESOURCE_ACCOUNT_SKU_PART_NUMBER } from '../../lib/microsoft';
 import { dialtoneDataConverter } from '../../lib/payload-codec';
 import { createCredential } from '../../worker/credentials';
+import { createDialtoneWorker, createTenantActivities } from '../../worker/worker';
+import { TEST_POLLING } from '../helpers/simulator';
 import type { TestSimulator } from '../helpers/simulator';
 import type { TestTemporal } from '../helpers/temporal';
 
@@ -56,6 +59,33 @@ export async function noneFree(sim: TestSimulator): Promise<void> {
   const consumed = state.licenses.find((l) => l.skuPartNumber === RESOURCE_ACCOUNT_SKU_PART_NUMBER)?.consumed ?? 0;
   const response = await sim.app.inject({ method: 'PUT', url: `/_simulator/licenses/${RESOURCE_ACCOUNT_SKU_PART_NUMBER}`, payload: { units: consumed } });
   assert.equal(response.statusCode, 200, response.body);
+}
+
+/**
+ * Dialtone's worker over the test simulator with the given procurement, running on `taskQueue`.
+ * `ledgerKey` keys the purchase ledger: its own per test file, as every file runs its workers on its
+ * own task queue of one Temporal server.
+ */
+export async function startLicensingWorker(temporal: TestTemporal, sim: TestSimulator, taskQueue: string, settings: ProcurementSettings, ledgerKey: string):
+  Promise<{ worker: Worker; running: Promise<void>; stop(): Promise<void> }> {
+  const worker = await createDialtoneWorker({
+    connection: temporal.nativeConnection,
+    namespace: temporal.namespace,
+    taskQueue,
+    activities: {
+      ...createTenantActivities(sim.tenant, TEST_POLLING),
+      ...createLicensingActivities({ procurement: createLicenseProcurement(settings, createCredential(sim.tenant), ledgerKey) }),
+    },
+  });
+  const running = worker.run();
+  return {
+    worker,
+    running,
+    async stop() {
+      worker.shutdown();
+      await running;
+    },
+  };
 }
 
 /** A worker that runs only the ledger workflow, on its own task queue. */

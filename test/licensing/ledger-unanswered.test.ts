@@ -9,19 +9,16 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { temporal as proto } from '@temporalio/proto';
-import { createLicenseProcurement, createLicensingActivities } from '../../activities/licensing/activities';
 import { TemporalPurchaseLedger } from '../../activities/licensing/ledger';
 import { LOCAL_TENANT_ID } from '../../lib/local-defaults';
-import { createCredential } from '../../worker/credentials';
-import { createDialtoneWorker, createTenantActivities } from '../../worker/worker';
 import type { licensePurchaseLedger, provisionResourceAccount } from '../../workflows';
 import { LEDGER_WORKFLOW_TYPE, purchaseLedgerWorkflowId, utcDay } from '../../workflows/license-purchase-ledger/definitions';
 import { PROVISION_WORKFLOW_TYPE, approveLicensePurchaseUpdate, getStatusQuery, resourceAccountWorkflowId } from '../../workflows/provision-resource-account/definitions';
-import { TEST_POLLING, startTestSimulator } from '../helpers/simulator';
+import { startTestSimulator } from '../helpers/simulator';
 import type { TestSimulator } from '../helpers/simulator';
 import { startTestTemporal } from '../helpers/temporal';
 import type { TestTemporal } from '../helpers/temporal';
-import { eventually, noneFree, pcConfig, pcSettings, sleep } from './helpers';
+import { eventually, noneFree, pcConfig, pcSettings, sleep, startLicensingWorker } from './helpers';
 
 const DOMAIN = 'contoso.onmicrosoft.com';
 
@@ -73,18 +70,7 @@ describe('a purchase ledger that does not answer', () => {
   test('a worker asked to stop while a purchase waits for the ledger stops, and the purchase is retried later', async () => {
     const ledgerTenant = randomUUID();
     const taskQueue = `stop-${randomUUID()}`;
-    const worker = await createDialtoneWorker({
-      connection: temporal.nativeConnection,
-      namespace: temporal.namespace,
-      taskQueue,
-      activities: {
-        ...createTenantActivities(sim.tenant, TEST_POLLING),
-        ...createLicensingActivities({
-          procurement: createLicenseProcurement(pcSettings(sim, { perBatch: 5, perDay: 20 }), createCredential(sim.tenant), ledgerTenant),
-        }),
-      },
-    });
-    const running = worker.run();
+    const { worker, running } = await startLicensingWorker(temporal, sim, taskQueue, pcSettings(sim, { perBatch: 5, perDay: 20 }), ledgerTenant);
     let stopped = false;
     void running.finally(() => (stopped = true));
     try {

@@ -10,20 +10,17 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
-import { createLicenseProcurement, createLicensingActivities } from '../../activities/licensing/activities';
 import { LOCAL_TENANT_ID } from '../../lib/local-defaults';
-import { createCredential } from '../../worker/credentials';
-import { createDialtoneWorker, createTenantActivities } from '../../worker/worker';
 import type { provisionBatch, provisionResourceAccount } from '../../workflows';
 import { BATCH_WORKFLOW_TYPE, approveBatchLicensePurchaseUpdate, batchWorkflowId, getBatchProgressQuery } from '../../workflows/provision-batch/definitions';
 import type { BatchRowRequest } from '../../workflows/provision-batch/definitions';
 import { PROVISION_WORKFLOW_TYPE, approveLicensePurchaseUpdate, getStatusQuery, resourceAccountWorkflowId } from '../../workflows/provision-resource-account/definitions';
 import type { ProvisionResourceAccountStatus } from '../../workflows/provision-resource-account/definitions';
-import { TEST_POLLING, startTestSimulator } from '../helpers/simulator';
+import { startTestSimulator } from '../helpers/simulator';
 import type { TestSimulator } from '../helpers/simulator';
 import { startTestTemporal } from '../helpers/temporal';
 import type { TestTemporal } from '../helpers/temporal';
-import { eventually, noneFree, pcConfig, pcSettings, pcState } from './helpers';
+import { eventually, noneFree, pcConfig, pcSettings, pcState, startLicensingWorker } from './helpers';
 
 const DOMAIN = 'contoso.onmicrosoft.com';
 
@@ -38,23 +35,9 @@ describe('license purchase from a waiting run or batch', () => {
     sim = await startTestSimulator();
     await pcConfig(sim, { provisioningDelayMs: 500, quantityChangeMs: 300 });
     const pc = pcSettings(sim, { perBatch: 5, perDay: 20 });
-    // The ledger's key: its own per test file, as every file runs its workers on its own task queue of one Temporal server.
     const ledgerTenant = randomUUID();
     for (const [kind, settings] of [['pc', pc], ['manual', { kind: 'manual' }]] as const) {
-      const worker = await createDialtoneWorker({
-        connection: temporal.nativeConnection,
-        namespace: temporal.namespace,
-        taskQueue: queues[kind],
-        activities: {
-          ...createTenantActivities(sim.tenant, TEST_POLLING),
-          ...createLicensingActivities({ procurement: createLicenseProcurement(settings, createCredential(sim.tenant), ledgerTenant) }),
-        },
-      });
-      const running = worker.run();
-      stops.push(async () => {
-        worker.shutdown();
-        await running;
-      });
+      stops.push((await startLicensingWorker(temporal, sim, queues[kind], settings, ledgerTenant)).stop);
     }
   });
   after(async () => {
