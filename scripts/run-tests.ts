@@ -38,8 +38,9 @@ function findTests(dir: string): string[] {
 
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
-  const named = args.filter((arg) => existsSync(arg) && statSync(arg).isFile()).map((arg) => path.resolve(arg));
-  const filters = args.filter((arg) => !named.includes(path.resolve(arg)));
+  const isFile = (arg: string) => existsSync(arg) && statSync(arg).isFile();
+  const named = args.filter(isFile).map((arg) => path.resolve(arg));
+  const filters = args.filter((arg) => !isFile(arg));
   const found = filters.length === 0 && named.length > 0 ? [] : findTests(path.join(REPO_ROOT, 'test')).filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
   const files = [...new Set([...named, ...found])];
   const timeoutMs = fileTimeoutMs();
