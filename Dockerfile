@@ -24,7 +24,7 @@ FROM ${NODE_IMAGE} AS runtime
 # (https://learn.microsoft.com/powershell/scripting/install/install-debian). The module version must match
 # PINNED_TEAMS_MODULE_VERSION in activities/teams-admin/powershell/protocol.ts (a test checks it).
 ARG PWSH_VERSION=7.5.0
-ARG TEAMS_MODULE_VERSION=7.6.0
+ARG TEAMS_MODULE_VERSION=8.0.0
 RUN apt-get update \
   && apt-get install -y --no-install-recommends ca-certificates wget \
   && wget -q -O /tmp/powershell.deb "https://github.com/PowerShell/PowerShell/releases/download/v${PWSH_VERSION}/powershell_${PWSH_VERSION}-1.deb_amd64.deb" \

@@ -11,6 +11,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { SimulatorContext } from './context';
 import { GraphApiError, graphErrorBody } from './errors';
+import type { CmdletName } from './options';
 import { resourceUnitCost } from './throttle';
 import type { ThrottleDecision } from './throttle';
 
@@ -55,7 +56,10 @@ export function cloudBehaviour(context: SimulatorContext) {
 
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const { behaviour } = context;
-    const latencyMs = context.scaled(behaviour.latency);
+    // The stand-in for pwsh names the cmdlet a request serves; that cmdlet's latency stands for the module's.
+    const cmdlet = request.headers['x-dialtone-cmdlet'];
+    const cmdletLatency = typeof cmdlet === 'string' && Object.hasOwn(behaviour.cmdletLatency, cmdlet) ? behaviour.cmdletLatency[cmdlet as CmdletName] : undefined;
+    const latencyMs = context.scaled(cmdletLatency ?? behaviour.latency);
     if (latencyMs >= 1) await new Promise((resolve) => setTimeout(resolve, latencyMs));
 
     const appId = request.caller?.appId ?? 'anonymous';

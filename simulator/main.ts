@@ -8,8 +8,9 @@ import { LOCAL_SIMULATOR_PORT } from '../lib/local-defaults';
 import { buildSimulator } from './app';
 import type { CapabilityStatus, LicenseSeed } from './catalog';
 import { CAPABILITY_STATUSES, DEFAULT_LICENSES, catalogSku } from './catalog';
-import type { Delay, DirectoryRoleName, SimulatedApp, SimulatorDelays, SimulatorProfile, ThrottleBudget, WriteQuota } from './options';
+import type { CmdletLatency, Delay, DirectoryRoleName, SimulatedApp, SimulatorDelays, SimulatorProfile, ThrottleBudget, WriteQuota } from './options';
 import {
+  CMDLET_NAMES,
   DEFAULT_APP,
   DELAY_NAMES,
   SIMULATOR_PROFILES,
@@ -31,6 +32,7 @@ interface MainConfig {
   stateFile?: string;
   app: SimulatedApp;
   delays: Partial<SimulatorDelays>;
+  cmdletLatency: Partial<CmdletLatency>;
   throttle?: ThrottleBudget | null;
   writeQuota?: WriteQuota | null;
   retryAfterOmissionRate?: number;
@@ -66,6 +68,7 @@ function readConfig(env: NodeJS.ProcessEnv): MainConfig {
   parseSubscriptionStatuses(read('SIMULATOR_SUBSCRIPTION_STATUS'), licenses, problems);
   const app = parseApp(read('SIMULATOR_APP_PERMISSIONS'), read('SIMULATOR_APP_ROLES'), problems);
   const delays = parseDelays(read('SIMULATOR_DELAYS'), problems);
+  const cmdletLatency = parseCmdletLatency(read('SIMULATOR_CMDLET_LATENCY'), problems);
   const throttle = parseBudget('SIMULATOR_THROTTLE', read('SIMULATOR_THROTTLE'), 10_000, problems,
     (units, windowMs) => ({ resourceUnits: units, windowMs }));
   const writeQuota = parseBudget('SIMULATOR_WRITE_QUOTA', read('SIMULATOR_WRITE_QUOTA'), 150_000, problems, (requests, windowMs) => ({ requests, windowMs }));
@@ -87,6 +90,7 @@ function readConfig(env: NodeJS.ProcessEnv): MainConfig {
     stateFile,
     app,
     delays,
+    cmdletLatency,
     throttle,
     writeQuota,
     retryAfterOmissionRate,
@@ -149,6 +153,24 @@ function parseDelays(raw: string | undefined, problems: string[]): Partial<Simul
     delays[name] = delay;
   }
   return delays;
+}
+
+/** `SIMULATOR_CMDLET_LATENCY`: `New-CsOnlineApplicationInstance=3000-10000,Get-CsCallQueue=1000` (ms, before the time scale). */
+function parseCmdletLatency(raw: string | undefined, problems: string[]): Partial<CmdletLatency> {
+  const latency: Partial<CmdletLatency> = {};
+  if (raw === undefined) return latency;
+  for (const entry of list(raw)) {
+    const match = /^([A-Za-z-]+)=(\d+(?:\.\d+)?)(?:-(\d+(?:\.\d+)?))?$/.exec(entry);
+    const name = CMDLET_NAMES.find((candidate) => candidate.toLowerCase() === match?.[1]?.toLowerCase());
+    const minMs = Number(match?.[2]);
+    const maxMs = match?.[3] === undefined ? minMs : Number(match[3]);
+    if (!match || !name || maxMs < minMs) {
+      problems.push(`SIMULATOR_CMDLET_LATENCY must look like New-CsOnlineApplicationInstance=3000-10000,Get-CsCallQueue=1000 (ms) with cmdlets from ${CMDLET_NAMES.join(', ')} (got "${entry}")`);
+      continue;
+    }
+    latency[name] = minMs === maxMs ? minMs : { minMs, maxMs };
+  }
+  return latency;
 }
 
 /** `<count>` or `<count>/<windowMs>` (the window defaulting to `windowMs`), or `off`; undefined keeps the profile's. */
@@ -215,6 +237,7 @@ async function main(): Promise<void> {
     stateFile: config.stateFile,
     apps: [config.app],
     delays: config.delays,
+    cmdletLatency: config.cmdletLatency,
     throttle: config.throttle,
     writeQuota: config.writeQuota,
     retryAfterOmissionRate: config.retryAfterOmissionRate,

@@ -38,6 +38,25 @@ export interface SimulatorDelays {
 }
 
 /**
+ * The MicrosoftTeams cmdlets the stand-in for pwsh answers (teams-powershell-host.ts), and the session's
+ * connection: each request the stand-in makes names its cmdlet, and takes that cmdlet's latency instead
+ * of the per-request one — the module's own work (serialising, its HTTP client, its retries of nothing)
+ * plus the Teams service behind it, which a real tenant spends seconds on.
+ */
+export const CMDLET_NAMES = [
+  'Connect-MicrosoftTeams',
+  'Get-CsOnlineApplicationInstance',
+  'New-CsOnlineApplicationInstance',
+  'Get-CsAutoAttendant',
+  'Get-CsCallQueue',
+  'Get-CsOnlineApplicationInstanceAssociation',
+  'New-CsOnlineApplicationInstanceAssociation',
+  'Remove-CsOnlineApplicationInstanceAssociation',
+] as const;
+export type CmdletName = (typeof CMDLET_NAMES)[number];
+export type CmdletLatency = Record<CmdletName, Delay>;
+
+/**
  * Per-app request budget, modelled on Graph's identity throttling: resource units (RU) over a sliding
  * window. Costs follow Microsoft's table (GET 1, subscribedSkus 3, licenseDetails 2, writes 1,
  * `$select` −1, minimum 1).
@@ -70,6 +89,8 @@ export interface SimulatorBehaviour {
   delays: SimulatorDelays;
   /** Added to every Graph and Teams request (real waiting, scaled by `timeScale`). */
   latency: Delay;
+  /** Instead of `latency`, for the requests of the stand-in for pwsh, by the cmdlet they serve (scaled by `timeScale`). */
+  cmdletLatency: CmdletLatency;
   /** Probability (0–1) that a Graph or Teams request fails with a transient 429, 503 or 504. */
   faultRate: number;
   /** Per-app request budget; `null` disables throttling. */
@@ -145,6 +166,8 @@ export interface SimulatorOptions {
   delays?: Partial<SimulatorDelays>;
   /** Overrides the profile's per-request latency. */
   latency?: Delay;
+  /** Overrides of the profile's per-cmdlet latency of the stand-in for pwsh. */
+  cmdletLatency?: Partial<CmdletLatency>;
   /** Overrides the profile's transient-fault probability (0–1). */
   faultRate?: number;
   /** Overrides the profile's per-app budget; `null` disables throttling. */
@@ -199,6 +222,24 @@ export const DEFAULT_APP: SimulatedApp = {
   directoryRoles: LOCAL_APP_DIRECTORY_ROLES,
 };
 
+/**
+ * What a cmdlet costs on a real tenant, before the time scale. Microsoft publishes no figures: these are
+ * GUESSES from public reports — `Get-CsOnlineUser -Identity` "between 400ms and 7+s … on average about
+ * 900ms" and `Get-CsOnlineApplicationInstance` taking 16–17 s, later over a minute, as a whole listing
+ * (office-docs-powershell issue 8142); Microsoft's bulk tools and TeamsFunctions wait seconds after each
+ * creation and association. Creation and association are writes through several services, so slower.
+ */
+const REALISTIC_CMDLET_LATENCY: CmdletLatency = {
+  'Connect-MicrosoftTeams': { minMs: 3_000, maxMs: 10_000 },
+  'Get-CsOnlineApplicationInstance': { minMs: 1_000, maxMs: 4_000 },
+  'New-CsOnlineApplicationInstance': { minMs: 3_000, maxMs: 10_000 },
+  'Get-CsAutoAttendant': { minMs: 1_000, maxMs: 3_000 },
+  'Get-CsCallQueue': { minMs: 1_000, maxMs: 3_000 },
+  'Get-CsOnlineApplicationInstanceAssociation': { minMs: 1_000, maxMs: 3_000 },
+  'New-CsOnlineApplicationInstanceAssociation': { minMs: 2_000, maxMs: 6_000 },
+  'Remove-CsOnlineApplicationInstanceAssociation': { minMs: 2_000, maxMs: 5_000 },
+};
+
 const IDENTITY_THROTTLE: ThrottleBudget = { resourceUnits: 3500, windowMs: 10_000 };
 const IDENTITY_WRITE_QUOTA: WriteQuota = { requests: 3000, windowMs: 150_000 };
 const MINUTE = 60_000;
@@ -222,6 +263,7 @@ export const PROFILE_BEHAVIOUR: Record<SimulatorProfile, SimulatorBehaviour> = {
       consumedUnits: { minMs: 50, maxMs: 150 },
     },
     latency: { minMs: 0, maxMs: 3 },
+    cmdletLatency: Object.fromEntries(CMDLET_NAMES.map((name) => [name, { minMs: 0, maxMs: 3 }])) as CmdletLatency,
     faultRate: 0,
     throttle: IDENTITY_THROTTLE,
     writeQuota: IDENTITY_WRITE_QUOTA,
@@ -239,6 +281,7 @@ export const PROFILE_BEHAVIOUR: Record<SimulatorProfile, SimulatorBehaviour> = {
       consumedUnits: { minMs: 30_000, maxMs: 5 * MINUTE },
     },
     latency: { minMs: 80, maxMs: 400 },
+    cmdletLatency: REALISTIC_CMDLET_LATENCY,
     faultRate: 0.02,
     throttle: IDENTITY_THROTTLE,
     writeQuota: IDENTITY_WRITE_QUOTA,
@@ -310,6 +353,7 @@ export function resolveOptions(options: SimulatorOptions): ResolvedOptions {
     timeScale: options.timeScale ?? base.timeScale,
     delays: { ...base.delays, ...options.delays },
     latency: options.latency ?? base.latency,
+    cmdletLatency: { ...base.cmdletLatency, ...options.cmdletLatency },
     faultRate: options.faultRate ?? base.faultRate,
     throttle: options.throttle === undefined ? base.throttle : options.throttle,
     writeQuota: options.writeQuota === undefined ? base.writeQuota : options.writeQuota,
@@ -416,6 +460,7 @@ function behaviourProblems(behaviour: SimulatorBehaviour, prefix: string): strin
     problems.push(`${prefix}writeQuota must be null or { requests: whole number ≥ 1, windowMs: number > 0 }`);
   }
   problems.push(...delayProblems(behaviour.latency, `${prefix}latency`));
+  for (const name of CMDLET_NAMES) problems.push(...delayProblems(behaviour.cmdletLatency[name], `${prefix}cmdletLatency.${name}`));
   for (const name of DELAY_NAMES) problems.push(...delayProblems(behaviour.delays[name], `${prefix}delays.${name}`));
   const throttle = behaviour.throttle;
   if (throttle !== null) {
@@ -427,7 +472,7 @@ function behaviourProblems(behaviour: SimulatorBehaviour, prefix: string): strin
   return problems;
 }
 
-const BEHAVIOUR_FIELDS = ['timeScale', 'faultRate', 'latency', 'delays', 'throttle', 'writeQuota', 'retryAfterOmissionRate'] as const;
+const BEHAVIOUR_FIELDS = ['timeScale', 'faultRate', 'latency', 'cmdletLatency', 'delays', 'throttle', 'writeQuota', 'retryAfterOmissionRate'] as const;
 
 /**
  * Applies a partial behaviour change (the body of `PUT /_simulator/config`) to the current behaviour.
@@ -449,11 +494,20 @@ export function mergeBehaviour(current: SimulatorBehaviour, patch: unknown): { b
       if (!(DELAY_NAMES as readonly string[]).includes(key)) problems.push(`delays.${key} is not a delay (use ${DELAY_NAMES.join(', ')})`);
     }
   }
+  const cmdletLatency = fields.cmdletLatency ?? {};
+  if (typeof cmdletLatency !== 'object' || cmdletLatency === null || Array.isArray(cmdletLatency)) {
+    problems.push(`cmdletLatency must be an object with any of ${CMDLET_NAMES.join(', ')}`);
+  } else {
+    for (const key of Object.keys(cmdletLatency)) {
+      if (!(CMDLET_NAMES as readonly string[]).includes(key)) problems.push(`cmdletLatency.${key} is not a cmdlet the stand-in answers (use ${CMDLET_NAMES.join(', ')})`);
+    }
+  }
   if (problems.length > 0) return { problems };
   const behaviour: SimulatorBehaviour = {
     timeScale: (fields.timeScale ?? current.timeScale) as number,
     faultRate: (fields.faultRate ?? current.faultRate) as number,
     latency: (fields.latency ?? current.latency) as Delay,
+    cmdletLatency: { ...current.cmdletLatency, ...(cmdletLatency as Partial<CmdletLatency>) },
     delays: { ...current.delays, ...(delays as Partial<SimulatorDelays>) },
     throttle: (fields.throttle === undefined ? current.throttle : fields.throttle) as ThrottleBudget | null,
     writeQuota: (fields.writeQuota === undefined ? current.writeQuota : fields.writeQuota) as WriteQuota | null,

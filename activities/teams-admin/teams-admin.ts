@@ -72,7 +72,15 @@ export class TeamsAdminError extends Error {
   constructor(
     readonly kind: TeamsAdminErrorKind,
     message: string,
-    readonly details: { requestId?: string; retryAfterMs?: number; code?: string } = {},
+    readonly details: {
+      requestId?: string;
+      retryAfterMs?: number;
+      code?: string;
+      /** The HTTP status the service answered, where the adapter learnt it. */
+      status?: number;
+      /** The PowerShell error record's FullyQualifiedErrorId (powershell adapter). */
+      fullyQualifiedErrorId?: string;
+    } = {},
   ) {
     super(message);
     this.name = 'TeamsAdminError';

@@ -31,6 +31,8 @@ import { applicationInstanceView } from '../views';
 
 export const APPLICATION_INSTANCES = '/Teams.PlatformService/v2/ApplicationInstances';
 export const ASSOCIATIONS = '/Teams.VoiceApps/applicationinstanceassociations';
+/** The stand-in's route for lookups by identity (the module's own is UNKNOWN). */
+export const APPLICATION_INSTANCE_LOOKUP = `${APPLICATION_INSTANCES}/lookup`;
 const VOICE_APP_PATHS = { AutoAttendant: '/Teams.VoiceApps/auto-attendants', CallQueue: '/Teams.VoiceApps/callqueues' } as const;
 const CONFIGURATION_TYPES = Object.keys(VOICE_APP_PATHS) as (keyof typeof VOICE_APP_PATHS)[];
 const MAX_PAGE_SIZE = 100;
@@ -65,6 +67,17 @@ export async function teamsRoutes(app: FastifyInstance, { context }: { context: 
       applicationInstances: all.slice(offset, offset + size).map((user) => applicationInstanceView(context.state, user)),
       skipToken: offset + size < all.length ? encodeSkipToken(offset + size) : null,
     };
+  });
+
+  // What the module calls for `Get-CsOnlineApplicationInstance -Identity/-Identities` is not public; the
+  // simulator serves that lookup here for its stand-in (teams-powershell-host.ts), one request per
+  // cmdlet: the instances among the named UPNs or object ids that are listed (the listing delay holds).
+  app.get<{ Querystring: { identities?: string } }>(APPLICATION_INSTANCE_LOOKUP, async (request) => {
+    const wanted = (request.query.identities ?? '').split(',').map((identity) => identity.trim().toLowerCase()).filter(Boolean);
+    if (wanted.length === 0) throw invalid('identities must name at least one UPN or object id, separated with commas.');
+    const found = context.state.listedApplicationInstances()
+      .filter((user) => wanted.includes(user.id) || wanted.includes(user.userPrincipalName.toLowerCase()));
+    return { applicationInstances: found.map((user) => applicationInstanceView(context.state, user)) };
   });
 
   app.get<{ Params: { objectId: string } }>(`${APPLICATION_INSTANCES}/:objectId`, async (request) => {

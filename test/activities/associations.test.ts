@@ -14,10 +14,10 @@ async function associations(sim: TestSimulator): Promise<Array<{ objectId: strin
   return ((await sim.app.inject({ method: 'GET', url: '/_simulator/state' })).json() as { associations: Array<{ objectId: string; configurationId: string; callPriority: number }> }).associations;
 }
 
-describe('association with an auto attendant or call queue (REST adapter against the simulator)', () => {
+for (const adapter of ['rest-experimental', 'powershell'] as const) describe(`association with an auto attendant or call queue (${adapter} adapter against the simulator)`, () => {
   let sim: TestSimulator;
   let acts: Activities;
-  activitiesPerSuite((started) => ({ sim, acts } = started));
+  activitiesPerSuite((started) => ({ sim, acts } = started), adapter);
 
   test('an account whose license has not reached Teams is refused and retried; then associated once, and a repeat finds it done', async () => {
     const before = (await sim.app.inject({ method: 'GET', url: '/_simulator/config' })).json() as { delays: { teamsSync: unknown } };

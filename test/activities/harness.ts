@@ -5,6 +5,7 @@ import { after, before } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
+import type { TeamsAdminAdapterName } from '../../activities/teams-admin/teams-admin';
 import type { Activities } from '../../activities/types';
 import { RESOURCE_ACCOUNT_SKU_ID } from '../../lib/microsoft';
 import { createTenantActivities } from '../../worker/worker';
@@ -74,12 +75,17 @@ export async function state(sim: TestSimulator): Promise<{ users: Array<Record<s
   return (await sim.app.inject({ method: 'GET', url: '/_simulator/state' })).json();
 }
 
-/** One simulator and the real activities against it for the enclosing describe block; `use` receives them once started. */
-export function activitiesPerSuite(use: (started: { sim: TestSimulator; acts: Activities }) => void): void {
+/**
+ * One simulator and the real activities against it for the enclosing describe block; `use` receives them
+ * once started. The Teams side is the REST adapter unless `teamsAdmin` names the PowerShell one (then
+ * through the simulator's stand-in for pwsh, as a worker process in simulator mode runs it).
+ */
+export function activitiesPerSuite(use: (started: { sim: TestSimulator; acts: Activities }) => void, teamsAdmin: TeamsAdminAdapterName = 'rest-experimental'): void {
   let sim: TestSimulator | undefined;
   before(async () => {
     sim = await startTestSimulator();
-    use({ sim, acts: createTenantActivities(sim.tenant, TEST_POLLING) });
+    const tenant = { ...sim.tenant, teamsAdmin: { ...sim.tenant.teamsAdmin, adapter: teamsAdmin } };
+    use({ sim, acts: createTenantActivities(tenant, TEST_POLLING) });
   });
   after(async () => {
     await sim?.close();

@@ -25,6 +25,8 @@ import type { TestSimulator } from '../helpers/simulator';
 import { requestCount, upn } from './harness';
 
 const INSTANCES_ROUTE = '/Teams.PlatformService/v2/ApplicationInstances';
+const LOOKUP_ROUTE = `${INSTANCES_ROUTE}/lookup`;
+const GET_INSTANCE = 'Get-CsOnlineApplicationInstance';
 const JWT = /eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/;
 
 async function failureOf(promise: Promise<unknown>): Promise<TeamsAdminError> {
@@ -100,24 +102,26 @@ describe('powershell TeamsAdmin adapter against the simulator (stand-in host)', 
     assert.equal(admin.session.stats.connects, 1, 'connected once');
   });
 
-  test('concurrent lookups within the gathering window share one findMany command and one page read', async () => {
+  test('concurrent lookups within the gathering window share one -Identities command, never a listing', async () => {
     const admin = adminWith();
     const names = [upn('many'), upn('many'), upn('many')];
     for (const name of names) await admin.create({ userPrincipalName: name, displayName: name, applicationId: RESOURCE_ACCOUNT_APP_IDS.callQueue });
     await eventuallyFound(admin, names[2] ?? '');
     await eventuallyFound(admin, names[0] ?? '');
-    const commandsBefore = admin.session.stats.commands.findMany ?? 0;
+    const commandsBefore = admin.session.stats.cmdlets[GET_INSTANCE] ?? 0;
     // The simulator counts a request once its response has gone out, which may be after the host answered.
     const settled = () => new Promise((resolve) => setTimeout(resolve, 100));
     await settled();
-    const readsBefore = await requestCount(sim, INSTANCES_ROUTE);
+    const readsBefore = await requestCount(sim, LOOKUP_ROUTE);
+    const listingsBefore = await requestCount(sim, INSTANCES_ROUTE);
     const unknown = Array.from({ length: 17 }, () => upn('absent'));
     const answers = await Promise.all([...names, ...unknown].map((name) => admin.findByUpn(name)));
     assert.deepEqual(answers.slice(0, 3).map((found) => found?.userPrincipalName), names);
     assert.ok(answers.slice(3).every((found) => found === undefined));
-    assert.equal((admin.session.stats.commands.findMany ?? 0) - commandsBefore, 1, '20 lookups, one command');
+    assert.equal((admin.session.stats.cmdlets[GET_INSTANCE] ?? 0) - commandsBefore, 1, '20 lookups, one command');
     await settled();
-    assert.equal((await requestCount(sim, INSTANCES_ROUTE)) - readsBefore, 1, 'one page of the list read at the simulator');
+    assert.equal((await requestCount(sim, LOOKUP_ROUTE)) - readsBefore, 1, 'one lookup by identities at the simulator');
+    assert.equal((await requestCount(sim, INSTANCES_ROUTE)) - listingsBefore, 0, 'the whole list is never read');
   });
 
   test('a taken UPN is a conflict; an unverified domain is domainNotVerified; both name the cause', async () => {
@@ -126,8 +130,9 @@ describe('powershell TeamsAdmin adapter against the simulator (stand-in host)', 
     await admin.create({ userPrincipalName: name, displayName: 'first', applicationId: RESOURCE_ACCOUNT_APP_IDS.autoAttendant });
     const conflict = await failed(admin.create({ userPrincipalName: name, displayName: 'second', applicationId: RESOURCE_ACCOUNT_APP_IDS.autoAttendant }));
     assert.equal(conflict.kind, 'conflict');
-    assert.equal(conflict.details.code, 'ObjectConflict');
-    assert.match(conflict.message, /^create: /);
+    // The module's record carries the status and Graph's message, not Graph's detail code.
+    assert.equal(conflict.details.fullyQualifiedErrorId, 'BadRequest,Microsoft.Teams.ConfigApi.Cmdlets.NewCsOnlineApplicationInstance');
+    assert.match(conflict.message, /^New-CsOnlineApplicationInstance: Another object with the same value for property userPrincipalName already exists/);
     const domain = await failed(admin.create({ userPrincipalName: `x-${randomUUID().slice(0, 6)}@unverified.example`, displayName: 'x', applicationId: RESOURCE_ACCOUNT_APP_IDS.autoAttendant }));
     assert.equal(domain.kind, 'domainNotVerified');
     assert.match(domain.message, /verified domain/);
@@ -166,7 +171,7 @@ describe('powershell TeamsAdmin adapter against the simulator (stand-in host)', 
     assert.equal(rotated.status, 200);
     assert.match((await admin.probe()).detail, /connected/);
     assert.equal(admin.session.stats.connects, 2, 'reconnected after the refusal');
-    assert.equal(admin.session.stats.commands.probe, 3, 'the refused probe was repeated once');
+    assert.equal(admin.session.stats.cmdlets[GET_INSTANCE], 3, 'the refused probe was repeated once');
   });
 
   test('tokens about to expire are renewed by reconnecting before the next command', async () => {
@@ -192,7 +197,7 @@ describe('powershell TeamsAdmin adapter against the simulator (stand-in host)', 
     const firstPid = admin.session.pid;
     assert.ok(firstPid);
     const slow = await fetch(`${sim.url}/_simulator/config`, {
-      method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ latency: { minMs: 1500, maxMs: 1500 } }),
+      method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ cmdletLatency: { [GET_INSTANCE]: 1500 } }),
     });
     assert.equal(slow.status, 200, await slow.text());
     try {
@@ -204,7 +209,7 @@ describe('powershell TeamsAdmin adapter against the simulator (stand-in host)', 
       assert.match(err.message, /killed by SIGKILL.*effect is unknown/);
     } finally {
       await fetch(`${sim.url}/_simulator/config`, {
-        method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ latency: { minMs: 0, maxMs: 3 } }),
+        method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ cmdletLatency: { [GET_INSTANCE]: { minMs: 0, maxMs: 3 } } }),
       });
     }
     assert.match((await admin.probe()).detail, /connected/);
@@ -222,7 +227,7 @@ describe('powershell TeamsAdmin adapter against the simulator (stand-in host)', 
       admin.probe(), admin.findByUpn(upn('queue')), admin.probe(),
     ]);
     assert.equal(admin.session.stats.maxInFlight, 1);
-    assert.ok((admin.session.stats.commands.probe ?? 0) >= 4);
+    assert.ok((admin.session.stats.cmdlets[GET_INSTANCE] ?? 0) >= 4);
     assert.doesNotMatch(admin.session.diagnostics(), /protocol: command/, 'the host never saw a command before the previous answer');
   });
 

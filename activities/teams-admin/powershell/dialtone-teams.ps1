@@ -1,19 +1,30 @@
-# Dialtone's side of the `powershell` TeamsAdmin adapter: one long-lived pwsh per worker process runs
-# this script and speaks a line protocol on stdin/stdout (contract: protocol.ts next to this file).
-#   in:  one JSON command per line  {"id":1,"op":"findMany","upns":["a@contoso.com"]}
+# Dialtone's side of the `powershell` TeamsAdmin adapter: each PowerShell session of a worker is one
+# long-lived pwsh running this script, speaking a line protocol on stdin/stdout (contract: protocol.ts next
+# to this file).
+#   in:  one JSON command per line  {"id":1,"op":"invoke","cmdlet":"Get-CsOnlineApplicationInstance",
+#                                    "parameters":{"Identities":"a@contoso.com,b@contoso.com"},"errorAction":"SilentlyContinue"}
 #   out: exactly one JSON answer line per command
-#        {"id":1,"ok":true,"result":{...}}  or  {"id":1,"ok":false,"error":{"kind":"notFound","message":"...","code":"..."}}
+#        {"id":1,"ok":true,"result":{"output":[{...}],"errors":[{record}]}}
+#        or {"id":1,"ok":false,"error":{"message":"...","record":{...}}}   (a cmdlet's terminating error)
+#        or {"id":1,"ok":false,"error":{"kind":"notInstalled","message":"...","code":"..."}}  (this script's own)
+# The script only runs cmdlets and reports what the module gave, unread: the output objects with the
+# module's property names, and each error record's FullyQualifiedErrorId, CategoryInfo, exception type and
+# message. What they mean (no association, access denied, throttled) is decided on the Node side
+# (records.ts, cmdlets.ts), where it is tested against the simulator's stand-in for this script.
 # Nothing else is written to stdout: pipeline output is captured, the host's writer is pointed at stderr,
 # and the warning/verbose/debug/information streams are dropped per command. The script ends on stdin EOF
-# (so a killed worker leaves no orphan) and on {"op":"quit"}. Tokens are never echoed, and every error
-# text is scrubbed of anything that looks like a JWT before it is answered.
+# (so a killed worker leaves no orphan) and on {"op":"quit"}. Tokens are never echoed, and every text is
+# scrubbed of anything that looks like a JWT before it is answered.
 
-# The pinned module version. 7.6.0 was released 2026-01-23 (MicrosoftTeams release notes, summarised at
-# https://office365itpros.com/2021/05/04/teams-updated-powershell-module); application-based
-# authentication, including New-/Get-/Sync-CsOnlineApplicationInstance in the commercial cloud and GCC,
-# needs 4.7.1-preview or later (https://learn.microsoft.com/microsoftteams/teams-powershell-application-authentication).
+# The pinned module version. 8.0.0 was released 2026-09-15 (MicrosoftTeams release notes,
+# https://learn.microsoft.com/microsoftteams/teams-powershell-release-notes): none of the changes from
+# 7.6.0 to 8.0.0 touches Connect-MicrosoftTeams -AccessTokens (7.9.0 moved interactive sign-in to WAM),
+# Get-/New-CsOnlineApplicationInstance, the *-CsOnlineApplicationInstanceAssociation cmdlets or
+# Get-CsAutoAttendant / Get-CsCallQueue. Application-based authentication, including
+# New-/Get-/Sync-CsOnlineApplicationInstance in the commercial cloud and GCC, needs 4.7.1-preview or later
+# (https://learn.microsoft.com/microsoftteams/teams-powershell-application-authentication).
 # Keep in step with PINNED_TEAMS_MODULE_VERSION in protocol.ts (a test compares them).
-$PinnedModuleVersion = '7.6.0'
+$PinnedModuleVersion = '8.0.0'
 $ModuleName = 'MicrosoftTeams'
 
 $ErrorActionPreference = 'Stop'
@@ -44,7 +55,7 @@ function Hide-Secrets([string] $text) {
 }
 
 function Send-Answer([hashtable] $answer) {
-  $answerWriter.WriteLine((ConvertTo-Json -InputObject $answer -Compress -Depth 10))
+  $answerWriter.WriteLine((ConvertTo-Json -InputObject $answer -Compress -Depth 12 -EnumsAsStrings))
 }
 
 class DialtoneError : System.Exception {
@@ -74,44 +85,65 @@ function Import-PinnedModule {
   }
 }
 
-# Classifies a failed cmdlet into the port's kinds. Sources of the patterns:
-# - KNOWN (Microsoft docs / module source): HTTP status texts the module's generated ConfigAPI client puts
-#   in its messages ("Response status code does not indicate success: 403 (Forbidden)"), Graph's codes
-#   (InvalidAuthenticationToken, Authorization_RequestDenied, Request_BadRequest + ObjectConflict and
-#   "Another object with the same value for property userPrincipalName already exists."), the verified
-#   domain message of Graph's user creation, and the association codes in the module's metadata
-#   (AppEndpointAlreadyAssociated, AppEndpointNotFound, AppEndpointMissingProvisioning).
-# - GUESSES (no public text found): "not found" wording of Get-CsAutoAttendant / Get-CsCallQueue /
-#   Get-CsOnlineApplicationInstanceAssociation for a missing object, the throttling wording, the
-#   Retry-After in a message. An error nothing matches is 'transient' (its effect is unknown: the
-#   activity looks before it writes again), never a success.
-function Resolve-ErrorKind($record) {
+# The cmdlets this script runs (the same list as CMDLETS in protocol.ts); nothing else is invoked.
+$AllowedCmdlets = @(
+  'Get-CsOnlineApplicationInstance',
+  'New-CsOnlineApplicationInstance',
+  'Get-CsAutoAttendant',
+  'Get-CsCallQueue',
+  'Get-CsOnlineApplicationInstanceAssociation',
+  'New-CsOnlineApplicationInstanceAssociation',
+  'Remove-CsOnlineApplicationInstanceAssociation'
+)
+
+# An error record as the Node side reads it. Sources of the fields: the records posted in
+# office-docs-powershell issues 10363, 8875, 10083 (FullyQualifiedErrorId "<HTTP status>,<cmdlet class>",
+# CategoryInfo "InvalidOperation … UndeclaredResponseException"), and ErrorDetails, where AutoRest-generated
+# cmdlets put the service's message and recommended action.
+function ConvertTo-RecordAnswer($record) {
   $exception = $record.Exception
-  if ($exception -is [DialtoneError]) { return @{ kind = $exception.Kind; message = (Hide-Secrets $exception.Message); code = $exception.Code } }
-  $parts = @($exception.Message)
-  if ($record.ErrorDetails -and $record.ErrorDetails.Message) { $parts += $record.ErrorDetails.Message }
-  if ($exception.InnerException) { $parts += $exception.InnerException.Message }
-  $text = Hide-Secrets (($parts | Where-Object { $_ }) -join ' | ')
-  $code = $null
-  $codeMatch = [regex]::Match($text, '\b(ObjectConflict|AppEndpointAlreadyAssociated|AppEndpointNotFound|AppEndpointMissingProvisioning|ConfigurationNotFound|ConfigurationTypeMismatch|InvalidAuthenticationToken|Authorization_RequestDenied|Request_BadRequest|Request_ResourceNotFound)\b')
-  if ($codeMatch.Success) { $code = $codeMatch.Value }
-  $answer = @{ message = $text }
-  if ($code) { $answer.code = $code }
-  $retry = [regex]::Match($text, '(?i)retry-after\D{0,5}(\d+)')
-  if ($retry.Success) { $answer.retryAfterMs = [int]$retry.Groups[1].Value * 1000 }
-  $answer.kind = switch -Regex ($text) {
-    '(?i)InvalidAuthenticationToken|\b401\b|Unauthorized|token (is )?expired|lifetime validation failed' { 'unauthenticated'; break }
-    '(?i)Authorization_RequestDenied|\b403\b|Forbidden|Insufficient privileges|not authorized' { 'forbidden'; break }
-    '(?i)\b429\b|TooManyRequests|Too Many Requests|throttl' { 'throttled'; break }
-    '(?i)ObjectConflict|AppEndpointAlreadyAssociated|already exists|already associated|already in use' { 'conflict'; break }
-    '(?i)verified domain|domain portion of the userPrincipalName' { 'domainNotVerified'; break }
-    '(?i)AppEndpointMissingProvisioning|ConfigurationTypeMismatch' { 'invalid'; break }
-    '(?i)\b404\b|NotFound|not found|does not exist|Couldn''t find|cannot find|ResourceNotFound' { 'notFound'; break }
-    '(?i)\b50[0234]\b|ServiceUnavailable|Service Unavailable|GatewayTimeout|Gateway Timeout|timed out|timeout|temporar|try again' { 'transient'; break }
-    '(?i)\b400\b|BadRequest|Bad Request|invalid|cannot bind|parameter' { 'invalid'; break }
-    default { 'transient' }
+  $inner = @()
+  $next = $exception.InnerException
+  while ($next -and $inner.Count -lt 3) { $inner += (Hide-Secrets $next.Message); $next = $next.InnerException }
+  $answer = @{
+    fullyQualifiedErrorId = [string]$record.FullyQualifiedErrorId
+    category = [string]$record.CategoryInfo.Category
+    reason = [string]$record.CategoryInfo.Reason
+    activity = [string]$record.CategoryInfo.Activity
+    exceptionType = if ($exception) { $exception.GetType().FullName } else { '' }
+    message = Hide-Secrets ([string]$exception.Message)
+    innerMessages = $inner
+  }
+  if ($record.ErrorDetails) {
+    if ($record.ErrorDetails.Message) { $answer.errorDetails = Hide-Secrets ([string]$record.ErrorDetails.Message) }
+    if ($record.ErrorDetails.RecommendedAction) { $answer.recommendedAction = Hide-Secrets ([string]$record.ErrorDetails.RecommendedAction) }
   }
   return $answer
+}
+
+# A module object as plain data: its properties with simple values (strings, numbers, booleans, enums as
+# their names, dates as ISO 8601), arrays of those, and nested objects to a few levels (the association
+# output's Results[]). ConvertTo-Json of the module's own objects could follow references without end.
+function ConvertTo-Plain($value, [int] $depth = 0) {
+  if ($null -eq $value) { return $null }
+  if ($value -is [string] -or $value -is [bool] -or $value -is [int] -or $value -is [long] -or $value -is [double] -or $value -is [decimal]) { return $value }
+  if ($value -is [enum] -or $value -is [guid]) { return $value.ToString() }
+  if ($value -is [datetime]) { return $value.ToUniversalTime().ToString('o') }
+  if ($depth -ge 4) { return [string]$value }
+  if ($value -is [System.Collections.IDictionary]) {
+    $plain = @{}
+    foreach ($key in $value.Keys) { $plain[[string]$key] = ConvertTo-Plain $value[$key] ($depth + 1) }
+    return $plain
+  }
+  if ($value -is [System.Collections.IEnumerable]) {
+    return ,@($value | ForEach-Object { ConvertTo-Plain $_ ($depth + 1) })
+  }
+  $plain = @{}
+  foreach ($property in $value.PSObject.Properties) {
+    if ($property.MemberType -notin @('Property', 'NoteProperty', 'AliasProperty', 'ScriptProperty')) { continue }
+    try { $plain[$property.Name] = ConvertTo-Plain $property.Value ($depth + 1) } catch { $null = $_ }
+  }
+  return $plain
 }
 
 function Assert-Connected {
@@ -121,45 +153,40 @@ function Assert-Connected {
   }
 }
 
-function ConvertTo-Instance($item) {
-  @{
-    objectId = [string]$item.ObjectId
-    userPrincipalName = [string]$item.UserPrincipalName
-    displayName = [string]$item.DisplayName
-    applicationId = [string]$item.ApplicationId
-    phoneNumber = if ($item.PhoneNumber) { [string]$item.PhoneNumber } else { $null }
+# Thrown for a cmdlet's terminating error: the main loop answers with its record, unread.
+class CmdletFailure : System.Exception {
+  [object] $Record
+  CmdletFailure([object] $record) : base('cmdlet failed') { $this.Record = $record }
+}
+
+# Runs one allowed cmdlet with the given named parameters (splatted: values are parameters, never code).
+# -ErrorAction Stop: its first error is the answer's record. SilentlyContinue: the errors it writes come back
+# beside its output, as public code reads the association lookups (TeamsFunctions: -ErrorAction
+# SilentlyContinue, then a test of the output).
+function Invoke-AllowedCmdlet([hashtable] $command) {
+  Assert-Connected
+  $name = [string]$command.cmdlet
+  if ($AllowedCmdlets -notcontains $name) {
+    throw [DialtoneError]::new('invalid', "Cmdlet '$name' is not one this script runs ($($AllowedCmdlets -join ', ')).", 'UnknownCmdlet')
   }
-}
-
-function ConvertTo-Association($item, [string] $objectId) {
-  $answer = @{
-    objectId = if ($item.Id) { [string]$item.Id } else { $objectId }
-    configurationId = [string]$item.ConfigurationId
-    configurationType = [string]$item.ConfigurationType
+  $parameters = @{}
+  if ($command.parameters) {
+    foreach ($key in $command.parameters.Keys) {
+      $value = $command.parameters[$key]
+      # JSON arrays arrive as object[]; the cmdlets take string[] (-Identities of the association cmdlets).
+      if ($value -is [System.Collections.IList]) { $value = [string[]]@($value | ForEach-Object { [string]$_ }) }
+      $parameters[[string]$key] = $value
+    }
   }
-  if ($null -ne $item.CallPriority) { $answer.callPriority = [int]$item.CallPriority }
-  return $answer
-}
-
-# Runs a cmdlet block with every stream but output and errors dropped.
-function Invoke-Quietly([scriptblock] $block) {
-  return (& $block 3>$null 4>$null 5>$null 6>$null)
-}
-
-# True when the failure only says "there is none" (a missing object on a read).
-function Test-NotFound($record) {
-  return (Resolve-ErrorKind $record).kind -eq 'notFound'
-}
-
-# Per-item failures of the association cmdlets come back as output with a Result/StatusCode, not as
-# errors (module source: ProcessedCreateApplicationInstanceAssociationsRequest {Id, ConfigurationType,
-# ConfigurationId, Result, StatusCode, StatusMessage}); they are raised here so they are classified alike.
-function Assert-ItemSucceeded($item) {
-  if ($null -eq $item) { return }
-  $result = [string]$item.Result
-  if ($result -and $result -notmatch '(?i)^success') {
-    throw [System.Exception]::new("$($item.StatusCode) $($item.StatusMessage) ($result)")
+  $errorAction = if ([string]$command.errorAction -eq 'SilentlyContinue') { 'SilentlyContinue' } else { 'Stop' }
+  $written = $null
+  try {
+    $output = @(& $name @parameters -ErrorAction $errorAction -ErrorVariable written 3>$null 4>$null 5>$null 6>$null)
+  } catch {
+    throw [CmdletFailure]::new((ConvertTo-RecordAnswer $_))
   }
+  $errors = @($written | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] } | ForEach-Object { ConvertTo-RecordAnswer $_ })
+  return @{ output = @($output | Where-Object { $null -ne $_ } | ForEach-Object { ConvertTo-Plain $_ }); errors = $errors }
 }
 
 function Invoke-Command-Line([hashtable] $command) {
@@ -192,6 +219,8 @@ function Invoke-Command-Line([hashtable] $command) {
       if ($command.tenantId) { $connectArgs.TenantId = [string]$command.tenantId }
       try {
         Invoke-Quietly { Connect-MicrosoftTeams @connectArgs } | Out-Null
+      } catch {
+        throw [CmdletFailure]::new((ConvertTo-RecordAnswer $_))
       } finally {
         $connectArgs = $null
         $command.graphToken = $null
@@ -200,101 +229,18 @@ function Invoke-Command-Line([hashtable] $command) {
       $script:connected = $true
       return @{ connected = $true }
     }
-    'findMany' {
-      Assert-Connected
-      $wanted = @($command.upns | ForEach-Object { ([string]$_).ToLowerInvariant() })
-      $instances = @()
-      if ($wanted.Count -eq 1) {
-        try {
-          $instances = @(Invoke-Quietly { Get-CsOnlineApplicationInstance -Identity $wanted[0] -ErrorAction Stop })
-        } catch {
-          if (-not (Test-NotFound $_)) { throw }
-        }
-      } else {
-        # Many at once: one walk through the whole list (the cmdlet pages it) instead of one call each.
-        $instances = @(Invoke-Quietly { Get-CsOnlineApplicationInstance -ErrorAction Stop })
-      }
-      $matched = @($instances | Where-Object { $_ -and $wanted -contains ([string]$_.UserPrincipalName).ToLowerInvariant() } | ForEach-Object { ConvertTo-Instance $_ })
-      return @{ instances = $matched }
-    }
-    'create' {
-      Assert-Connected
-      $created = Invoke-Quietly {
-        New-CsOnlineApplicationInstance -UserPrincipalName $command.userPrincipalName -ApplicationId $command.applicationId -DisplayName $command.displayName -ErrorAction Stop
-      } | Select-Object -First 1
-      if (-not $created -or -not $created.ObjectId) {
-        throw [DialtoneError]::new('transient', 'New-CsOnlineApplicationInstance returned without naming the new object; look it up before creating again.', 'UnexpectedAnswer')
-      }
-      return (ConvertTo-Instance $created)
-    }
-    'findVoiceApp' {
-      Assert-Connected
-      $type = [string]$command.configurationType
-      try {
-        $app = switch ($type) {
-          'AutoAttendant' { Invoke-Quietly { Get-CsAutoAttendant -Identity $command.identity -ErrorAction Stop } | Select-Object -First 1 }
-          'CallQueue' { Invoke-Quietly { Get-CsCallQueue -Identity $command.identity -ErrorAction Stop } | Select-Object -First 1 }
-          default { throw [DialtoneError]::new('invalid', "configurationType '$type' is not AutoAttendant or CallQueue.", 'ConfigurationTypeInvalid') }
-        }
-      } catch {
-        if (Test-NotFound $_) { return @{ voiceApp = $null } }
-        throw
-      }
-      if (-not $app) { return @{ voiceApp = $null } }
-      return @{ voiceApp = @{ identity = [string]$app.Identity; name = [string]$app.Name; configurationType = $type } }
-    }
-    'getAssociation' {
-      Assert-Connected
-      try {
-        $found = Invoke-Quietly { Get-CsOnlineApplicationInstanceAssociation -Identity $command.objectId -ErrorAction Stop } | Select-Object -First 1
-      } catch {
-        if (Test-NotFound $_) { return @{ association = $null } }
-        throw
-      }
-      if (-not $found -or -not $found.ConfigurationId) { return @{ association = $null } }
-      return @{ association = (ConvertTo-Association $found $command.objectId) }
-    }
-    'associate' {
-      Assert-Connected
-      $associateArgs = @{
-        Identities = @([string]$command.objectId)
-        ConfigurationId = [string]$command.configurationId
-        ConfigurationType = [string]$command.configurationType
-        ErrorAction = 'Stop'
-      }
-      if ($null -ne $command.callPriority) { $associateArgs.CallPriority = [int]$command.callPriority }
-      $output = Invoke-Quietly { New-CsOnlineApplicationInstanceAssociation @associateArgs }
-      $item = @($output.Results) + @($output) | Where-Object { $_ -and $_.PSObject.Properties['ConfigurationId'] } | Select-Object -First 1
-      Assert-ItemSucceeded $item
-      $association = @{
-        objectId = [string]$command.objectId
-        configurationId = [string]$command.configurationId
-        configurationType = [string]$command.configurationType
-      }
-      if ($null -ne $command.callPriority) { $association.callPriority = [int]$command.callPriority }
-      return @{ association = $association }
-    }
-    'removeAssociation' {
-      Assert-Connected
-      try {
-        $output = Invoke-Quietly { Remove-CsOnlineApplicationInstanceAssociation -Identities @([string]$command.objectId) -ErrorAction Stop }
-        $item = @($output.Results) + @($output) | Where-Object { $_ -and $_.PSObject.Properties['Result'] } | Select-Object -First 1
-        Assert-ItemSucceeded $item
-      } catch {
-        if (Test-NotFound $_) { return @{ removed = $false } }
-        throw
-      }
-      return @{ removed = $true }
-    }
-    'probe' {
-      Assert-Connected
-      $listed = @(Invoke-Quietly { Get-CsOnlineApplicationInstance -ResultSize 1 -ErrorAction Stop })
-      return @{ detail = "$ModuleName $PinnedModuleVersion connected; Get-CsOnlineApplicationInstance answered ($($listed.Count) shown of at most 1)" }
+    'invoke' {
+      return (Invoke-AllowedCmdlet $command)
     }
     default {
-      throw [DialtoneError]::new('invalid', "Unknown op '$($command.op)': use hello, connect, findMany, create, findVoiceApp, getAssociation, associate, removeAssociation, probe or quit.", 'UnknownOp')
+      throw [DialtoneError]::new('invalid', "Unknown op '$($command.op)': use hello, connect, invoke or quit.", 'UnknownOp')
     }
   }
+}
+
+# Runs a block with every stream but output and errors dropped.
+function Invoke-Quietly([scriptblock] $block) {
+  return (& $block 3>$null 4>$null 5>$null 6>$null)
 }
 
 while ($true) {
@@ -312,8 +258,17 @@ while ($true) {
     $result = Invoke-Command-Line $command
     Send-Answer @{ id = $id; ok = $true; result = $result }
   } catch {
-    $failure = Resolve-ErrorKind $_
-    Send-Answer @{ id = $id; ok = $false; error = $failure }
+    $exception = $_.Exception
+    if ($exception -is [CmdletFailure]) {
+      Send-Answer @{ id = $id; ok = $false; error = @{ message = $exception.Record.message; record = $exception.Record } }
+    } elseif ($exception -is [DialtoneError]) {
+      Send-Answer @{ id = $id; ok = $false; error = @{ kind = $exception.Kind; message = (Hide-Secrets $exception.Message); code = $exception.Code } }
+    } else {
+      # A line that is not JSON is 'invalid'; anything else failed in this script, perhaps after a cmdlet
+      # ran, so its effect is unknown: 'transient' (the activity looks before it writes again).
+      $kind = if ($exception -is [System.ArgumentException] -or $_.FullyQualifiedErrorId -like '*ConvertFromJson*') { 'invalid' } else { 'transient' }
+      Send-Answer @{ id = $id; ok = $false; error = @{ kind = $kind; message = (Hide-Secrets $exception.Message) } }
+    }
   } finally {
     $command = $null
     $line = $null

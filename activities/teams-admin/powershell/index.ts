@@ -1,80 +1,42 @@
 /**
- * The `powershell` adapter of the TeamsAdmin port: the MicrosoftTeams module in one long-lived pwsh per
- * worker process (session.ts), which is Microsoft's supported way to create resource accounts.
+ * The `powershell` adapter of the TeamsAdmin port: the MicrosoftTeams module in a few long-lived pwsh
+ * sessions per worker process (pool.ts, session.ts), which is Microsoft's supported way to create
+ * resource accounts. Which cmdlet each verb runs and how its answer is read: cmdlets.ts.
  */
 import path from 'node:path';
 import { DEFAULT_SIMULATOR_TLS_DIR, REPO_ROOT } from '../../../lib/paths';
-import type { ApplicationInstance, AssociateInput, Association, ConfigurationType, TeamsAdmin, VoiceApp } from '../teams-admin';
-import { PowerShellSession } from './session';
+import type { TeamsAdmin } from '../teams-admin';
+import { cmdletTeamsAdmin } from './cmdlets';
+import { PowerShellPool } from './pool';
+import { PINNED_TEAMS_MODULE_VERSION } from './protocol';
 import type { PowerShellSessionOptions } from './session';
 
-export { PINNED_TEAMS_MODULE_VERSION, POWERSHELL_SCRIPT_PATH } from './protocol';
+export { IDENTITIES_CHUNK } from './cmdlets';
+export { PowerShellPool, TEAMS_SESSIONS_RANGE } from './pool';
+export type { PowerShellPoolStats } from './pool';
+export { CMDLETS, PINNED_TEAMS_MODULE_VERSION, POWERSHELL_SCRIPT_PATH } from './protocol';
 export { PowerShellSession } from './session';
 export type { PowerShellSessionOptions, PowerShellSessionStats } from './session';
 
-/** How long a lookup waits for others to share its command (as the REST adapter's walk does). */
-const GATHER_MS = 50;
-
-export type PowerShellTeamsAdminOptions = PowerShellSessionOptions;
+export interface PowerShellTeamsAdminOptions extends PowerShellSessionOptions {
+  /** PowerShell sessions (child processes) to spread commands over. Default 1. */
+  sessions?: number;
+}
 
 export interface PowerShellTeamsAdmin extends TeamsAdmin {
-  /** The session underneath, for stats and diagnostics. */
-  readonly session: PowerShellSession;
+  /** The sessions underneath, for stats and diagnostics. */
+  readonly session: PowerShellPool;
 }
 
 export function createPowerShellTeamsAdmin(options: PowerShellTeamsAdminOptions): PowerShellTeamsAdmin {
-  const session = new PowerShellSession(options);
-  let gathering: { wanted: Set<string>; found: Promise<Map<string, ApplicationInstance>> } | undefined;
-
+  const { sessions, ...sessionOptions } = options;
+  const pool = new PowerShellPool(sessionOptions, sessions ?? 1);
+  const verbs = cmdletTeamsAdmin((args) => pool.run('invoke', args), () => `MicrosoftTeams ${PINNED_TEAMS_MODULE_VERSION}`);
   return {
     adapter: 'powershell',
-    session,
-
-    /**
-     * Lookups that arrive within {@link GATHER_MS} of each other share one `findMany` command (one
-     * `Get-CsOnlineApplicationInstance` for one, one walk through the list for many). The command is
-     * sent only after every lookup it serves was asked, so it never answers from an older read.
-     */
-    findByUpn(upn: string): Promise<ApplicationInstance | undefined> {
-      if (!gathering) {
-        const wanted = new Set<string>();
-        const found = new Promise<void>((resolve) => setTimeout(resolve, GATHER_MS)).then(async () => {
-          gathering = undefined;
-          const { instances } = await session.run('findMany', { upns: [...wanted] });
-          return new Map(instances.map((instance) => [instance.userPrincipalName.toLowerCase(), instance]));
-        });
-        gathering = { wanted, found };
-      }
-      const key = upn.toLowerCase();
-      gathering.wanted.add(key);
-      return gathering.found.then((instances) => instances.get(key));
-    },
-
-    create(input): Promise<ApplicationInstance> {
-      return session.run('create', input);
-    },
-
-    async findVoiceApp(configurationType: ConfigurationType, identity: string): Promise<VoiceApp | undefined> {
-      return (await session.run('findVoiceApp', { configurationType, identity })).voiceApp ?? undefined;
-    },
-
-    async getAssociation(objectId: string): Promise<Association | undefined> {
-      return (await session.run('getAssociation', { objectId })).association ?? undefined;
-    },
-
-    async associate(input: AssociateInput): Promise<Association> {
-      return (await session.run('associate', input)).association;
-    },
-
-    async removeAssociation(objectId: string): Promise<boolean> {
-      return (await session.run('removeAssociation', { objectId })).removed;
-    },
-
-    probe(): Promise<{ detail: string }> {
-      return session.run('probe', {});
-    },
-
-    close: () => session.close(),
+    session: pool,
+    ...verbs,
+    close: () => pool.close(),
   };
 }
 

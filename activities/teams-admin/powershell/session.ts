@@ -1,7 +1,7 @@
 /**
- * The Node half of the `powershell` TeamsAdmin adapter: one long-lived child process per worker process
- * (pwsh running dialtone-teams.ps1, or the simulator's stand-in), spawned on the first command, spoken to
- * with the line protocol of protocol.ts.
+ * The Node half of the `powershell` TeamsAdmin adapter: one long-lived child process (pwsh running
+ * dialtone-teams.ps1, or the simulator's stand-in), spawned on the first command, spoken to with the
+ * line protocol of protocol.ts. A worker runs several of them (pool.ts); each runs one cmdlet at a time.
  *
  * - One command at a time: commands wait in a queue, and the next is written only after the previous
  *   answer (or the child's death) — the module's session is not safe for concurrent cmdlets.
@@ -10,6 +10,8 @@
  *   earlier token expires, and once more with fresh tokens when a command answers `unauthenticated`.
  * - A child that dies is replaced on the next command; the command it was running fails `transient`
  *   (its effect is unknown). A command without an answer within the timeout kills the child likewise.
+ * - The child answers with the module's raw output and error records; records.ts classifies a failed
+ *   cmdlet here, so a throttled or refused cmdlet is paced and renewed the same way whatever the host.
  * - Tokens travel only on the child's stdin; they never enter arguments, the environment, errors or the
  *   stderr buffer (which is scrubbed of anything that looks like a JWT).
  * - With tracing on (lib/telemetry.ts), each command is a client span named after its cmdlet, a child
@@ -28,7 +30,8 @@ import type { Pacer } from '../../pacing';
 import { TeamsAdminError } from '../teams-admin';
 import type { TeamsAdminErrorKind } from '../teams-admin';
 import { POWERSHELL_SCRIPT_PATH, hideSecrets } from './protocol';
-import type { Answer, CommandMap, Op, WireError } from './protocol';
+import type { Answer, Cmdlet, CommandMap, InvokeResult, Op, WireError } from './protocol';
+import { classifyRecord } from './records';
 
 export interface PowerShellSessionOptions {
   /**
@@ -66,6 +69,8 @@ export interface PowerShellSessionStats {
   connects: number;
   /** Commands written, by op. */
   commands: Partial<Record<Op, number>>;
+  /** Cmdlets invoked, by name. */
+  cmdlets: Partial<Record<Cmdlet, number>>;
   /** The most commands ever written and not yet answered at once (1 when the queue works). */
   maxInFlight: number;
 }
@@ -80,19 +85,15 @@ const KINDS: readonly TeamsAdminErrorKind[] = [
   'conflict', 'domainNotVerified', 'notFound', 'unauthenticated', 'forbidden', 'throttled', 'transient', 'invalid', 'notInstalled',
 ];
 
-/** What the pacer charges per command: a read or a write of one object at the Teams admin service. */
-const PACING: Partial<Record<Op, { method: string; cmdlet: string }>> = {
-  findMany: { method: 'GET', cmdlet: 'Get-CsOnlineApplicationInstance' },
-  create: { method: 'POST', cmdlet: 'New-CsOnlineApplicationInstance' },
-  findVoiceApp: { method: 'GET', cmdlet: 'Get-CsAutoAttendant' },
-  getAssociation: { method: 'GET', cmdlet: 'Get-CsOnlineApplicationInstanceAssociation' },
-  associate: { method: 'POST', cmdlet: 'New-CsOnlineApplicationInstanceAssociation' },
-  removeAssociation: { method: 'DELETE', cmdlet: 'Remove-CsOnlineApplicationInstanceAssociation' },
-  probe: { method: 'GET', cmdlet: 'Get-CsOnlineApplicationInstance' },
-};
+/** What the pacer charges per cmdlet: a read, a write or a delete of one object at the Teams admin service. */
+function pacingMethod(cmdlet: Cmdlet): string {
+  if (cmdlet.startsWith('New-')) return 'POST';
+  if (cmdlet.startsWith('Remove-')) return 'DELETE';
+  return 'GET';
+}
 const PACING_ORIGIN = 'https://api.interfaces.records.teams.microsoft.com/powershell/';
 
-/** The cmdlets of the commands the pacer does not charge, for span names. */
+/** The cmdlets of the commands that run none of their own, for span names. */
 const SESSION_CMDLETS: Partial<Record<Op, string>> = { hello: 'Import-Module MicrosoftTeams', connect: 'Connect-MicrosoftTeams' };
 
 const tracer = trace.getTracer('dialtone-teams-powershell');
@@ -100,6 +101,7 @@ const tracer = trace.getTracer('dialtone-teams-powershell');
 interface Pending {
   id: number;
   op: Op;
+  args: unknown;
   resolve(result: unknown): void;
   reject(err: Error): void;
   timer: NodeJS.Timeout;
@@ -121,7 +123,7 @@ export class PowerShellSession {
   private closed = false;
   private stderrTail = '';
   private inFlight = 0;
-  readonly stats: PowerShellSessionStats = { spawns: 0, connects: 0, commands: {}, maxInFlight: 0 };
+  readonly stats: PowerShellSessionStats = { spawns: 0, connects: 0, commands: {}, cmdlets: {}, maxInFlight: 0 };
 
   constructor(private readonly options: PowerShellSessionOptions) {}
 
@@ -156,7 +158,7 @@ export class PowerShellSession {
   }
 
   private async execute<K extends Op>(op: K, args: CommandMap[K]['args']): Promise<CommandMap[K]['result']> {
-    if (this.closed) throw new TeamsAdminError('transient', `${op}: the PowerShell session is closed`);
+    if (this.closed) throw new TeamsAdminError('transient', `${cmdletOf(op, args)}: the PowerShell session is closed`);
     await this.ensureReady();
     try {
       return await this.paced(op, args);
@@ -171,10 +173,11 @@ export class PowerShellSession {
 
   private async paced<K extends Op>(op: K, args: CommandMap[K]['args']): Promise<CommandMap[K]['result']> {
     const { pacer } = this.options;
-    const pacing = PACING[op];
-    if (pacer && pacing) await pacer.acquire(pacing.method, `${PACING_ORIGIN}${pacing.cmdlet}`);
+    const cmdlet = op === 'invoke' ? (args as CommandMap['invoke']['args']).cmdlet : undefined;
+    if (pacer && cmdlet) await pacer.acquire(pacingMethod(cmdlet), `${PACING_ORIGIN}${cmdlet}`);
     try {
       const result = await this.send(op, args, this.options.commandTimeoutMs ?? DEFAULT_TIMEOUT_MS);
+      if (cmdlet) throwSessionErrors(cmdlet, result as InvokeResult);
       pacer?.answered();
       return result;
     } catch (err) {
@@ -272,7 +275,7 @@ export class PowerShellSession {
     this.inFlight -= 1;
     const stderr = this.stderrTail.trim().split('\n').slice(-5).join(' | ');
     pending.reject(failure ?? new TeamsAdminError('transient',
-      `${pending.op}: ${reason} before it answered, so the command's effect is unknown${stderr ? ` (stderr: ${stderr})` : ''}`));
+      `${cmdletOf(pending.op, pending.args)}: ${reason} before it answered, so the command's effect is unknown${stderr ? ` (stderr: ${stderr})` : ''}`));
   }
 
   private kill(live: Live): void {
@@ -297,7 +300,7 @@ export class PowerShellSession {
     clearTimeout(pending.timer);
     this.inFlight -= 1;
     if (answer.ok) pending.resolve(answer.result);
-    else pending.reject(wireError(pending.op, answer.error));
+    else pending.reject(wireError(pending.op, pending.args, answer.error));
   }
 
   /** Writes one command and waits for its answer, as a span when tracing is on (a no-op otherwise). */
@@ -322,7 +325,7 @@ export class PowerShellSession {
   private answer<K extends Op>(op: K, args: CommandMap[K]['args'], timeoutMs: number): Promise<CommandMap[K]['result']> {
     const live = this.child;
     if (!live || live.ended) {
-      return Promise.reject(live?.failure ?? new TeamsAdminError('transient', `${op}: the PowerShell session is not running`));
+      return Promise.reject(live?.failure ?? new TeamsAdminError('transient', `${cmdletOf(op, args)}: the PowerShell session is not running`));
     }
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -330,27 +333,58 @@ export class PowerShellSession {
         if (live.pending?.id !== id) return;
         live.pending = undefined;
         this.inFlight -= 1;
-        reject(new TeamsAdminError('transient', `${op}: no answer within ${timeoutMs} ms; the PowerShell session was ended, so the command's effect is unknown`));
+        reject(new TeamsAdminError('transient', `${cmdletOf(op, args)}: no answer within ${timeoutMs} ms; the PowerShell session was ended, so the command's effect is unknown`));
         this.kill(live);
       }, timeoutMs);
-      live.pending = { id, op, resolve: resolve as (result: unknown) => void, reject, timer };
+      live.pending = { id, op, args, resolve: resolve as (result: unknown) => void, reject, timer };
       this.inFlight += 1;
       this.stats.maxInFlight = Math.max(this.stats.maxInFlight, this.inFlight);
       this.stats.commands[op] = (this.stats.commands[op] ?? 0) + 1;
+      if (op === 'invoke') {
+        const { cmdlet } = args as CommandMap['invoke']['args'];
+        this.stats.cmdlets[cmdlet] = (this.stats.cmdlets[cmdlet] ?? 0) + 1;
+      }
       live.process.stdin?.write(`${JSON.stringify({ id, op, ...args })}\n`);
     });
   }
 }
 
 function cmdletOf(op: Op, args: unknown): string {
-  if (op === 'findVoiceApp') return (args as CommandMap['findVoiceApp']['args']).configurationType === 'CallQueue' ? 'Get-CsCallQueue' : 'Get-CsAutoAttendant';
-  return PACING[op]?.cmdlet ?? SESSION_CMDLETS[op] ?? op;
+  if (op === 'invoke') return (args as CommandMap['invoke']['args']).cmdlet;
+  return SESSION_CMDLETS[op] ?? op;
 }
 
-function wireError(op: Op, error: WireError | undefined): TeamsAdminError {
-  const kind = error && KINDS.includes(error.kind) ? error.kind : 'transient';
+/**
+ * A refused token or a throttled call among the errors a cmdlet wrote (with `-ErrorAction
+ * SilentlyContinue`) fails the command as a whole: the session renews its tokens or the pacer slows
+ * down, and the caller repeats it, as for the same error ending the cmdlet.
+ */
+function throwSessionErrors(cmdlet: Cmdlet, result: InvokeResult): void {
+  for (const record of result.errors ?? []) {
+    const classified = classifyRecord(record);
+    if (classified.kind !== 'unauthenticated' && classified.kind !== 'throttled') continue;
+    throw new TeamsAdminError(classified.kind, `${cmdlet}: ${classified.message}`, {
+      ...(classified.code ? { code: classified.code } : {}),
+      ...(classified.retryAfterMs !== undefined ? { retryAfterMs: classified.retryAfterMs } : {}),
+    });
+  }
+}
+
+function wireError(op: Op, args: unknown, error: WireError | undefined): TeamsAdminError {
+  const what = cmdletOf(op, args);
+  if (error?.record) {
+    const classified = classifyRecord(error.record);
+    return new TeamsAdminError(classified.kind, `${what}: ${classified.message}`, {
+      ...(classified.code ? { code: classified.code } : {}),
+      ...(classified.retryAfterMs !== undefined ? { retryAfterMs: classified.retryAfterMs } : {}),
+      ...(error.requestId ? { requestId: error.requestId } : {}),
+      ...(classified.status !== undefined ? { status: classified.status } : {}),
+      fullyQualifiedErrorId: error.record.fullyQualifiedErrorId,
+    });
+  }
+  const kind = error?.kind && KINDS.includes(error.kind) ? error.kind : 'transient';
   const message = hideSecrets(error?.message ?? 'the session answered a failure without a message');
-  return new TeamsAdminError(kind, `${op}: ${message}`, {
+  return new TeamsAdminError(kind, `${what}: ${message}`, {
     ...(error?.code ? { code: error.code } : {}),
     ...(typeof error?.retryAfterMs === 'number' ? { retryAfterMs: error.retryAfterMs } : {}),
     ...(error?.requestId ? { requestId: error.requestId } : {}),
