@@ -14,9 +14,10 @@ import { call } from '../graph/errors';
 import { findDeletedUserByUpn, findUserByUpn, isApplicationInstance, purgeDeletedUser, restoreDeletedUser } from '../graph/users';
 import { previousDetails } from '../polling';
 import type { CreateResourceAccountInput, CreateResourceAccountOutput } from '../types';
+import { TEAMS_CMDLETS_GRAPH_PERMISSION } from './teams-admin';
 import type { TeamsAdmin, TeamsAdminError } from './teams-admin';
 
-const ROLE = 'a Teams administrator role and User Administrator (directory roles on its service principal)';
+const ROLE = `a Teams administrator role and User Administrator (directory roles on its service principal), and ${TEAMS_CMDLETS_GRAPH_PERMISSION}`;
 
 export interface ResourceAccountActivityDeps {
   teamsAdmin: TeamsAdmin;

@@ -8,9 +8,11 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { ErrorType } from '../../lib/error-types';
 import { call } from '../graph/errors';
 import type { AssociateAccountInput, AssociateAccountOutput, RemoveAssociationInput, RemoveAssociationOutput } from '../types';
+import { TEAMS_CMDLETS_GRAPH_PERMISSION } from './teams-admin';
 import type { Association, TeamsAdmin, TeamsAdminError } from './teams-admin';
 
-export const TEAMS_ADMIN_ROLE = 'a Teams administrator role (Teams Administrator, Teams Communications Administrator or Teams Telephony Administrator) on its service principal';
+export const TEAMS_ADMIN_ROLE = 'a Teams administrator role (Teams Administrator, Teams Communications Administrator or Teams Telephony Administrator) on its service principal, ' +
+  `and ${TEAMS_CMDLETS_GRAPH_PERMISSION}`;
 
 function voiceAppWords(type: Association['configurationType']): string {
   return type === 'AutoAttendant' ? 'auto attendant' : 'call queue';

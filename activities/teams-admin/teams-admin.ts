@@ -91,6 +91,14 @@ export function isTeamsAdminError(err: unknown): err is TeamsAdminError {
   return err instanceof TeamsAdminError || (err instanceof Error && err.name === 'TeamsAdminError' && typeof (err as { kind?: unknown }).kind === 'string');
 }
 
+/**
+ * What a refused Teams command asks of the app, besides its directory role: the MicrosoftTeams module's
+ * *-Cs cmdlets need the Graph application permission Organization.Read.All ("For *-Cs cmdlets - the
+ * Microsoft Graph API permission needed is Organization.Read.All", teams-powershell-application-
+ * authentication), and without it they answer "Access Denied." like a missing role.
+ */
+export const TEAMS_CMDLETS_GRAPH_PERMISSION = 'the Microsoft Graph application permission Organization.Read.All (with admin consent), which the Teams cmdlets need';
+
 export type TeamsAdminAdapterName = 'powershell' | 'rest-experimental';
 export const TEAMS_ADMIN_ADAPTERS: readonly TeamsAdminAdapterName[] = ['powershell', 'rest-experimental'];
 

@@ -65,10 +65,10 @@ export async function failureOf(promise: Promise<unknown>): Promise<ApplicationF
   return err;
 }
 
-/** How many requests the simulator answered on one route pattern. */
-export async function requestCount(sim: TestSimulator, route: string): Promise<number> {
-  const summary = (await sim.app.inject({ method: 'GET', url: '/_simulator/requests' })).json() as { routes: { route: string; count: number }[] };
-  return summary.routes.filter((entry) => entry.route === route).reduce((sum, entry) => sum + entry.count, 0);
+/** How many requests the simulator answered on one route pattern (of one method, when given). */
+export async function requestCount(sim: TestSimulator, route: string, method?: string): Promise<number> {
+  const summary = (await sim.app.inject({ method: 'GET', url: '/_simulator/requests' })).json() as { routes: { method: string; route: string; count: number }[] };
+  return summary.routes.filter((entry) => entry.route === route && (method === undefined || entry.method === method)).reduce((sum, entry) => sum + entry.count, 0);
 }
 
 export async function state(sim: TestSimulator): Promise<{ users: Array<Record<string, unknown>>; numbers: Array<Record<string, unknown>> }> {

@@ -22,7 +22,11 @@ import { createCredential } from '../../worker/credentials';
 import type { RenewingCredential } from '../../worker/credentials';
 import { startTestSimulator } from '../helpers/simulator';
 import type { TestSimulator } from '../helpers/simulator';
-import { requestCount, upn } from './harness';
+import { DEFAULT_VOICE_APPS } from '../../simulator/catalog';
+import { ErrorType } from '../../lib/error-types';
+import { createTenantActivities } from '../../worker/worker';
+import { TEST_POLLING } from '../helpers/simulator';
+import { failureOf as activityFailureOf, requestCount, run, upn } from './harness';
 
 const INSTANCES_ROUTE = '/Teams.PlatformService/v2/ApplicationInstances';
 const LOOKUP_ROUTE = `${INSTANCES_ROUTE}/lookup`;
@@ -113,7 +117,7 @@ describe('powershell TeamsAdmin adapter against the simulator (stand-in host)', 
     const settled = () => new Promise((resolve) => setTimeout(resolve, 100));
     await settled();
     const readsBefore = await requestCount(sim, LOOKUP_ROUTE);
-    const listingsBefore = await requestCount(sim, INSTANCES_ROUTE);
+    const listingsBefore = await requestCount(sim, INSTANCES_ROUTE, 'GET');
     const unknown = Array.from({ length: 17 }, () => upn('absent'));
     const answers = await Promise.all([...names, ...unknown].map((name) => admin.findByUpn(name)));
     assert.deepEqual(answers.slice(0, 3).map((found) => found?.userPrincipalName), names);
@@ -121,7 +125,7 @@ describe('powershell TeamsAdmin adapter against the simulator (stand-in host)', 
     assert.equal((admin.session.stats.cmdlets[GET_INSTANCE] ?? 0) - commandsBefore, 1, '20 lookups, one command');
     await settled();
     assert.equal((await requestCount(sim, LOOKUP_ROUTE)) - readsBefore, 1, 'one lookup by identities at the simulator');
-    assert.equal((await requestCount(sim, INSTANCES_ROUTE)) - listingsBefore, 0, 'the whole list is never read');
+    assert.equal((await requestCount(sim, INSTANCES_ROUTE, 'GET')) - listingsBefore, 0, 'the whole list is never read');
   });
 
   test('a taken UPN is a conflict; an unverified domain is domainNotVerified; both name the cause', async () => {
@@ -299,6 +303,115 @@ describe('powershell TeamsAdmin adapter against the simulator (stand-in host)', 
     } finally {
       await sim.app.inject({ method: 'PUT', url: '/_simulator/config', payload: { throttle: null } });
     }
+  });
+
+  /** Changes the built-in app's grants for the body of `work`, with a credential whose tokens carry them. */
+  async function withGrants<T>(grants: { graphRoles?: string[]; directoryRoles?: string[] }, work: (fresh: RenewingCredential) => Promise<T>): Promise<T> {
+    const apps = (await sim.app.inject({ method: 'GET', url: '/_simulator/apps' })).json() as Array<{ clientId: string; graphRoles: string[]; directoryRoles: string[] }>;
+    const app = apps.find((candidate) => candidate.clientId === sim.tenant.clientId);
+    assert.ok(app, 'the built-in app is registered');
+    const put = (body: object) => sim.app.inject({ method: 'PUT', url: `/_simulator/apps/${sim.tenant.clientId}`, payload: body });
+    assert.equal((await put(grants)).statusCode, 200);
+    try {
+      return await work(createCredential(sim.tenant));
+    } finally {
+      await put({ graphRoles: app.graphRoles, directoryRoles: app.directoryRoles });
+    }
+  }
+
+  test('a missing role answers "Access Denied." with a Forbidden record: forbidden, not transient', async () => {
+    await withGrants({ directoryRoles: ['Teams Administrator'] }, async (fresh) => {
+      const admin = adminWith({ credential: fresh });
+      const err = await failed(admin.create({ userPrincipalName: upn('denied'), displayName: 'denied', applicationId: RESOURCE_ACCOUNT_APP_IDS.autoAttendant }));
+      assert.equal(err.kind, 'forbidden');
+      assert.equal(err.details.fullyQualifiedErrorId, 'Forbidden,Microsoft.Teams.ConfigApi.Cmdlets.NewCsOnlineApplicationInstance');
+      assert.match(err.message, /^New-CsOnlineApplicationInstance: Access Denied\./);
+    });
+  });
+
+  test('without Organization.Read.All on the Graph token every cmdlet answers "Access Denied.", reads too', async () => {
+    const others = ['User.ReadWrite.All', 'LicenseAssignment.ReadWrite.All', 'TeamsTelephoneNumber.ReadWrite.All'];
+    await withGrants({ graphRoles: others }, async (fresh) => {
+      const admin = adminWith({ credential: fresh });
+      const err = await failed(admin.probe());
+      assert.equal(err.kind, 'forbidden');
+      assert.match(err.message, /Access Denied/);
+      assert.equal((await failed(admin.findVoiceApp('CallQueue', randomUUID()))).kind, 'forbidden', 'a lookup does not read a refusal as "none"');
+    });
+  });
+
+  test('the create step stops at "Access Denied." with the fix: the roles and Organization.Read.All (it used to retry for ever)', async () => {
+    await withGrants({ directoryRoles: ['Teams Administrator'] }, async () => {
+      const tenant = { ...sim.tenant, teamsAdmin: { ...sim.tenant.teamsAdmin, adapter: 'powershell' as const } };
+      const acts = createTenantActivities(tenant, TEST_POLLING);
+      const failure = await activityFailureOf(run(acts, 'createResourceAccount', { upn: upn('denied'), displayName: 'denied', kind: 'autoAttendant' }));
+      assert.equal(failure.type, ErrorType.PermissionDenied);
+      assert.equal(failure.nonRetryable, true);
+      assert.match(failure.message, /Access Denied\./);
+      assert.match(failure.message, /User Administrator/);
+      assert.match(failure.message, /Organization\.Read\.All/);
+    });
+  });
+
+  test('lookups go by -Identities in chunks of 20: 45 UPNs are three commands and no listing', async () => {
+    const admin = adminWith();
+    const settled = () => new Promise((resolve) => setTimeout(resolve, 100));
+    await admin.probe();
+    await settled();
+    const commandsBefore = admin.session.stats.cmdlets[GET_INSTANCE] ?? 0;
+    const [lookupsBefore, listingsBefore] = [await requestCount(sim, LOOKUP_ROUTE), await requestCount(sim, INSTANCES_ROUTE, 'GET')];
+    const created = await admin.create({ userPrincipalName: upn('chunk'), displayName: 'chunk', applicationId: RESOURCE_ACCOUNT_APP_IDS.callQueue });
+    const found = await eventuallyFound(admin, created.userPrincipalName);
+    const before = admin.session.stats.cmdlets[GET_INSTANCE] ?? 0;
+    await settled();
+    const lookupsAfterFound = await requestCount(sim, LOOKUP_ROUTE);
+    const names = [created.userPrincipalName, ...Array.from({ length: 44 }, () => upn('chunk'))];
+    const answers = await Promise.all(names.map((name) => admin.findByUpn(name)));
+    assert.equal(answers[0]?.objectId, found.objectId);
+    assert.ok(answers.slice(1).every((answer) => answer === undefined), 'the unknown ones are "none", beside the found one');
+    assert.equal((admin.session.stats.cmdlets[GET_INSTANCE] ?? 0) - before, 3);
+    await settled();
+    assert.equal((await requestCount(sim, LOOKUP_ROUTE)) - lookupsAfterFound, 3);
+    assert.ok((await requestCount(sim, LOOKUP_ROUTE)) > lookupsBefore && commandsBefore >= 1);
+    assert.equal((await requestCount(sim, INSTANCES_ROUTE, 'GET')) - listingsBefore, 0, 'Get-CsOnlineApplicationInstance never ran without -Identity/-Identities');
+  });
+
+  test('"no association" is the cmdlet writing an error and no object, read as none; a throttled read is not', async () => {
+    const admin = adminWith();
+    const created = await admin.create({ userPrincipalName: upn('none'), displayName: 'none', applicationId: RESOURCE_ACCOUNT_APP_IDS.autoAttendant });
+    await eventuallyFound(admin, created.userPrincipalName);
+    assert.equal(await admin.getAssociation(created.objectId), undefined);
+    const set = await sim.app.inject({ method: 'PUT', url: '/_simulator/config', payload: { throttle: { resourceUnits: 1, windowMs: 60_000 } } });
+    assert.equal(set.statusCode, 200, set.body);
+    try {
+      let refused: TeamsAdminError | undefined;
+      for (let i = 0; i < 20 && !refused; i++) {
+        refused = await admin.getAssociation(created.objectId).then(() => undefined, (err: unknown) => failureOf(Promise.reject(err)));
+      }
+      assert.equal(refused?.kind, 'throttled', 'a 429 says nothing about the association');
+    } finally {
+      await sim.app.inject({ method: 'PUT', url: '/_simulator/config', payload: { throttle: null } });
+    }
+  });
+
+  test('an association is read from its output as Microsoft\'s code reads it: a second one for the same account is a conflict', async () => {
+    const admin = adminWith();
+    const name = upn('assoc2');
+    const seeded = await sim.app.inject({
+      method: 'POST', url: '/_simulator/seed',
+      payload: { users: [{ userPrincipalName: name, displayName: 'seeded', applicationId: RESOURCE_ACCOUNT_APP_IDS.autoAttendant, usageLocation: 'US', licenses: ['PHONESYSTEM_VIRTUALUSER'] }] },
+    });
+    assert.equal(seeded.statusCode, 201, seeded.body);
+    const account = await eventuallyFound(admin, name);
+    const mainLine = DEFAULT_VOICE_APPS.find((app) => app.name === 'Main line')?.identity ?? '';
+    const made = await admin.associate({ objectId: account.objectId, configurationId: mainLine, configurationType: 'AutoAttendant', callPriority: 2 });
+    assert.equal(made.configurationId, mainLine);
+    assert.deepEqual(await admin.getAssociation(account.objectId), { objectId: account.objectId, configurationId: mainLine, configurationType: 'AutoAttendant', callPriority: 2 });
+    const again = await failed(admin.associate({ objectId: account.objectId, configurationId: mainLine, configurationType: 'AutoAttendant' }));
+    assert.equal(again.kind, 'conflict', 'an item with StatusCode Conflict fails the command though the cmdlet wrote no error');
+    assert.equal(again.details.code, 'AppEndpointAlreadyAssociated');
+    assert.equal(await admin.removeAssociation(account.objectId), true);
+    assert.equal(await admin.removeAssociation(account.objectId), false, 'removing none: the refusal is checked against what is there');
   });
 
   test('no token ever appeared in an error or a stderr buffer of this suite', () => {
