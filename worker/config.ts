@@ -10,6 +10,7 @@ import { DEFAULT_BUDGET } from '../activities/pacing';
 import type { PacingBudget } from '../activities/pacing';
 import type { ProcurementSettings } from '../activities/licensing/activities';
 import { TEAMS_ADMIN_ADAPTERS } from '../activities/teams-admin/teams-admin';
+import { TEAMS_SESSIONS_RANGE } from '../activities/teams-admin/powershell/pool';
 import { readProcurementConfig } from './procurement-config';
 import { readTracingConfig } from '../lib/telemetry';
 import type { TracingConfig } from '../lib/telemetry';
@@ -30,9 +31,17 @@ export interface TeamsAdminConfig {
   pwshPath: string;
   /** How long one PowerShell command may take before the session is restarted, ms. */
   commandTimeoutMs: number;
+  /** PowerShell sessions (pwsh processes) per worker that commands are spread over. */
+  sessions: number;
 }
 
 export const DEFAULT_PWSH_COMMAND_TIMEOUT_MS = 120_000;
+/**
+ * Sessions per worker by default: each runs one cmdlet at a time and a real cmdlet takes seconds, while
+ * each pwsh with the module holds a few hundred MB. Chosen from bench:batch on the realistic profile
+ * (README, Development).
+ */
+export const DEFAULT_TEAMS_SESSIONS = 4;
 
 export interface TenantConfig {
   mode: TenantMode;
@@ -103,7 +112,7 @@ export function simulatorTenant(
     authorityHost: url,
     graphBaseUrl: url,
     teamsAdminBaseUrl: url,
-    teamsAdmin: { adapter: 'rest-experimental', pwshPath: 'pwsh', commandTimeoutMs: DEFAULT_PWSH_COMMAND_TIMEOUT_MS, ...teamsAdmin },
+    teamsAdmin: { adapter: 'rest-experimental', pwshPath: 'pwsh', commandTimeoutMs: DEFAULT_PWSH_COMMAND_TIMEOUT_MS, sessions: DEFAULT_TEAMS_SESSIONS, ...teamsAdmin },
   };
 }
 
@@ -112,6 +121,7 @@ function readTeamsAdminConfig(r: EnvReader): TeamsAdminConfig {
     adapter: r.oneOf<TeamsAdminAdapterName>('DIALTONE_TEAMS_ADMIN', TEAMS_ADMIN_ADAPTERS, 'powershell'),
     pwshPath: r.string('DIALTONE_PWSH_PATH', 'pwsh'),
     commandTimeoutMs: r.int('DIALTONE_PWSH_COMMAND_TIMEOUT_MS', DEFAULT_PWSH_COMMAND_TIMEOUT_MS, 1_000, 3_600_000),
+    sessions: r.int('DIALTONE_TEAMS_SESSIONS', DEFAULT_TEAMS_SESSIONS, TEAMS_SESSIONS_RANGE.min, TEAMS_SESSIONS_RANGE.max),
   };
 }
 

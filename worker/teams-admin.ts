@@ -23,6 +23,7 @@ export function createTeamsAdmin(tenant: TenantConfig, credential: TokenCredenti
     credential,
     tenantId: tenant.tenantId,
     commandTimeoutMs: teamsAdmin.commandTimeoutMs,
+    sessions: teamsAdmin.sessions,
     ...(pacer ? { pacer } : {}),
     ...(metrics ? { metrics } : {}),
   });

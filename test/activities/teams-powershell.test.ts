@@ -23,6 +23,7 @@ import type { RenewingCredential } from '../../worker/credentials';
 import { startTestSimulator } from '../helpers/simulator';
 import type { TestSimulator } from '../helpers/simulator';
 import { DEFAULT_VOICE_APPS } from '../../simulator/catalog';
+import type { Pacer } from '../../activities/pacing';
 import { ErrorType } from '../../lib/error-types';
 import { createTenantActivities } from '../../worker/worker';
 import { TEST_POLLING } from '../helpers/simulator';
@@ -412,6 +413,55 @@ describe('powershell TeamsAdmin adapter against the simulator (stand-in host)', 
     assert.equal(again.details.code, 'AppEndpointAlreadyAssociated');
     assert.equal(await admin.removeAssociation(account.objectId), true);
     assert.equal(await admin.removeAssociation(account.objectId), false, 'removing none: the refusal is checked against what is there');
+  });
+
+  /** Sets the stand-in's latency of one cmdlet for the body of `work`. */
+  async function withCmdletLatency<T>(cmdlet: string, ms: number, work: () => Promise<T>): Promise<T> {
+    const set = (latency: unknown) => sim.app.inject({ method: 'PUT', url: '/_simulator/config', payload: { cmdletLatency: { [cmdlet]: latency } } });
+    assert.equal((await set(ms)).statusCode, 200);
+    try {
+      return await work();
+    } finally {
+      await set({ minMs: 0, maxMs: 3 });
+    }
+  }
+
+  test('a pool spreads commands over its sessions, one cmdlet at a time each, all through one pacer; light load keeps one warm', async () => {
+    const acquired: string[] = [];
+    const pacer = { acquire: async (_method: string, url: string) => void acquired.push(url), answered: () => undefined, throttled: () => undefined } as unknown as Pacer;
+    const admin = adminWith({ sessions: 3, pacer });
+    for (let i = 0; i < 4; i++) assert.equal(await admin.findVoiceApp('CallQueue', randomUUID()), undefined);
+    assert.equal(admin.session.stats.spawns, 1, 'one command at a time: the same session, the others never started');
+    await withCmdletLatency('Get-CsCallQueue', 400, async () => {
+      await Promise.all(Array.from({ length: 9 }, () => admin.findVoiceApp('CallQueue', randomUUID())));
+    });
+    const { stats } = admin.session;
+    assert.equal(stats.sessions, 3);
+    assert.equal(stats.maxBusy, 3, 'every session busy at once');
+    assert.equal(stats.spawns, 3);
+    assert.equal(stats.maxInFlight, 1, 'never two commands in one session');
+    assert.equal(stats.cmdlets['Get-CsCallQueue'], 13);
+    assert.equal(acquired.filter((url) => url.endsWith('/Get-CsCallQueue')).length, 13, 'every command of every session paced by the one budget');
+    assert.doesNotMatch(admin.session.diagnostics(), /protocol: command/);
+  });
+
+  test('a session SIGKILLed mid-command: only its command fails (effect unknown); the queued ones run, and it comes back', async () => {
+    const admin = adminWith({ sessions: 2 });
+    await Promise.all([admin.probe(), admin.probe()]);
+    const outcomes = await withCmdletLatency('Get-CsCallQueue', 700, async () => {
+      const calls = Array.from({ length: 6 }, () => admin.findVoiceApp('CallQueue', randomUUID()).then(() => 'ok', (err: unknown) => err));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const [victim] = admin.session.pids;
+      assert.ok(victim);
+      process.kill(victim, 'SIGKILL');
+      return Promise.all(calls);
+    });
+    const failures = outcomes.filter((outcome): outcome is TeamsAdminError => outcome instanceof TeamsAdminError);
+    assert.equal(failures.length, 1, `one command was in flight on the killed session: ${outcomes.map(String).join('; ')}`);
+    assert.equal(failures[0]?.kind, 'transient');
+    assert.match(failures[0]?.message ?? '', /killed by SIGKILL.*effect is unknown/);
+    assert.equal(outcomes.filter((outcome) => outcome === 'ok').length, 5, 'nothing queued was lost');
+    assert.equal(admin.session.stats.spawns, 3, 'the killed session started a new child');
   });
 
   test('no token ever appeared in an error or a stderr buffer of this suite', () => {

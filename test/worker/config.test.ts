@@ -31,15 +31,17 @@ describe('loadWorkerConfig', () => {
 
   test('the supported PowerShell adapter is the default in both modes; the REST one must be asked for by name', () => {
     const simulator = loadWorkerConfig({ NODE_EXTRA_CA_CERTS: '/x/ca.pem' });
-    assert.deepEqual(simulator.tenant.teamsAdmin, { adapter: 'powershell', pwshPath: 'pwsh', commandTimeoutMs: 120_000 });
+    assert.deepEqual(simulator.tenant.teamsAdmin, { adapter: 'powershell', pwshPath: 'pwsh', commandTimeoutMs: 120_000, sessions: 4 });
     const real = loadWorkerConfig({ DIALTONE_TENANT_MODE: 'microsoft', AZURE_TENANT_ID: TENANT, AZURE_CLIENT_ID: CLIENT, AZURE_CLIENT_SECRET: 's' });
     assert.equal(real.tenant.teamsAdmin.adapter, 'powershell');
     const rest = loadWorkerConfig({ NODE_EXTRA_CA_CERTS: '/x/ca.pem', DIALTONE_TEAMS_ADMIN: 'rest-experimental', DIALTONE_PWSH_PATH: '/opt/microsoft/powershell/7/pwsh' });
     assert.equal(rest.tenant.teamsAdmin.adapter, 'rest-experimental');
     assert.equal(rest.tenant.teamsAdmin.pwshPath, '/opt/microsoft/powershell/7/pwsh');
-    assert.deepEqual(problems({ NODE_EXTRA_CA_CERTS: '/x/ca.pem', DIALTONE_TEAMS_ADMIN: 'rest', DIALTONE_PWSH_COMMAND_TIMEOUT_MS: '10' }), [
+    assert.equal(loadWorkerConfig({ NODE_EXTRA_CA_CERTS: '/x/ca.pem', DIALTONE_TEAMS_SESSIONS: '8' }).tenant.teamsAdmin.sessions, 8);
+    assert.deepEqual(problems({ NODE_EXTRA_CA_CERTS: '/x/ca.pem', DIALTONE_TEAMS_ADMIN: 'rest', DIALTONE_PWSH_COMMAND_TIMEOUT_MS: '10', DIALTONE_TEAMS_SESSIONS: '40' }), [
       'DIALTONE_TEAMS_ADMIN="rest" must be one of powershell, rest-experimental',
       'DIALTONE_PWSH_COMMAND_TIMEOUT_MS="10" is not a whole number from 1000 to 3600000',
+      'DIALTONE_TEAMS_SESSIONS="40" is not a whole number from 1 to 16',
     ]);
   });
 
