@@ -18,6 +18,9 @@
 import type { TokenCredential } from '@azure/identity';
 import type { Client } from '@microsoft/microsoft-graph-client';
 import { ApplicationFailure } from '@temporalio/common';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import type { Command } from 'commander';
 import { createGraphClient } from '../activities/graph/client';
 import { findSubscribedSku } from '../activities/graph/licenses';
@@ -35,6 +38,7 @@ import { ALL_SEARCH_ATTRIBUTES } from '../workflows/provision-resource-account/d
 import { ErrorType } from '../lib/error-types';
 import type { Env } from '../lib/config';
 import { GRAPH_RESOURCE, RESOURCE_ACCOUNT_SKU_PART_NUMBER, TEAMS_ADMIN_RESOURCE } from '../lib/microsoft';
+import { DEFAULT_SIMULATOR_TLS_DIR } from '../lib/paths';
 import { loadWorkerConfig } from '../worker/config';
 import type { TenantConfig, WorkerConfig } from '../worker/config';
 import { createCredential } from '../worker/credentials';
@@ -262,6 +266,16 @@ export async function runDoctor(options: DoctorOptions): Promise<CheckResult[]> 
 
   const credential = createCredential(tenant);
   const hosts = [...new Set([tenant.authorityHost, tenant.graphBaseUrl].map((url) => new URL(url).host))].join(' and ');
+
+  // (a) Every service the worker calls answers over TLS this process trusts: MSAL reports an untrusted
+  // certificate only as "endpoints_resolution_error", so it is named here, with its fix, first.
+  const origins = [...new Set([tenant.authorityHost, tenant.graphBaseUrl, tenant.teamsAdminBaseUrl,
+    ...(config.procurement.kind === 'partner-center' ? [config.procurement.baseUrl] : [])].map((url) => new URL(url).origin))];
+  const reach = add({ id: 'reach', title: `Reach ${origins.map((origin) => new URL(origin).host).join(', ')}`, ...(await checkReach(origins, tenant, Math.min(timeoutMs, REACH_TIMEOUT_MS))) });
+  if (reach.status === 'fail') {
+    skipAll(LATER_CHECKS.filter(([id]) => id !== 'reach'), 'skipped: the services are not reachable over trusted TLS (see above)');
+    return results;
+  }
   /** Runs one check under the timeout; a throw becomes a failure with a safe message. */
   const check = async (
     id: string,
@@ -395,6 +409,53 @@ export async function runDoctor(options: DoctorOptions): Promise<CheckResult[]> 
 /** Temporal answers quickly or not at all: a dead address should not hold the doctor for half a minute. */
 const TEMPORAL_TIMEOUT_MS = 10_000;
 
+/** A service that does not answer a plain HTTPS request in this time will not answer the checks either. */
+const REACH_TIMEOUT_MS = 10_000;
+
+/** Node's codes for a certificate it does not trust (https://nodejs.org/api/tls.html, X509 verification errors). */
+const UNTRUSTED_CERTIFICATE = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_UNTRUSTED', 'CERT_REJECTED', 'CERT_SIGNATURE_FAILURE', 'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY', 'INVALID_CA', 'CERT_CHAIN_TOO_LONG', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'HOSTNAME_MISMATCH',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** The simulator's CA, as `npm start` and the simulator make it. */
+export const SIMULATOR_CA_PATH = path.join(DEFAULT_SIMULATOR_TLS_DIR, 'ca.pem');
+
+/** One plain HTTPS request per origin: any HTTP answer proves the name resolves, the port answers and TLS is trusted. */
+async function checkReach(origins: readonly string[], tenant: TenantConfig, timeoutMs: number): Promise<Omit<CheckResult, 'id' | 'title'>> {
+  const failures: { detail: string; fix: string }[] = [];
+  for (const origin of origins) {
+    const host = new URL(origin).host;
+    try {
+      const response = await fetch(origin, { method: 'GET', redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
+      await response.arrayBuffer();
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      const code = cause?.code ?? (err instanceof Error ? err.name : '');
+      if (UNTRUSTED_CERTIFICATE.has(code)) {
+        failures.push({
+          detail: `this machine does not trust the TLS certificate of ${host} (${code})`,
+          fix: tenant.mode === 'simulator'
+            ? `trust the simulator's CA: NODE_EXTRA_CA_CERTS=${SIMULATOR_CA_PATH} ` +
+              `(npm start makes it; it must be the CA of the simulator that answers at ${host}, and is read only when the process starts)`
+            : `if a proxy inspects TLS here, set NODE_EXTRA_CA_CERTS to its CA certificate (PEM); otherwise check the clock and that ${host} is Microsoft's`,
+        });
+      } else if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'TimeoutError' || code === 'UND_ERR_CONNECT_TIMEOUT') {
+        failures.push({
+          detail: `${host} does not answer (${code})`,
+          fix: tenant.mode === 'simulator' ? `start the stack (npm start) or the simulator (npm run simulator), or set SIMULATOR_URL to where it runs` : `check that this machine reaches ${host} (DNS, firewall, proxy)`,
+        });
+      } else {
+        failures.push({ detail: `${host}: ${cause?.message ?? (err instanceof Error ? err.message : String(err))}`, fix: `check that this machine reaches ${host}` });
+      }
+    }
+  }
+  if (failures.length === 0) return { status: 'pass', detail: `each answered over trusted TLS` };
+  return { status: 'fail', detail: failures.map((f) => f.detail).join('; '), fix: [...new Set(failures.map((f) => f.fix))].join('\n') };
+}
+
 /**
  * What the worker and the API need of Temporal, through the same settings (a TOML profile and the
  * TEMPORAL_* variables, lib/config.ts): the server answers, the namespace exists, Dialtone's search
@@ -448,6 +509,7 @@ async function checkTemporal(temporal: TemporalConfig, timeoutMs: number): Promi
 }
 
 const LATER_CHECKS: readonly [string, string][] = [
+  ['reach', 'Reach the services'],
   ['token.graph', 'Token for Microsoft Graph'],
   ['token.teams', `Token for the Teams admin API (${TEAMS_ADMIN_RESOURCE})`],
   ['graph.permissions', 'Graph application permissions'],
@@ -568,7 +630,8 @@ async function checkTeamsAdmin(
           fix: 'install PowerShell 7 and the pinned MicrosoftTeams module (the worker image has both; see README "Against a real tenant"), or set DIALTONE_PWSH_PATH to pwsh',
         };
       case 'forbidden':
-        return { status: 'fail', detail, fix: assignRoleFix('Teams Telephony Administrator', undefined) };
+        // "Access Denied." is the answer to a missing role and to a Graph token without Organization.Read.All alike.
+        return { status: 'fail', detail, fix: `${assignRoleFix('Teams Telephony Administrator', undefined)}\n${grantPermissionFix('Organization.Read.All')} (the Teams cmdlets need it)` };
       case 'unauthenticated':
         return { status: 'fail', detail, fix: 'see the token checks above; Connect-MicrosoftTeams needs both tokens' };
       default:
@@ -605,9 +668,37 @@ export function addDoctorCommand(program: Command, env: Env, setExitCode: (code:
       if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 600) {
         program.error(`--timeout "${opts.timeout}" must be a number of seconds above 0 and at most 600, e.g. --timeout 60`, { exitCode: 2 });
       }
+      const relaunched = await withSimulatorCa(env);
+      if (relaunched !== undefined) {
+        setExitCode(relaunched);
+        return;
+      }
       const results = await runDoctor({ env, timeoutMs: seconds * 1000 });
       const ok = !results.some((r) => r.status === 'fail');
       console.log(opts.json ? JSON.stringify({ ok, checks: results }, null, 2) : formatChecklist(results));
       setExitCode(ok ? 0 : 1);
     });
+}
+
+/** Marks the doctor process started by {@link withSimulatorCa}, so it is started only once. */
+const RELAUNCHED = 'DIALTONE_DOCTOR_SIMULATOR_CA';
+
+/**
+ * In simulator mode the doctor must trust the simulator's CA, which Node reads only when it starts: run
+ * from another terminal beside `npm start`, with no variable set, it starts itself again with
+ * NODE_EXTRA_CA_CERTS naming the CA `npm start` made, and resolves with that run's exit code. Resolves
+ * undefined when nothing is needed (the CA is trusted already, another mode) or there is no CA to trust
+ * (the checks then say what is missing).
+ */
+async function withSimulatorCa(env: Env): Promise<number | undefined> {
+  const mode = env.DIALTONE_TENANT_MODE?.trim() || 'simulator';
+  if (mode !== 'simulator' || env.NODE_EXTRA_CA_CERTS?.trim() || env[RELAUNCHED] || !existsSync(SIMULATOR_CA_PATH)) return undefined;
+  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env: { ...process.env, ...env, NODE_EXTRA_CA_CERTS: SIMULATOR_CA_PATH, [RELAUNCHED]: '1' },
+  });
+  return new Promise((resolve) => {
+    child.once('error', () => resolve(undefined));
+    child.once('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+  });
 }

@@ -5,6 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { runDoctor } from '../../cli/doctor';
@@ -15,6 +17,7 @@ import { REPO_ROOT } from '../../lib/paths';
 import { LOCAL_APP_GRAPH_ROLES } from '../../simulator/options';
 import type { SimulatedApp } from '../../simulator/options';
 import { startTestSimulator } from '../helpers/simulator';
+import { ensureSimulatorTls } from '../../simulator/tls';
 import { startTestTemporal } from '../helpers/temporal';
 import { freeLoopbackPort } from '../../lib/free-port';
 import type { TestTemporal } from '../helpers/temporal';
@@ -119,7 +122,7 @@ describe('dialtone doctor', () => {
     assert.equal(report.ok, true);
     const checks = byId(report.checks);
     // The Teams admin adapter is the worker's default (PowerShell; against the simulator its stand-in for pwsh).
-    for (const id of ['config', 'temporal', 'token.graph', 'token.teams', 'graph.permissions', 'roles.teams', 'roles.user', 'licenses', 'numbers', 'domains', 'teams-admin']) {
+    for (const id of ['config', 'temporal', 'reach', 'token.graph', 'token.teams', 'graph.permissions', 'roles.teams', 'roles.user', 'licenses', 'numbers', 'domains', 'teams-admin']) {
       assert.equal(checks.get(id)?.status, 'pass', `${id}: ${JSON.stringify(checks.get(id))}`);
     }
     assert.match(checks.get('temporal')?.detail ?? '', new RegExp(`^namespace ${temporal.namespace} with Dialtone's 6 search attributes; task queue dialtone-provisioning: `));
@@ -327,6 +330,35 @@ describe('dialtone doctor', () => {
     assert.match(lacking?.fix ?? '', new RegExp(`^temporal operator search-attribute create --namespace ${bare} --name DialtoneState --type Keyword`));
   });
 
+  test('run from another terminal, without NODE_EXTRA_CA_CERTS: it trusts the simulator\'s CA by itself and passes', async () => {
+    const env = { ...against(sim, HEALTHY) };
+    const run = await new Promise<Run>((resolve) => {
+      const bare = Object.fromEntries(Object.entries({ ...cleanEnv(), ...env }).filter(([name]) => name !== 'NODE_EXTRA_CA_CERTS'));
+      execFile(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'cli/dialtone.ts'), 'doctor', '--json'], { cwd: REPO_ROOT, env: bare },
+        (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
+    });
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    const checks = byId((JSON.parse(run.stdout) as { checks: CheckResult[] }).checks);
+    for (const id of ['config', 'reach', 'token.graph', 'token.teams', 'teams-admin']) assert.equal(checks.get(id)?.status, 'pass', `${id}: ${JSON.stringify(checks.get(id))}`);
+  });
+
+  test('a CA that is not the simulator\'s: the failure is named as an untrusted certificate, with its fix, and nothing else is tried', async () => {
+    const other = mkdtempSync(path.join(os.tmpdir(), 'dialtone-other-ca-'));
+    try {
+      const { caPath } = await ensureSimulatorTls(other);
+      const run = await doctor({ ...against(sim, HEALTHY), NODE_EXTRA_CA_CERTS: caPath }, '--json');
+      assert.equal(run.code, 1, run.stdout + run.stderr);
+      const checks = byId((JSON.parse(run.stdout) as { checks: CheckResult[] }).checks);
+      const reach = checks.get('reach');
+      assert.equal(reach?.status, 'fail');
+      assert.match(reach?.detail ?? '', /^this machine does not trust the TLS certificate of localhost:\d+ \((CERT_SIGNATURE_FAILURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\)/);
+      assert.match(reach?.fix ?? '', /^trust the simulator's CA: NODE_EXTRA_CA_CERTS=.*simulator-tls\/ca\.pem/);
+      assert.match(checks.get('token.graph')?.detail ?? '', /^skipped: the services are not reachable over trusted TLS/);
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
+  });
+
   test('a bad --timeout is a usage error', async () => {
     const run = await doctor(against(sim, HEALTHY), '--timeout', 'soon');
     assert.equal(run.code, 2);
@@ -390,7 +422,7 @@ describe('dialtone doctor', () => {
     const summary = (await response.json()) as { routes: Array<{ method: string; route: string; count: number }> };
     const graphOrTeams = summary.routes.filter((r) => !r.route.startsWith('/_simulator'));
     // Every service the doctor reaches is in the log: Graph, the Teams admin service (through the adapter), Partner Center.
-    for (const route of ['/v1.0/subscribedSkus', '/v1.0/domains', '/Teams.PlatformService/v2/ApplicationInstances', '/v1/customers/:customerId/subscriptions']) {
+    for (const route of ['/v1.0/subscribedSkus', '/v1.0/domains', '/Teams.PlatformService/v2/ApplicationInstances/lookup', '/v1/customers/:customerId/subscriptions']) {
       assert.ok(graphOrTeams.some((r) => r.route === route), `the doctor runs above did not read ${route}`);
     }
     const writes = graphOrTeams.filter((r) => r.method !== 'GET' && !(r.method === 'POST' && r.route === '/:tenant/oauth2/v2.0/token'));

@@ -188,6 +188,23 @@ describe('dialtone start (the local stack)', { skip: process.platform !== 'linux
       assert.equal(ui.status, 200, 'the Temporal Web UI answers');
       const metrics = await fetch(`http://127.0.0.1:${ports.WORKER_METRICS_PORT}/metrics`);
       assert.match(await metrics.text(), /temporal_/);
+
+      // `dialtone doctor` from another terminal: nothing of the stack's environment, no CA named; only
+      // where this stack listens, since the test moved it off the default ports.
+      const terminal = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'NODE_EXTRA_CA_CERTS' && !/^(AZURE_|DIALTONE_|SIMULATOR_|TEMPORAL_)/.test(name)));
+      const doctor = await new Promise<{ code: number | null; out: string }>((resolve) => {
+        const child = spawn(process.execPath, ['--import', 'tsx', 'cli/dialtone.ts', 'doctor'], {
+          cwd: REPO_ROOT,
+          env: { ...terminal, SIMULATOR_URL: `https://localhost:${ports.SIMULATOR_PORT}`, TEMPORAL_ADDRESS: `127.0.0.1:${ports.TEMPORAL_PORT}` },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let out = '';
+        child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+        child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
+        child.once('exit', (code) => resolve({ code, out }));
+      });
+      assert.equal(doctor.code, 0, `dialtone doctor against the running stack:\n${doctor.out}`);
+      assert.match(doctor.out, /All checks passed/);
     } finally {
       run.kill('SIGINT');
     }
