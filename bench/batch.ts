@@ -26,6 +26,7 @@ import type { StateFile } from '../simulator/persistence';
 import type { SimulatorBehaviour } from '../simulator/options';
 import { ensureSimulatorTls } from '../simulator/tls';
 import { BATCH_OPTION_RANGES } from '../lib/validation';
+import { DEFAULT_TEAMS_SESSIONS } from '../worker/config';
 import { ANY_NUMBER, BATCH_WORKFLOW_TYPE, FINISHED_ROW_STATES } from '../workflows/provision-batch/definitions';
 import type { BatchOptions, BatchProgress, BatchRowRequest, BatchRowStatus, RowState } from '../workflows/provision-batch/definitions';
 import { PROVISION_WORKFLOW_TYPE, STEP_NAMES } from '../workflows/provision-resource-account/definitions';
@@ -42,10 +43,11 @@ const START_ATTEMPTS = 3;
 const HISTORY_CONCURRENCY = 8;
 const POST_ROWS = 10_000;
 
+/** Issue 17's targets, with the realistic profile's cmdlet latencies: makespan ≤ 1.3× its lower bound, ≤ 15 tenant calls an account. */
 const TARGETS = {
-  ratio: 1.15,
+  ratio: 1.3,
   throttledShare: 0.01,
-  callsPerAccount: 12,
+  callsPerAccount: 15,
   lagShareOfWait: 0.05,
   postSeconds: 2,
 };
@@ -59,6 +61,8 @@ interface BenchConfig {
   postRows: number;
   deadlineMs: number;
   seed: number;
+  /** PowerShell sessions of the worker (DIALTONE_TEAMS_SESSIONS); undefined: the worker's default. */
+  teamsSessions?: number;
 }
 
 function readBenchConfig(env: NodeJS.ProcessEnv): BenchConfig {
@@ -75,8 +79,9 @@ function readBenchConfig(env: NodeJS.ProcessEnv): BenchConfig {
   const postRows = r.int('BENCH_BATCH_POST_ROWS', POST_ROWS, 0, POST_ROWS);
   const deadlineMs = r.int('BENCH_BATCH_DEADLINE_S', 1800, 30, 86_400) * 1000;
   const seed = r.int('BENCH_BATCH_SEED', 7, 0, 2 ** 31);
+  const sessions = r.optional('BENCH_BATCH_TEAMS_SESSIONS') === undefined ? undefined : r.int('BENCH_BATCH_TEAMS_SESSIONS', DEFAULT_TEAMS_SESSIONS, 1, 16);
   r.done();
-  return { rows, timeScale, anyShare, concurrency, workerActivities, postRows, deadlineMs, seed };
+  return { rows, timeScale, anyShare, concurrency, workerActivities, postRows, deadlineMs, seed, ...(sessions !== undefined ? { teamsSessions: sessions } : {}) };
 }
 
 function fraction(r: EnvReader, name: string, fallback: number, min: number, max: number): number {
@@ -195,6 +200,7 @@ function workerEnv(config: BenchConfig): Record<string, string> {
     DIALTONE_PACING_RESOURCE_UNITS: String(units),
     DIALTONE_PACING_WRITES: String(writes),
     WORKER_MAX_CONCURRENT_ACTIVITIES: String(config.workerActivities),
+    DIALTONE_TEAMS_SESSIONS: String(config.teamsSessions ?? DEFAULT_TEAMS_SESSIONS),
   };
 }
 
@@ -670,7 +676,7 @@ function printFigures(f: Figures): void {
     `${quota ? `${quota.requests} writes per ${duration(quota.windowMs * ts)} (${Math.round(quota.requests / (quota.windowMs * ts / 1000))} writes/s)` : 'no write quota'}; ` +
     `faults ${percent(behaviour.faultRate)}; latency and every delay × ${ts}`);
   console.log(`  worker: DIALTONE_PACING_RESOURCE_UNITS=${f.workerEnv.DIALTONE_PACING_RESOURCE_UNITS} per 10 s, DIALTONE_PACING_WRITES=${f.workerEnv.DIALTONE_PACING_WRITES} per 150 s ` +
-    `(its windows are fixed; the counts are its default budget ÷ ${ts}, capped at ${PACING_MAX}), WORKER_MAX_CONCURRENT_ACTIVITIES=${f.workerEnv.WORKER_MAX_CONCURRENT_ACTIVITIES}`);
+    `(its windows are fixed; the counts are its default budget ÷ ${ts}, capped at ${PACING_MAX}), WORKER_MAX_CONCURRENT_ACTIVITIES=${f.workerEnv.WORKER_MAX_CONCURRENT_ACTIVITIES}, DIALTONE_TEAMS_SESSIONS=${f.workerEnv.DIALTONE_TEAMS_SESSIONS}`);
   console.log(`  batch ${f.batchId}: options.concurrency ${config.concurrency}, retryWindowMs 0; ${f.follow.ended ? 'ended' : `did NOT end (${f.follow.why ?? '?'})`} as ${f.follow.progress?.state ?? '?'}; ` +
     `rows: ${[...counts].map(([state, n]) => `${state} ${n}`).join(', ') || 'none read'}`);
   console.log('');
