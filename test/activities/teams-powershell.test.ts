@@ -520,7 +520,7 @@ describe('dialtone-teams.ps1 under pwsh', () => {
     assert.match(dockerfile, new RegExp(`TEAMS_MODULE_VERSION=${PINNED_TEAMS_MODULE_VERSION.replaceAll('.', '\\.')}\\b`));
   });
 
-  test('hello, JSON framing (one answer per command, nothing else), notInstalled with the fix, exit on EOF', { skip }, async (t) => {
+  test('hello, JSON framing (one answer per command, nothing else), notInstalled with the fix, only allowed cmdlets, exit on EOF', { skip }, async (t) => {
     const script = startScript();
     try {
       script.send(JSON.stringify({ id: 1, op: 'hello' }));
@@ -528,7 +528,8 @@ describe('dialtone-teams.ps1 under pwsh', () => {
       script.send('this is not json');
       script.send(JSON.stringify({ id: 2, op: 'noSuchOp' }));
       script.send(JSON.stringify({ id: 3, op: 'connect', graphToken: 'eyJhbGciOi.eyJhdWQiOi.c2ln', teamsToken: 'eyJhbGciOi.eyJ0aWQiOi.c2ln' }));
-      const [hello, notJson, unknown, connect] = (await script.waitForLines(4)).map((line) => JSON.parse(line) as {
+      script.send(JSON.stringify({ id: 4, op: 'invoke', cmdlet: 'Remove-Item', parameters: { Path: '/' }, errorAction: 'Stop' }));
+      const [hello, notJson, unknown, connect, refused] = (await script.waitForLines(5)).map((line) => JSON.parse(line) as {
         id: number | null; ok: boolean; result?: { powershell: string; module: { pinned: string; importable: boolean; fix?: string } };
         error?: { kind: string; message: string };
       });
@@ -538,6 +539,7 @@ describe('dialtone-teams.ps1 under pwsh', () => {
       assert.equal(hello?.result?.module.pinned, PINNED_TEAMS_MODULE_VERSION);
       assert.deepEqual([notJson?.ok, notJson?.id], [false, null]);
       assert.deepEqual([unknown?.id, unknown?.ok, unknown?.error?.kind], [2, false, 'invalid']);
+      assert.deepEqual([refused?.id, refused?.ok, refused?.error?.kind], [4, false, 'invalid'], 'only the allowed cmdlets run');
       assert.equal(connect?.id, 3);
       assert.doesNotMatch(JSON.stringify(connect), /eyJhbGciOi/, 'tokens are not echoed');
       if (hello?.result?.module.importable) {
@@ -551,7 +553,7 @@ describe('dialtone-teams.ps1 under pwsh', () => {
       script.child.stdin.end();
       const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 30_000).unref());
       assert.equal(await Promise.race([script.exited, timeout]), 0, 'the script ends on stdin EOF');
-      assert.equal(script.lines.length, 4, 'exactly one line per command, nothing else on stdout');
+      assert.equal(script.lines.length, 5, 'exactly one line per command, nothing else on stdout');
     } finally {
       script.child.kill('SIGKILL');
     }

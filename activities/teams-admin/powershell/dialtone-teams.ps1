@@ -164,11 +164,11 @@ class CmdletFailure : System.Exception {
 # beside its output, as public code reads the association lookups (TeamsFunctions: -ErrorAction
 # SilentlyContinue, then a test of the output).
 function Invoke-AllowedCmdlet([hashtable] $command) {
-  Assert-Connected
   $name = [string]$command.cmdlet
   if ($AllowedCmdlets -notcontains $name) {
     throw [DialtoneError]::new('invalid', "Cmdlet '$name' is not one this script runs ($($AllowedCmdlets -join ', ')).", 'UnknownCmdlet')
   }
+  Assert-Connected
   $parameters = @{}
   if ($command.parameters) {
     foreach ($key in $command.parameters.Keys) {
