@@ -10,7 +10,7 @@ import { DEFAULT_BUDGET } from '../activities/pacing';
 import type { PacingBudget } from '../activities/pacing';
 import type { ProcurementSettings } from '../activities/licensing/activities';
 import { TEAMS_ADMIN_ADAPTERS } from '../activities/teams-admin/teams-admin';
-import { readProcurementConfig } from './procurement-config';
+import { describeProcurementConfig, readProcurementConfig } from './procurement-config';
 import { readTracingConfig } from '../lib/telemetry';
 import type { TracingConfig } from '../lib/telemetry';
 import { describeNotifyConfig, readNotifyConfig } from './notify-config';
@@ -34,12 +34,17 @@ export interface TeamsAdminConfig {
 
 export const DEFAULT_PWSH_COMMAND_TIMEOUT_MS = 120_000;
 
-export interface TenantConfig {
-  mode: TenantMode;
+/** An app registration and its credential, as `@azure/identity` asks a token for it (worker/credentials.ts). */
+export interface AppIdentity {
+  /** The tenant that issues the app's tokens: the authority is {authorityHost}/{tenantId}. */
   tenantId: string;
   clientId: string;
   credential: CredentialConfig;
   authorityHost: string;
+}
+
+export interface TenantConfig extends AppIdentity {
+  mode: TenantMode;
   graphBaseUrl: string;
   teamsAdminBaseUrl: string;
   teamsAdmin: TeamsAdminConfig;
@@ -216,7 +221,7 @@ export function describeWorkerConfig(config: WorkerConfig): Record<string, unkno
     onDeletedAccount: config.onDeletedAccount,
     pacing: config.pacing,
     taskQueueActivitiesPerSecond: config.taskQueueActivitiesPerSecond,
-    procurement: config.procurement,
+    procurement: describeProcurementConfig(config.procurement),
     tracing: config.tracing.exporters.length > 0 ? config.tracing.exporters : 'off',
     notifications: describeNotifyConfig(config.notifications),
   };
