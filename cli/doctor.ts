@@ -29,7 +29,12 @@ import { isServiceNumber } from '../activities/number-checks';
 import { verifiedDomains } from '../activities/preflight';
 import { isTeamsAdminError } from '../activities/teams-admin/teams-admin';
 import type { TeamsAdmin } from '../activities/teams-admin/teams-admin';
+import { offerSelection } from '../activities/licensing/activities';
 import { PartnerCenterClient } from '../activities/licensing/partner-center-client';
+import type { PcSubscription } from '../activities/licensing/partner-center-client';
+import { resolveOffer, subscriptionOf } from '../activities/licensing/partner-center-offer';
+import type { ResolvedOffer } from '../activities/licensing/partner-center-offer';
+import { procurementFailureDetails } from '../activities/licensing/procurement';
 import { Connection, isGrpcServiceError } from '@temporalio/client';
 import { temporal as temporalProtoNs } from '@temporalio/proto';
 import { ConfigError, temporalConnectionOptions } from '../lib/config';
@@ -37,10 +42,10 @@ import type { TemporalConfig } from '../lib/config';
 import { ALL_SEARCH_ATTRIBUTES } from '../workflows/provision-resource-account/definitions';
 import { ErrorType } from '../lib/error-types';
 import type { Env } from '../lib/config';
-import { GRAPH_RESOURCE, RESOURCE_ACCOUNT_SKU_PART_NUMBER, TEAMS_ADMIN_RESOURCE } from '../lib/microsoft';
+import { GRAPH_RESOURCE, PARTNER_CENTER_RESOURCE, RESOURCE_ACCOUNT_SKU_PART_NUMBER, TEAMS_ADMIN_RESOURCE } from '../lib/microsoft';
 import { DEFAULT_SIMULATOR_TLS_DIR } from '../lib/paths';
 import { loadWorkerConfig } from '../worker/config';
-import type { TenantConfig, WorkerConfig } from '../worker/config';
+import type { AppIdentity, TenantConfig, WorkerConfig } from '../worker/config';
 import { createCredential } from '../worker/credentials';
 import { createTeamsAdmin } from '../worker/teams-admin';
 
@@ -60,8 +65,8 @@ export interface CheckResult {
 /** Builds the TeamsAdmin adapter the worker would use (`createTeamsAdmin` of worker/teams-admin.ts). */
 export type TeamsAdminFactory = (tenant: TenantConfig, credential: TokenCredential) => TeamsAdmin | Promise<TeamsAdmin>;
 
-/** Proves Partner Center access with the configured identity; resolves with what it saw. */
-export type PartnerCenterProbe = (config: WorkerConfig, env: Env) => Promise<{ detail: string }>;
+/** Proves Partner Center access with the configured Partner Center app; resolves with the check's outcome. */
+export type PartnerCenterProbe = (config: WorkerConfig, env: Env) => Promise<Omit<CheckResult, 'id' | 'title'>>;
 
 export interface DoctorOptions {
   env: Env;
@@ -145,25 +150,67 @@ export function assignRoleFix(role: RoleName, servicePrincipalId: string | undef
     'A new role reaches tokens issued after it is assigned (tokens live up to an hour).';
 }
 
+/** The variables and portal pages that hold one app's identity and credential, for the fixes. */
+interface AppVariables {
+  tenantId: string;
+  clientId: string;
+  secret: string;
+  certificate: string;
+  certificatePassword: string;
+  /** Every credential variable, for "set one of". */
+  anyCredential: string;
+  /** Where the app's secrets and certificates are managed. */
+  credentialsPage: string;
+  /** Where its client and tenant ids are shown. */
+  overviewPage: string;
+  /** Where the tenant id is shown. */
+  tenantPage: string;
+}
+
+const WORKER_APP: AppVariables = {
+  tenantId: 'AZURE_TENANT_ID',
+  clientId: 'AZURE_CLIENT_ID',
+  secret: 'AZURE_CLIENT_SECRET',
+  certificate: 'AZURE_CLIENT_CERTIFICATE_PATH',
+  certificatePassword: 'AZURE_CLIENT_CERTIFICATE_PASSWORD',
+  anyCredential: 'AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH or DIALTONE_USE_MANAGED_IDENTITY=true',
+  credentialsPage: `${APP_REGISTRATIONS} > <this app> > Certificates & secrets`,
+  overviewPage: `${APP_REGISTRATIONS} > <this app> > Overview`,
+  tenantPage: `${ENTRA} > Identity > Overview`,
+};
+
+/** The Partner Center app: registered in Partner Center, an app registration of the partner's own tenant. */
+const PARTNER_CENTER_APP: AppVariables = {
+  tenantId: 'DIALTONE_PARTNER_CENTER_TENANT_ID',
+  clientId: 'DIALTONE_PARTNER_CENTER_CLIENT_ID',
+  secret: 'DIALTONE_PARTNER_CENTER_CLIENT_SECRET',
+  certificate: 'DIALTONE_PARTNER_CENTER_CERTIFICATE_PATH',
+  certificatePassword: 'DIALTONE_PARTNER_CENTER_CERTIFICATE_PASSWORD',
+  anyCredential: 'DIALTONE_PARTNER_CENTER_CLIENT_SECRET or DIALTONE_PARTNER_CENTER_CERTIFICATE_PATH',
+  credentialsPage: `${ENTRA} of the partner's tenant > Identity > Applications > App registrations > <the Partner Center app> > Certificates & secrets`,
+  overviewPage: 'Partner Center > Account settings > App management (the App ID) and the Entra admin center of the partner\'s tenant > Overview (the Tenant ID)',
+  tenantPage: `${ENTRA} of the partner's tenant > Identity > Overview`,
+};
+
 /** AADSTS codes a client-credentials token request meets, with what they mean and the fix. */
-function aadstsAdvice(code: string, tenant: TenantConfig): { meaning: string; fix: string } {
-  const app = `${APP_REGISTRATIONS} > <this app> > Certificates & secrets`;
+function aadstsAdvice(code: string, app: AppIdentity, vars: AppVariables = WORKER_APP): { meaning: string; fix: string } {
+  const page = vars.credentialsPage;
   switch (code) {
     case '7000215':
-      return { meaning: 'invalid client secret', fix: `${app} > Client secrets > New client secret, then set AZURE_CLIENT_SECRET to its Value (not its Secret ID)` };
+      return { meaning: 'invalid client secret', fix: `${page} > Client secrets > New client secret, then set ${vars.secret} to its Value (not its Secret ID)` };
     case '7000222':
-      return { meaning: 'the client secret has expired', fix: `${app} > Client secrets > New client secret, then set AZURE_CLIENT_SECRET to its Value; better, use a certificate (AZURE_CLIENT_CERTIFICATE_PATH)` };
+      return { meaning: 'the client secret has expired', fix: `${page} > Client secrets > New client secret, then set ${vars.secret} to its Value; better, use a certificate (${vars.certificate})` };
     case '700027':
-      return { meaning: 'the certificate is not registered on the app, or the assertion was not signed with it', fix: `${app} > Certificates > Upload certificate (the public certificate in AZURE_CLIENT_CERTIFICATE_PATH)` };
+      return { meaning: 'the certificate is not registered on the app, or the assertion was not signed with it', fix: `${page} > Certificates > Upload certificate (the public certificate in ${vars.certificate})` };
     case '7000218':
-      return { meaning: 'the request carried no client credential', fix: 'set AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH or DIALTONE_USE_MANAGED_IDENTITY=true' };
+      return { meaning: 'the request carried no client credential', fix: `set ${vars.anyCredential}` };
     case '700016':
       return {
-        meaning: `no app with client id ${tenant.clientId} in tenant ${tenant.tenantId}`,
-        fix: `set AZURE_CLIENT_ID to the Application (client) ID and AZURE_TENANT_ID to the Directory (tenant) ID shown on ${APP_REGISTRATIONS} > <this app> > Overview`,
+        meaning: `no app with client id ${app.clientId} in tenant ${app.tenantId}`,
+        fix: `set ${vars.clientId} to the Application (client) ID and ${vars.tenantId} to the Directory (tenant) ID shown on ${vars.overviewPage}`,
       };
     case '90002':
-      return { meaning: `tenant ${tenant.tenantId} does not exist`, fix: `set AZURE_TENANT_ID to the Tenant ID on ${ENTRA} > Identity > Overview` };
+      return { meaning: `tenant ${app.tenantId} does not exist`, fix: `set ${vars.tenantId} to the Tenant ID on ${vars.tenantPage}` };
     case '500011':
       return { meaning: 'the resource is not present in the tenant', fix: 'the tenant needs Microsoft Teams (a Teams or Microsoft 365 subscription) before its admin API can be called' };
     case '7000112':
@@ -174,14 +221,14 @@ function aadstsAdvice(code: string, tenant: TenantConfig): { meaning: string; fi
 }
 
 /** Message of an error, first line only, with every secret of the configuration cut out. */
-function safeMessage(err: unknown, secrets: readonly string[]): string {
+function safeMessage(err: unknown, secrets: readonly string[], limit = 400): string {
   let text = (err instanceof Error ? err.message : String(err)).split('\n')[0]?.trim() ?? '';
   for (const secret of secrets) if (secret.length > 0) text = text.split(secret).join('[redacted]');
   // Entra appends trace/correlation ids and a timestamp: noise in a checklist.
-  return text.replace(/\s*Trace ID:.*$/, '').slice(0, 400);
+  return text.replace(/\s*Trace ID:.*$/, '').slice(0, limit);
 }
 
-function secretsOf(tenant: TenantConfig): string[] {
+function secretsOf(tenant: AppIdentity): string[] {
   const { credential } = tenant;
   if (credential.kind === 'secret') return [credential.secret];
   if (credential.kind === 'certificate' && credential.certificatePassword) return [credential.certificatePassword];
@@ -189,7 +236,7 @@ function secretsOf(tenant: TenantConfig): string[] {
 }
 
 /** The payload of a JWT, decoded without verification. */
-function claimsOf(token: string): { roles?: string[]; wids?: string[]; oid?: string; app_displayname?: string } {
+function claimsOf(token: string): { roles?: string[]; wids?: string[]; oid?: string; app_displayname?: string; tid?: string } {
   const payload = token.split('.')[1];
   if (payload === undefined) return {};
   try {
@@ -217,18 +264,62 @@ async function withTimeout<T>(ms: number, work: () => Promise<T>): Promise<T> {
 
 /**
  * Partner Center access as the worker would use it: its settings (worker/procurement-config.ts), a token
- * for Partner Center with the worker's credential, and a read of the customer's subscriptions
- * (https://learn.microsoft.com/partner-center/developer/get-all-of-a-customer-s-subscriptions).
+ * for Partner Center from the partner's tenant with the Partner Center app's credential (the same
+ * credential builder as the worker's), a read of the customer's subscriptions
+ * (https://learn.microsoft.com/partner-center/developer/get-all-of-a-customer-s-subscriptions), and the
+ * catalog offer a purchase would buy, chosen as the adapter chooses it (partner-center-offer.ts), so a
+ * missing or ambiguous offer fails here and not at the first approval.
  */
 export const partnerCenterProbe: PartnerCenterProbe = async (config) => {
   const settings = config.procurement;
-  if (settings.kind !== 'partner-center') return { detail: 'not configured' };
-  const client = new PartnerCenterClient({ credential: createCredential(config.tenant), baseUrl: settings.baseUrl });
-  const subscriptions = (await client.listSubscriptions(settings.customerId)).items ?? [];
-  const offer = subscriptions.find((sub) => sub.offerName?.toLowerCase() === settings.productTitle.toLowerCase());
+  if (settings.kind !== 'partner-center') return { status: 'skip', detail: 'not configured' };
+  const { app } = settings;
+  const secrets = [...secretsOf(app), ...secretsOf(config.tenant)];
+  const credential = createCredential(app);
+  const where = `app ${app.clientId} of partner tenant ${app.tenantId}`;
+  let token: string;
+  try {
+    const issued = await credential.getToken(`${PARTNER_CENTER_RESOURCE}/.default`);
+    if (!issued) return { status: 'fail', detail: 'the credential returned no token', fix: `check ${PARTNER_CENTER_APP.clientId} and the credential variables` };
+    token = issued.token;
+  } catch (err) {
+    const failed = tokenFailure(err, app, secrets, PARTNER_CENTER_APP);
+    return { ...failed, detail: `token for ${where}: ${failed.detail}` };
+  }
+  const client = new PartnerCenterClient({ credential, baseUrl: settings.baseUrl, app: { tenantId: app.tenantId, clientId: app.clientId } });
+  let subscriptions: PcSubscription[];
+  let offer: ResolvedOffer;
+  try {
+    subscriptions = (await client.listSubscriptions(settings.customerId)).items;
+    offer = await resolveOffer(client, offerSelection(settings));
+  } catch (err) {
+    if (!(err instanceof ApplicationFailure)) throw err;
+    const { status, fix, problem } = procurementFailureDetails(err);
+    // The refusal's own words, without the advice the fix gives; catalog candidates may make it long.
+    const detail = safeMessage(problem ? new Error(problem) : err, secrets, 1_000);
+    if (err.type === 'PurchaseOfferNotFound') return { status: 'fail', detail, ...(fix ? { fix } : {}) };
+    if (err.type !== 'PurchaseDenied') throw err;
+    if (status === 403) {
+      return { status: 'fail', detail, fix: `set DIALTONE_PARTNER_CENTER_CUSTOMER_ID to the id of a customer of this partner (Partner Center > Customers > the customer > Account > Microsoft ID), and give ${where} a role that may buy for it` };
+    }
+    const tokenTenant = claimsOf(token).tid;
+    const fromCustomer = tokenTenant !== undefined && tokenTenant.toLowerCase() === config.tenant.tenantId.toLowerCase();
+    return {
+      status: 'fail',
+      detail: fromCustomer ? `${detail}; the token came from the customer's tenant ${tokenTenant}, not the partner's` : detail,
+      fix: 'Partner Center > Account settings > App management: register the app (its App ID is DIALTONE_PARTNER_CENTER_CLIENT_ID); ' +
+        "DIALTONE_PARTNER_CENTER_TENANT_ID must be the partner's own tenant id, and the credential that app's (DIALTONE_PARTNER_CENTER_CLIENT_SECRET or DIALTONE_PARTNER_CENTER_CERTIFICATE_PATH)",
+    };
+  }
+  const subscription = subscriptionOf(subscriptions, offer);
+  const bought = subscription
+    ? `subscription ${subscription.id} quantity ${subscription.quantity} (${subscription.status})`
+    : 'no subscription of it yet (a purchase would order through a cart)';
   return {
-    detail: `customer ${settings.customerId}: ${subscriptions.length} subscription${subscriptions.length === 1 ? '' : 's'} readable` +
-      (offer ? `; "${settings.productTitle}" quantity ${offer.quantity} (${offer.status})` : `; none for "${settings.productTitle}" yet (a purchase would add one through a cart)`),
+    status: 'pass',
+    detail: `${where}: customer ${settings.customerId}: ${subscriptions.length} subscription${subscriptions.length === 1 ? '' : 's'} readable; ` +
+      `offer ${offer.product.id}:${offer.sku.id} "${offer.sku.title}" (${settings.segment}, ${settings.termDuration}, billed ${settings.billingCycle}), ` +
+      `availability ${offer.availability.catalogItemId}; ${bought}`,
   };
 };
 
@@ -391,17 +482,8 @@ export async function runDoctor(options: DoctorOptions): Promise<CheckResult[]> 
     skipAll([['partner-center', 'Partner Center access']], `skipped: not configured (DIALTONE_LICENSE_PROCUREMENT is ${procurement})`);
   } else {
     const probe = options.partnerCenter ?? partnerCenterProbe;
-    await check('partner-center', 'Partner Center access', async () => {
-      try {
-        return { status: 'pass', ...(await probe(config, options.env)) };
-      } catch (err) {
-        // The adapter's failures already say what to do (register the app in Partner Center, check the customer id).
-        if (err instanceof ApplicationFailure && err.type === 'PurchaseDenied') {
-          return { status: 'fail', detail: safeMessage(err, secrets), fix: 'Partner Center > Account settings > App management: register this app with a role that may buy for the customer; check DIALTONE_PARTNER_CENTER_CUSTOMER_ID' };
-        }
-        throw err;
-      }
-    });
+    // The probe turns Partner Center's refusals into failures with their fix; anything else fails as thrown.
+    await check('partner-center', 'Partner Center access', () => probe(config, options.env));
   }
   return results;
 }
@@ -522,13 +604,13 @@ const LATER_CHECKS: readonly [string, string][] = [
   ['partner-center', 'Partner Center access'],
 ];
 
-function tokenFailure(err: unknown, tenant: TenantConfig, secrets: readonly string[]): Omit<CheckResult, 'id' | 'title'> {
+function tokenFailure(err: unknown, tenant: AppIdentity, secrets: readonly string[], vars: AppVariables = WORKER_APP): Omit<CheckResult, 'id' | 'title'> {
   const message = safeMessage(err, secrets);
   // MSAL wraps Entra's description in its own prefix ("invalid_client: Error(s): … Description: AADSTS…").
   const aadsts = /AADSTS(\d+):?\s*(.*)$/.exec(message);
   if (aadsts) {
     const [, code = '', description = ''] = aadsts;
-    const { meaning, fix } = aadstsAdvice(code, tenant);
+    const { meaning, fix } = aadstsAdvice(code, tenant, vars);
     return { status: 'fail', detail: `AADSTS${code} (${meaning}): ${description}`, fix };
   }
   const { credential } = tenant;
@@ -536,8 +618,8 @@ function tokenFailure(err: unknown, tenant: TenantConfig, secrets: readonly stri
     return {
       status: 'fail',
       detail: message,
-      fix: `AZURE_CLIENT_CERTIFICATE_PATH (${credential.certificatePath}) must be a readable PEM file holding the private key and the certificate; ` +
-        'AZURE_CLIENT_CERTIFICATE_PASSWORD only when the key is encrypted',
+      fix: `${vars.certificate} (${credential.certificatePath}) must be a readable PEM file holding the private key and the certificate; ` +
+        `${vars.certificatePassword} only when the key is encrypted`,
     };
   }
   if (credential.kind === 'managedIdentity') {

@@ -1,11 +1,11 @@
 /**
- * The tenant simulator: one HTTPS server that answers as Microsoft Entra ID (token endpoint), Microsoft
- * Graph and the Teams admin API would for one tenant, so the product's real clients run against it
- * unchanged (DESIGN.md section 4). Surfaces:
+ * The tenant simulator: one HTTPS server that answers as Microsoft Entra ID (token endpoint, for the
+ * tenant and for its CSP partner's tenant), Microsoft Graph, the Teams admin API and Partner Center would
+ * for one tenant, so the product's real clients run against it unchanged (DESIGN.md section 4). Surfaces:
  * - `/{tenant}/v2.0/.well-known/openid-configuration`, `/{tenant}/oauth2/v2.0/token`, `/{tenant}/discovery/v2.0/keys`
  * - `/v1.0/…` Graph (token audience https://graph.microsoft.com, permission per route)
  * - `/Teams.PlatformService/…` Teams admin API (audience 48ac35b8-…, Teams Administrator role)
- * - `/v1/…` Partner Center (audience https://api.partnercenter.microsoft.com, app registered for CSP)
+ * - `/v1/…` Partner Center (audience https://api.partnercenter.microsoft.com, tokens of the partner's tenant, app registered for CSP)
  * - `/_simulator/…` control API (no authentication)
  */
 import { randomUUID } from 'node:crypto';

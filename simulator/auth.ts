@@ -113,15 +113,17 @@ export class TokenService {
    * Issues an app-only v1.0 access token. Graph and the Teams admin API accept v1.0 tokens, so Entra
    * issues that version even through the v2.0 endpoint: `iss` is `https://sts.windows.net/{tid}/` and the
    * header names the key twice, as `kid` and `x5t` (Microsoft identity platform, access token claims).
+   * `tenantId` is the directory that issues it: the customer's by default, or the partner's (whose
+   * token endpoint the simulator serves too, with the same signing key).
    */
-  issue(app: SimulatedApp, audience: Audience): string {
+  issue(app: SimulatedApp, audience: Audience, tenantId = this.tenantId): string {
     const issuedAt = Math.floor(this.now() / 1000);
-    const principal = servicePrincipalId(this.tenantId, app.clientId);
+    const principal = servicePrincipalId(tenantId, app.clientId);
     const wids = app.directoryRoles.map((role) => DIRECTORY_ROLES[role]);
     const roles = audience === GRAPH_RESOURCE ? [...app.graphRoles] : [];
     const claims: AccessTokenClaims = {
       aud: audience,
-      iss: `https://sts.windows.net/${this.tenantId}/`,
+      iss: `https://sts.windows.net/${tenantId}/`,
       iat: issuedAt,
       nbf: issuedAt,
       exp: issuedAt + ACCESS_TOKEN_LIFETIME_SECONDS,
@@ -131,7 +133,7 @@ export class TokenService {
       idtyp: 'app',
       oid: principal,
       sub: principal,
-      tid: this.tenantId,
+      tid: tenantId,
       uti: randomUUID().replaceAll('-', '').slice(0, 22),
       ver: '1.0',
       // Entra omits empty role claims rather than sending empty arrays.
@@ -143,8 +145,12 @@ export class TokenService {
     return `${signingInput}.${base64url(sign('sha256', Buffer.from(signingInput), this.key.privateKey))}`;
   }
 
-  /** Verifies signature, lifetime, audience and tenant, as Graph does; throws Graph's 401 otherwise. */
-  verify(authorization: string | undefined, audience: Audience): AccessTokenClaims {
+  /**
+   * Verifies signature, lifetime, audience and tenant, as Graph does; throws Graph's 401 otherwise. The
+   * token must come from `tenantId`: the customer's tenant for Graph and Teams, the partner's for
+   * Partner Center.
+   */
+  verify(authorization: string | undefined, audience: Audience, tenantId = this.tenantId): AccessTokenClaims {
     const token = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
     if (!token) throw unauthenticated('Access token is empty.');
     const [header, payload, signature] = token.split('.');
@@ -167,7 +173,7 @@ export class TokenService {
     }
     const acceptedAudiences = audience === GRAPH_RESOURCE ? [GRAPH_RESOURCE, GRAPH_APP_ID] : [audience];
     if (!acceptedAudiences.includes(claims.aud)) throw unauthenticated('Access token validation failure. Invalid audience.');
-    if (claims.tid !== this.tenantId || claims.iss !== `https://sts.windows.net/${this.tenantId}/`) {
+    if (claims.tid !== tenantId || claims.iss !== `https://sts.windows.net/${tenantId}/`) {
       throw unauthenticated('Access token validation failure. Invalid issuer or tenant.');
     }
     return claims;

@@ -17,6 +17,8 @@ export class SimulatorContext {
   behaviour: SimulatorBehaviour;
   /** App registrations in force; `PUT /_simulator/apps/{clientId}` changes their permissions and roles. */
   apps: SimulatedApp[];
+  /** App registrations of the CSP partner's tenant (the apps Partner Center knows). */
+  partnerApps: SimulatedApp[];
   state: TenantState;
   random: Random;
   readonly now: () => number;
@@ -32,6 +34,7 @@ export class SimulatorContext {
     this.now = options.now;
     this.behaviour = options.behaviour;
     this.apps = options.apps.map((app) => ({ ...app }));
+    this.partnerApps = options.partner.apps.map((app) => ({ ...app }));
     this.random = createRandom(options.seed);
     this.tokens = new TokenService(options.tenantId, options.now);
     this.store = options.stateFile === undefined
@@ -53,6 +56,11 @@ export class SimulatorContext {
     return this.apps.find((app) => app.clientId.toLowerCase() === clientId.toLowerCase());
   }
 
+  /** An app of the partner's tenant (Partner Center's side). */
+  findPartnerApp(clientId: string): SimulatedApp | undefined {
+    return this.partnerApps.find((app) => app.clientId.toLowerCase() === clientId.toLowerCase());
+  }
+
   /**
    * Back to the seeded state, the start-up behaviour and the start-up apps, saved at once when there is a state file (an
    * I/O error then fails the reset). The signing key is kept, so tokens already issued stay valid.
@@ -60,6 +68,7 @@ export class SimulatorContext {
   reset(): void {
     this.behaviour = this.options.behaviour;
     this.apps = this.options.apps.map((app) => ({ ...app }));
+    this.partnerApps = this.options.partner.apps.map((app) => ({ ...app }));
     this.random = createRandom(this.options.seed);
     this.throttle.reset();
     this.requests.reset();

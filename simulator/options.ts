@@ -4,7 +4,10 @@
  * can pass them straight to the person who set it.
  */
 import { randomInt } from 'node:crypto';
-import { LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, LOCAL_TENANT_DOMAIN, LOCAL_TENANT_ID } from '../lib/local-defaults';
+import {
+  LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, LOCAL_PARTNER_CLIENT_ID, LOCAL_PARTNER_CLIENT_SECRET, LOCAL_PARTNER_TENANT_DOMAIN, LOCAL_PARTNER_TENANT_ID,
+  LOCAL_TENANT_DOMAIN, LOCAL_TENANT_ID,
+} from '../lib/local-defaults';
 import { isIsoCountryCode, validateUpn } from '../lib/validation';
 import type { LicenseSeed, NumberSeed, UserSeed } from './catalog';
 import { CAPABILITY_STATUSES, DEFAULT_LICENSES, DEFAULT_NUMBERS, NUMBER_CAPABILITIES, NUMBER_TYPES, catalogSku, defaultUsers } from './catalog';
@@ -142,6 +145,23 @@ export interface SimulatorTlsOptions {
   keyPath?: string;
 }
 
+/**
+ * The CSP partner's own tenant: the second directory the simulator's token endpoint serves. Its apps are
+ * the ones registered in the partner's Partner Center account, and Partner Center accepts only their
+ * tokens (issued by this tenant), as Partner Center apps are created in the partner's tenant
+ * (https://learn.microsoft.com/partner-center/developer/set-up-api-access-in-partner-center).
+ */
+export interface PartnerTenantOptions {
+  /** Directory (tenant) id of the partner. Default: `LOCAL_PARTNER_TENANT_ID`. Must differ from the customer's. */
+  tenantId?: string;
+  /** Default `Fabrikam CSP`. */
+  organizationName?: string;
+  /** Verified domains, accepted in place of the id in token URLs. Default: `[LOCAL_PARTNER_TENANT_DOMAIN]`. */
+  domains?: readonly string[];
+  /** App registrations of the partner tenant, each registered in Partner Center at start. Default: the local partner app. */
+  apps?: readonly SimulatedApp[];
+}
+
 /** Options of {@link buildSimulator}. Everything but `tls` has a default that reproduces the local tenant. */
 export interface SimulatorOptions {
   /** Server certificate and key; pass the result of `ensureSimulatorTls(dir)` or PEM strings. */
@@ -154,6 +174,8 @@ export interface SimulatorOptions {
   domains?: readonly string[];
   /** App registrations. Default: the local app with every permission Dialtone needs and Teams Administrator. */
   apps?: readonly SimulatedApp[];
+  /** The CSP partner's tenant (Partner Center's side). Default: the local partner with its one app. */
+  partner?: PartnerTenantOptions;
   /** License units owned at start. Default: 25 PHONESYSTEM_VIRTUALUSER and 25 ENTERPRISEPACK. */
   licenses?: readonly LicenseSeed[];
   /** Telephone numbers acquired at start. Default: 55 service numbers (US toll, US toll-free, GB) and 10 user numbers. */
@@ -240,6 +262,15 @@ const REALISTIC_CMDLET_LATENCY: CmdletLatency = {
   'Remove-CsOnlineApplicationInstanceAssociation': { minMs: 2_000, maxMs: 5_000 },
 };
 
+/** The local partner's app: registered in its Partner Center account; it holds no Graph permission or directory role. */
+export const DEFAULT_PARTNER_APP: SimulatedApp = {
+  clientId: LOCAL_PARTNER_CLIENT_ID,
+  clientSecret: LOCAL_PARTNER_CLIENT_SECRET,
+  displayName: 'Dialtone Partner Center (local partner)',
+  graphRoles: [],
+  directoryRoles: [],
+};
+
 const IDENTITY_THROTTLE: ThrottleBudget = { resourceUnits: 3500, windowMs: 10_000 };
 const IDENTITY_WRITE_QUOTA: WriteQuota = { requests: 3000, windowMs: 150_000 };
 const MINUTE = 60_000;
@@ -289,12 +320,21 @@ export const PROFILE_BEHAVIOUR: Record<SimulatorProfile, SimulatorBehaviour> = {
   },
 };
 
+/** A directory the token endpoint serves: the customer's tenant or the partner's. */
+export interface ResolvedDirectory {
+  tenantId: string;
+  organizationName: string;
+  domains: readonly string[];
+  apps: readonly SimulatedApp[];
+}
+
 /** Options with every default applied and validated. */
 export interface ResolvedOptions {
   tenantId: string;
   organizationName: string;
   domains: readonly string[];
   apps: readonly SimulatedApp[];
+  partner: ResolvedDirectory;
   licenses: readonly LicenseSeed[];
   numbers: readonly NumberSeed[];
   users: readonly UserSeed[];
@@ -329,6 +369,18 @@ export function resolveOptions(options: SimulatorOptions): ResolvedOptions {
   const apps = options.apps ?? [DEFAULT_APP];
   apps.forEach((app, index) => problems.push(...appProblems(app, `apps[${index}]`)));
   check(new Set(apps.map((app) => app.clientId.toLowerCase())).size === apps.length, 'apps: clientIds must be unique');
+
+  const partnerTenantId = options.partner?.tenantId ?? LOCAL_PARTNER_TENANT_ID;
+  check(isGuid(partnerTenantId), `partner.tenantId must be a GUID (got ${JSON.stringify(partnerTenantId)})`);
+  check(partnerTenantId.toLowerCase() !== tenantId.toLowerCase(), 'partner.tenantId must differ from tenantId: the partner and its customer are two tenants');
+  const partnerDomains = (options.partner?.domains ?? [LOCAL_PARTNER_TENANT_DOMAIN]).map((domain) => domain.toLowerCase());
+  for (const domain of partnerDomains) {
+    check(validateUpn(`x@${domain}`) === undefined, `partner.domains: "${domain}" is not a domain name`);
+    check(!domains.includes(domain), `partner.domains: "${domain}" is a domain of the customer's tenant too`);
+  }
+  const partnerApps = options.partner?.apps ?? [DEFAULT_PARTNER_APP];
+  partnerApps.forEach((app, index) => problems.push(...appProblems(app, `partner.apps[${index}]`)));
+  check(new Set(partnerApps.map((app) => app.clientId.toLowerCase())).size === partnerApps.length, 'partner.apps: clientIds must be unique');
 
   const licenses = options.licenses ?? DEFAULT_LICENSES;
   licenses.forEach((license, index) => {
@@ -373,6 +425,12 @@ export function resolveOptions(options: SimulatorOptions): ResolvedOptions {
     organizationName: options.organizationName ?? 'Contoso',
     domains,
     apps,
+    partner: {
+      tenantId: partnerTenantId.toLowerCase(),
+      organizationName: options.partner?.organizationName ?? 'Fabrikam CSP',
+      domains: partnerDomains,
+      apps: partnerApps,
+    },
     licenses,
     numbers,
     users,

@@ -11,7 +11,7 @@ import type { PacingBudget } from '../activities/pacing';
 import type { ProcurementSettings } from '../activities/licensing/activities';
 import { TEAMS_ADMIN_ADAPTERS } from '../activities/teams-admin/teams-admin';
 import { TEAMS_SESSIONS_RANGE } from '../activities/teams-admin/powershell/pool';
-import { readProcurementConfig } from './procurement-config';
+import { describeProcurementConfig, readProcurementConfig } from './procurement-config';
 import { readTracingConfig } from '../lib/telemetry';
 import type { TracingConfig } from '../lib/telemetry';
 import { describeNotifyConfig, readNotifyConfig } from './notify-config';
@@ -43,12 +43,17 @@ export const DEFAULT_PWSH_COMMAND_TIMEOUT_MS = 120_000;
  */
 export const DEFAULT_TEAMS_SESSIONS = 4;
 
-export interface TenantConfig {
-  mode: TenantMode;
+/** An app registration and its credential, as `@azure/identity` asks a token for it (worker/credentials.ts). */
+export interface AppIdentity {
+  /** The tenant that issues the app's tokens: the authority is {authorityHost}/{tenantId}. */
   tenantId: string;
   clientId: string;
   credential: CredentialConfig;
   authorityHost: string;
+}
+
+export interface TenantConfig extends AppIdentity {
+  mode: TenantMode;
   graphBaseUrl: string;
   teamsAdminBaseUrl: string;
   teamsAdmin: TeamsAdminConfig;
@@ -226,7 +231,7 @@ export function describeWorkerConfig(config: WorkerConfig): Record<string, unkno
     onDeletedAccount: config.onDeletedAccount,
     pacing: config.pacing,
     taskQueueActivitiesPerSecond: config.taskQueueActivitiesPerSecond,
-    procurement: config.procurement,
+    procurement: describeProcurementConfig(config.procurement),
     tracing: config.tracing.exporters.length > 0 ? config.tracing.exporters : 'off',
     notifications: describeNotifyConfig(config.notifications),
   };

@@ -1,8 +1,12 @@
-/** `@azure/identity` credential for the app registration, against Entra or the tenant simulator. */
+/**
+ * `@azure/identity` credentials, against Entra or the tenant simulator: the worker's app in the
+ * customer's tenant, and the Partner Center app in the partner's tenant, built the same way.
+ */
 import { ClientCertificateCredential, ClientSecretCredential, ManagedIdentityCredential } from '@azure/identity';
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/identity';
 import type { RenewableTokenCredential } from '../activities/graph/client';
-import type { TenantConfig } from './config';
+import type { ProcurementSettings } from '../activities/licensing/activities';
+import type { AppIdentity } from './config';
 
 const MICROSOFT_AUTHORITIES = ['login.microsoftonline.com', 'login.microsoftonline.us', 'login.chinacloudapi.cn'];
 
@@ -40,26 +44,35 @@ export class RenewingCredential implements RenewableTokenCredential {
   }
 }
 
-export function createCredential(tenant: TenantConfig): RenewingCredential {
-  const host = new URL(tenant.authorityHost).hostname;
+/** A credential for an app: the worker's (`config.tenant`) or the Partner Center app (`procurement.app`). */
+export function createCredential(app: AppIdentity): RenewingCredential {
+  const host = new URL(app.authorityHost).hostname;
   const options = {
-    authorityHost: tenant.authorityHost,
+    authorityHost: app.authorityHost,
     // Instance discovery asks login.microsoftonline.com about the authority; a private authority
     // (the simulator) is not known there, and this machine may not reach it anyway.
     disableInstanceDiscovery: !MICROSOFT_AUTHORITIES.includes(host),
   };
-  const { credential } = tenant;
+  const { credential } = app;
   switch (credential.kind) {
     case 'secret':
-      return new RenewingCredential(() => new ClientSecretCredential(tenant.tenantId, tenant.clientId, credential.secret, options));
+      return new RenewingCredential(() => new ClientSecretCredential(app.tenantId, app.clientId, credential.secret, options));
     case 'certificate':
       return new RenewingCredential(() => new ClientCertificateCredential(
-        tenant.tenantId,
-        tenant.clientId,
+        app.tenantId,
+        app.clientId,
         { certificatePath: credential.certificatePath, certificatePassword: credential.certificatePassword },
         options,
       ));
     case 'managedIdentity':
-      return new RenewingCredential(() => new ManagedIdentityCredential({ clientId: tenant.clientId }));
+      return new RenewingCredential(() => new ManagedIdentityCredential({ clientId: app.clientId }));
   }
+}
+
+/**
+ * The credential license procurement uses: for Partner Center, the partner's app from the partner's
+ * tenant (Partner Center refuses the customer tenant's tokens); `manual` calls nothing.
+ */
+export function procurementCredential(settings: ProcurementSettings, tenantCredential: TokenCredential): TokenCredential {
+  return settings.kind === 'partner-center' ? createCredential(settings.app) : tenantCredential;
 }

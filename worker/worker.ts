@@ -13,7 +13,7 @@ import { dialtoneDataConverter } from '../lib/payload-codec';
 import { temporalConnectionOptions } from '../lib/config';
 import { DEFAULT_MAX_CONCURRENT_ACTIVITIES } from './config';
 import type { TenantConfig, WorkerConfig } from './config';
-import { createCredential } from './credentials';
+import { createCredential, procurementCredential } from './credentials';
 import { DEFAULT_BUDGET, Pacer } from '../activities/pacing';
 import type { PacingBudget } from '../activities/pacing';
 import { shareBudgetAmongWorkers } from './share';
@@ -41,7 +41,7 @@ export function createTenantActivities(
     teamsAdmin: createTeamsAdmin(tenant, credential, pacer, metrics),
     polling,
     onDeletedAccount,
-    procurement: createLicenseProcurement(procurement, credential, tenant.tenantId, metrics),
+    procurement: createLicenseProcurement(procurement, procurementCredential(procurement, credential), tenant.tenantId, metrics),
     ...(notifications ? { notifications } : {}),
   });
 }

@@ -10,21 +10,32 @@ import { TemporalPurchaseLedger } from './ledger';
 import { ManualProcurement } from './manual';
 import { PartnerCenterProcurement } from './partner-center';
 import { PartnerCenterClient } from './partner-center-client';
+import type { OfferSelection } from './partner-center-offer';
 import type { LicenseProcurement, ProcurementDescription, PurchaseCeilings, PurchaseRequest, PurchaseResult } from './procurement';
 
+/**
+ * The app Partner Center tokens are asked for: an app of the partner's own tenant, registered in its
+ * Partner Center account (Account settings > App management), with a secret or a certificate. Not the
+ * customer tenant's app: Partner Center refuses that one's tokens.
+ */
+export interface PartnerCenterApp {
+  /** The partner's tenant id: the token authority is {authorityHost}/{tenantId}. */
+  tenantId: string;
+  clientId: string;
+  authorityHost: string;
+  credential: { kind: 'secret'; secret: string } | { kind: 'certificate'; certificatePath: string; certificatePassword?: string };
+}
+
+export interface PartnerCenterSettings extends OfferSelection {
+  kind: 'partner-center';
+  baseUrl: string;
+  app: PartnerCenterApp;
+  customerId: string;
+  ceilings: PurchaseCeilings;
+}
+
 /** The worker's choice of adapter and its settings (read by worker/procurement-config.ts). */
-export type ProcurementSettings =
-  | { kind: 'manual' }
-  | {
-      kind: 'partner-center';
-      baseUrl: string;
-      customerId: string;
-      country: string;
-      productTitle: string;
-      termDuration: string;
-      billingCycle: string;
-      ceilings: PurchaseCeilings;
-    };
+export type ProcurementSettings = { kind: 'manual' } | PartnerCenterSettings;
 
 export interface LicensingDeps {
   procurement: LicenseProcurement;
@@ -53,25 +64,37 @@ export function createLicensingActivities(deps: LicensingDeps): LicensingActivit
 }
 
 /**
- * The adapter the settings name. `credential` is the worker's app credential: Partner Center's app-only
- * token is asked for with it (scope https://api.partnercenter.microsoft.com/.default), so the app must be
- * registered in the partner's Partner Center account. The ledger is reached through the running
+ * The adapter the settings name. `credential` is the Partner Center app's (`settings.app`, built by the
+ * worker): Partner Center's app-only token is asked for with it from the partner's tenant (scope
+ * https://api.partnercenter.microsoft.com/.default). The ledger is reached through the running
  * activity's Temporal client and task queue.
  */
 export function createLicenseProcurement(settings: ProcurementSettings, credential: TokenCredential, tenantId: string, metrics?: ServiceCallMetrics): LicenseProcurement {
   if (settings.kind === 'manual') return new ManualProcurement();
   return new PartnerCenterProcurement({
-    client: new PartnerCenterClient({ credential, baseUrl: settings.baseUrl, ...(metrics ? { metrics } : {}) }),
+    client: new PartnerCenterClient({
+      credential, baseUrl: settings.baseUrl, app: { tenantId: settings.app.tenantId, clientId: settings.app.clientId }, ...(metrics ? { metrics } : {}),
+    }),
     ledger: new TemporalPurchaseLedger({ tenantId, client: () => Context.current().client, taskQueue: () => Context.current().info.taskQueue,
       cancellation: () => Context.current().cancellationSignal }),
     customerId: settings.customerId,
     tenantId,
     ceilings: settings.ceilings,
-    country: settings.country,
-    productTitle: settings.productTitle,
-    termDuration: settings.termDuration,
-    billingCycle: settings.billingCycle,
+    offer: offerSelection(settings),
     onProgress: (detail) => Context.current().heartbeat(detail),
+    cancellation: () => Context.current().cancellationSignal,
   });
 }
 
+/** The offer part of the settings. */
+export function offerSelection(settings: PartnerCenterSettings): OfferSelection {
+  return {
+    country: settings.country,
+    productTitle: settings.productTitle,
+    ...(settings.productId ? { productId: settings.productId } : {}),
+    ...(settings.skuId ? { skuId: settings.skuId } : {}),
+    segment: settings.segment,
+    termDuration: settings.termDuration,
+    billingCycle: settings.billingCycle,
+  };
+}

@@ -17,6 +17,8 @@ export interface PurchaseLedger {
   record(day: string, input: RecordPurchaseInput): Promise<LedgerEntry>;
   /** Units counted on a day (0 when nothing was bought). */
   usedOn(day: string): Promise<number>;
+  /** The entry reserved under a key that day, if any (a retry finds its plan). */
+  entry(day: string, key: string): Promise<LedgerEntry | undefined>;
 }
 
 /**
@@ -110,11 +112,19 @@ export class TemporalPurchaseLedger implements PurchaseLedger {
   }
 
   async usedOn(day: string): Promise<number> {
+    return unitsCounted(await this.entries(day));
+  }
+
+  async entry(day: string, key: string): Promise<LedgerEntry | undefined> {
+    return (await this.entries(day)).find((e) => e.key === key);
+  }
+
+  private async entries(day: string): Promise<LedgerEntry[]> {
     try {
       const state = await this.call(day, (client) => client.workflow.getHandle(purchaseLedgerWorkflowId(this.options.tenantId, day)).query(getLedgerQuery));
-      return unitsCounted(state.entries);
+      return state.entries;
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return 0;
+      if (err instanceof WorkflowNotFoundError) return [];
       throw err;
     }
   }

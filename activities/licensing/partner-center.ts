@@ -1,24 +1,43 @@
 /**
- * The `partner-center` adapter (CSP partners). It prefers raising the quantity of an existing active
- * subscription of the Teams Phone Resource Account offer; without one it orders through a cart with the
- * availability looked up at run time (availability ids are reissued:
- * https://learn.microsoft.com/partner-center/developer/get-an-availability-by-id).
+ * The `partner-center` adapter (CSP partners). It prefers raising the quantity of the customer's
+ * existing subscription of the Teams Phone Resource Account offer; without one it orders through a cart
+ * with the availability looked up at run time (availability ids are reissued:
+ * https://learn.microsoft.com/partner-center/developer/get-an-availability-by-id). The offer (product,
+ * SKU, availability) is chosen by partner-center-offer.ts.
  *
  * Never twice: the plan of a purchase (the subscription's absolute target quantity, or the cart id) is
  * written to the day's ledger before anything is bought, under the purchase's idempotency key, and a
  * retry repeats that plan instead of computing a new one. A PATCH to an absolute quantity is idempotent;
  * checkout is idempotent per cart (https://learn.microsoft.com/partner-center/developer/checkout-a-cart).
  * A cart created by an attempt that died before recording it is never checked out (it expires in 7 days).
+ *
+ * A quantity change Partner Center accepts with 202 finishes later: its `Location` is the subscription
+ * itself, to be read "periodically to monitor the status and quantity changes"
+ * (https://learn.microsoft.com/partner-center/developer/change-the-quantity-of-a-subscription; no
+ * Retry-After, no operation resource). The adapter reads the subscription until it is `active` at the
+ * target, within a budget per attempt; past it the attempt fails as retryable, and the next one reads
+ * the subscription before it changes anything.
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { utcDay } from '../../workflows/license-purchase-ledger/definitions';
 import type { LedgerEntry, LedgerPlan } from '../../workflows/license-purchase-ledger/definitions';
 import type { PurchaseLedger } from './ledger';
 import type { PartnerCenterClient, PcAvailability, PcSubscription } from './partner-center-client';
+import { OFFER_SETTINGS, matchingAvailability, resolveOffer, subscriptionOf } from './partner-center-offer';
+import type { OfferSelection, ResolvedOffer } from './partner-center-offer';
 import { ProcurementError, procurementFailure, purchaseRequestProblems } from './procurement';
 import type { LicenseProcurement, ProcurementDescription, PurchaseCeilings, PurchaseOffer, PurchaseRequest, PurchaseResult } from './procurement';
 
 export const CEILING_NAMES = { perBatch: 'DIALTONE_PURCHASE_MAX_UNITS_PER_BATCH', perDay: 'DIALTONE_PURCHASE_MAX_UNITS_PER_DAY' } as const;
+
+/**
+ * A retryable failure: Partner Center is still making a quantity change (ours, past the attempt's
+ * budget, or another one). The next attempt reads the subscription first.
+ */
+export const QUANTITY_CHANGE_PENDING = 'PartnerCenterChangePending';
+
+/** Longest one attempt waits for an accepted change to show; below the purchase activity's 10-minute start-to-close timeout. */
+export const DEFAULT_QUANTITY_CHANGE_BUDGET_MS = 5 * 60_000;
 
 export interface PartnerCenterProcurementOptions {
   client: PartnerCenterClient;
@@ -28,24 +47,20 @@ export interface PartnerCenterProcurementOptions {
   /** Ledger key: the tenant Dialtone provisions in. */
   tenantId: string;
   ceilings: PurchaseCeilings;
-  /** Catalog country (ISO 3166 alpha-2). */
-  country: string;
-  /** Title of the product to buy, matched case-insensitively. */
-  productTitle: string;
-  /** Term and billing cycle of a new subscription. */
-  termDuration: string;
-  billingCycle: string;
+  /** Which offer to buy, and the term and billing cycle of a new subscription. */
+  offer: OfferSelection;
   /** Called while a purchase waits (an activity heartbeats). */
   onProgress?: (detail: string) => void;
+  /** Ends a wait for Partner Center: in an activity, its cancellation signal. */
+  cancellation?: () => AbortSignal;
   now?: () => number;
-  /** Pause between polls of an accepted (202) change, at most; default 5 s. */
+  /** Longest one attempt waits for an accepted (202) quantity change to show in the subscription; default 5 minutes. */
+  quantityChangeBudgetMs?: number;
+  /** Pause between reads of the subscription while a change runs: 1 s, doubling up to this; default 15 s. */
   maxPollIntervalMs?: number;
 }
 
-interface Offer {
-  productId: string;
-  skuId: string;
-  productTitle: string;
+interface Offer extends ResolvedOffer {
   subscription?: PcSubscription;
 }
 
@@ -63,17 +78,18 @@ export class PartnerCenterProcurement implements LicenseProcurement {
     const [offer, usedToday] = await Promise.all([this.findOffer(), this.options.ledger.usedOn(day)]);
     const units = Math.max(1, shortfall);
     const described: PurchaseOffer = offer.subscription
-      ? { via: 'subscription-quantity', productTitle: offer.productTitle, subscriptionId: offer.subscription.id, currentQuantity: offer.subscription.quantity, units }
-      : { via: 'cart', productTitle: offer.productTitle, catalogItemId: (await this.currentAvailability(offer)).catalogItemId, units };
+      ? { via: 'subscription-quantity', productTitle: offer.product.title, subscriptionId: offer.subscription.id, currentQuantity: offer.subscription.quantity, units }
+      : { via: 'cart', productTitle: offer.product.title, catalogItemId: offer.availability.catalogItemId, units };
     const leftToday = Math.max(0, ceilings.perDay - usedToday);
     const how = described.via === 'subscription-quantity'
       ? `raise subscription ${described.subscriptionId} from ${described.currentQuantity} to ${(described.currentQuantity ?? 0) + units} seats`
-      : `order ${units} seat${units === 1 ? '' : 's'} of ${described.catalogItemId} (${this.options.termDuration}, billed ${this.options.billingCycle}) through a new cart`;
+      : `order ${units} seat${units === 1 ? '' : 's'} of ${described.catalogItemId} (SKU "${offer.sku.title}", ${this.options.offer.segment}, ` +
+        `${this.options.offer.termDuration}, billed ${this.options.offer.billingCycle}) through a new cart`;
     return {
       kind: 'partner-center',
       canPurchase: true,
       shortfall,
-      instructions: `An approval buys ${units} "${offer.productTitle}" license${units === 1 ? '' : 's'} in Partner Center for customer ${this.options.customerId}: ${how}. ` +
+      instructions: `An approval buys ${units} "${offer.product.title}" license${units === 1 ? '' : 's'} in Partner Center for customer ${this.options.customerId}: ${how}. ` +
         `Ceilings: ${ceilings.perBatch} per approval (${CEILING_NAMES.perBatch}), ${ceilings.perDay} per UTC day (${CEILING_NAMES.perDay}), ${leftToday} left today. ` +
         'The price is not read from Partner Center; the license is $0 within Microsoft\'s free allocation.',
       offer: described,
@@ -92,9 +108,24 @@ export class PartnerCenterProcurement implements LicenseProcurement {
     }
     const day = request.day ?? utcDay(this.now());
     const offer = await this.findOffer();
-    const proposed: LedgerPlan = offer.subscription
-      ? { via: 'subscription-quantity', subscriptionId: offer.subscription.id, fromQuantity: offer.subscription.quantity, targetQuantity: offer.subscription.quantity + request.units }
-      : { via: 'cart', catalogItemId: (await this.currentAvailability(offer)).catalogItemId };
+    let proposed: LedgerPlan;
+    if (offer.subscription?.status.toLowerCase() === 'pending') {
+      // A change is under way: this purchase's own (an earlier attempt's), or another one whose target is
+      // unknown, so no new target can be planned from the quantity shown now.
+      const earlier = await this.options.ledger.entry(day, request.idempotencyKey);
+      if (!earlier) {
+        throw ApplicationFailure.create({
+          type: QUANTITY_CHANGE_PENDING,
+          message: `Partner Center is still changing the quantity of subscription ${offer.subscription.id} (status pending, ${offer.subscription.quantity} seats); ` +
+            'nothing was bought; the purchase is retried once that change has finished.',
+        });
+      }
+      proposed = earlier.plan;
+    } else {
+      proposed = offer.subscription
+        ? { via: 'subscription-quantity', subscriptionId: offer.subscription.id, fromQuantity: offer.subscription.quantity, targetQuantity: offer.subscription.quantity + request.units }
+        : { via: 'cart', catalogItemId: offer.availability.catalogItemId };
+    }
     const { entry, existing } = await this.options.ledger.reserve(day, {
       key: request.idempotencyKey,
       units: request.units,
@@ -124,27 +155,54 @@ export class PartnerCenterProcurement implements LicenseProcurement {
       summary: `subscription ${plan.subscriptionId} raised from ${plan.fromQuantity} to ${plan.targetQuantity} seats (${entry.units} bought, approved by ${entry.approvedBy})`,
     });
     if (entry.state === 'done') return result(true);
+    const budgetMs = this.options.quantityChangeBudgetMs ?? DEFAULT_QUANTITY_CHANGE_BUDGET_MS;
+    const deadline = this.now() + budgetMs;
+    const maxInterval = this.options.maxPollIntervalMs ?? 15_000;
+    let interval = Math.min(1_000, maxInterval);
+    let patched = false;
     for (;;) {
+      // Read first, every time: an earlier attempt's change may have landed (its answer lost) or be under way.
       const subscription = await client.getSubscription(customerId, plan.subscriptionId);
-      if (subscription.quantity >= plan.targetQuantity) {
-        // An earlier attempt's change landed (its answer may have been lost): nothing more to buy.
+      const status = subscription.status.toLowerCase();
+      if (status === 'active' && subscription.quantity >= plan.targetQuantity) {
         await this.options.ledger.record(day, { key: entry.key, state: 'done' });
-        return result(existing);
+        return result(existing && !patched);
       }
-      const change = await client.changeQuantity(customerId, subscription, plan.targetQuantity);
-      if (change.done) continue;
-      let wait = change.retryAfterMs;
-      for (;;) {
-        await sleep(Math.min(wait, this.options.maxPollIntervalMs ?? 5_000));
-        this.options.onProgress?.(`waiting for Partner Center to finish raising ${plan.subscriptionId} to ${plan.targetQuantity}`);
-        const polled = await client.pollChange(change.location);
-        if (/^(succeeded|completed|success)$/i.test(polled.status)) break;
-        if (/^(failed|cancelled|canceled)$/i.test(polled.status)) {
-          await this.options.ledger.record(day, { key: entry.key, state: 'released' });
-          throw procurementFailure(ProcurementError.PurchaseRejected, `Partner Center reported the quantity change of ${plan.subscriptionId} as ${polled.status}; nothing was bought.`);
-        }
-        wait = polled.retryAfterMs;
+      if (status !== 'active' && status !== 'pending') {
+        // Counted still (not released): whether an earlier attempt's change went through before it cannot be told.
+        throw procurementFailure(ProcurementError.PurchaseRejected,
+          `Subscription ${plan.subscriptionId} is ${subscription.status} at ${subscription.quantity} seats, so its quantity cannot be raised to ${plan.targetQuantity}; ` +
+          'reactivate it in Partner Center, or buy by hand.');
       }
+      if (status === 'active' && !patched) {
+        // The same absolute target as every attempt of this purchase: a repeat cannot buy twice.
+        const change = await client.changeQuantity(customerId, subscription, plan.targetQuantity);
+        patched = true;
+        if (change.done) continue;
+      }
+      const detail = `waiting for Partner Center to raise subscription ${plan.subscriptionId} to ${plan.targetQuantity} seats ` +
+        `(now ${subscription.quantity}, ${subscription.status})`;
+      if (this.now() >= deadline) {
+        throw ApplicationFailure.create({
+          type: QUANTITY_CHANGE_PENDING,
+          message: `Partner Center has not finished raising subscription ${plan.subscriptionId} to ${plan.targetQuantity} seats within ${budgetMs >= 1_000 ? `${Math.round(budgetMs / 1000)} s` : `${budgetMs} ms`} ` +
+            `(it shows ${subscription.quantity}, ${subscription.status}); the purchase is retried, and reads the subscription again before changing anything. ` +
+            'If Partner Center finishes the change later, its seats arrive without another approval.',
+        });
+      }
+      await this.pause(interval, detail);
+      interval = Math.min(interval * 2, maxInterval);
+    }
+  }
+
+  /** Waits, heartbeating every second, and gives up at the activity's cancellation. */
+  private async pause(ms: number, detail: string): Promise<void> {
+    const end = Date.now() + ms;
+    const signal = this.options.cancellation?.();
+    while (Date.now() < end) {
+      if (signal?.aborted) throw signal.reason;
+      this.options.onProgress?.(detail);
+      await sleep(Math.min(1_000, end - Date.now()), signal);
     }
   }
 
@@ -158,8 +216,8 @@ export class PartnerCenterProcurement implements LicenseProcurement {
         id: 0,
         catalogItemId: availability.catalogItemId,
         quantity: entry.units,
-        billingCycle: this.options.billingCycle,
-        termDuration: this.options.termDuration,
+        billingCycle: this.options.offer.billingCycle,
+        termDuration: this.options.offer.termDuration,
         friendlyName: 'Teams Phone Resource Accounts (Dialtone)',
       }], entry.key);
       // The first cart recorded wins: a cart of an attempt that died before recording is left to expire.
@@ -190,37 +248,36 @@ export class PartnerCenterProcurement implements LicenseProcurement {
     };
   }
 
-  /** The product by title, its SKU, and an active subscription of it if the customer has one. */
+  /** The offer (product, SKU, availability) and the customer's subscription of it, if any. */
   private async findOffer(): Promise<Offer> {
-    const { client, country, productTitle, customerId } = this.options;
-    const products = await client.listProducts(country, 'OnlineServicesNCE');
-    const product = products.items.find((p) => p.title.toLowerCase() === productTitle.toLowerCase());
-    if (!product) {
-      throw procurementFailure(ProcurementError.PurchaseOfferNotFound,
-        `Partner Center's ${country} catalog has no product titled "${productTitle}" (DIALTONE_PARTNER_CENTER_PRODUCT_TITLE); buy in Partner Center by hand or set the title as the catalog shows it.`);
-    }
-    const skus = await client.listSkus(product.id, country);
-    const sku = skus.items[0];
-    if (!sku) throw procurementFailure(ProcurementError.PurchaseOfferNotFound, `Product ${product.id} ("${product.title}") has no SKU in the ${country} catalog.`);
-    const subscriptions = await client.listSubscriptions(customerId);
-    const prefix = `${product.id}:${sku.id}`.toLowerCase();
-    const subscription = subscriptions.items
-      .filter((s) => s.status.toLowerCase() === 'active' && s.offerId.toLowerCase().startsWith(prefix))
-      .sort((a, b) => b.quantity - a.quantity)[0];
-    return { productId: product.id, skuId: sku.id, productTitle: product.title, ...(subscription ? { subscription } : {}) };
+    const { client, customerId } = this.options;
+    const [resolved, subscriptions] = await Promise.all([resolveOffer(client, this.options.offer), client.listSubscriptions(customerId)]);
+    const subscription = subscriptionOf(subscriptions.items, resolved);
+    return { ...resolved, ...(subscription ? { subscription } : {}) };
   }
 
+  /** The SKU's availability read again now: a cart is made with a current id. */
   private async currentAvailability(offer: Offer): Promise<PcAvailability> {
-    const availabilities = await this.options.client.listAvailabilities(offer.productId, offer.skuId, this.options.country);
-    const availability = availabilities.items.find((a) => !a.terms || a.terms.some((t) => t.duration === this.options.termDuration));
+    const { client, offer: selection } = this.options;
+    const availabilities = await client.listAvailabilities(offer.product.id, offer.sku.id, selection.country);
+    const availability = matchingAvailability(availabilities.items, selection);
     if (!availability) {
       throw procurementFailure(ProcurementError.PurchaseOfferNotFound,
-        `No availability of ${offer.productId}:${offer.skuId} with term ${this.options.termDuration} in the ${this.options.country} catalog (DIALTONE_PARTNER_CENTER_TERM).`);
+        `${offer.product.id}:${offer.sku.id} no longer has a purchasable ${selection.segment} availability with term ${selection.termDuration} billed ${selection.billingCycle} ` +
+        `in the ${selection.country} catalog (${OFFER_SETTINGS.segment}, ${OFFER_SETTINGS.term}, ${OFFER_SETTINGS.billingCycle}).`);
     }
     return availability;
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }

@@ -95,8 +95,26 @@ export const ProcurementError = {
 export type ProcurementErrorType = (typeof ProcurementError)[keyof typeof ProcurementError];
 export const PROCUREMENT_ERROR_TYPES: readonly string[] = Object.values(ProcurementError);
 
-export function procurementFailure(type: ProcurementErrorType, message: string): ApplicationFailure {
-  return ApplicationFailure.create({ type, message, nonRetryable: true });
+/**
+ * A refusal of the port. `details` carries what a caller may act on without parsing the message: the
+ * HTTP status of a Partner Center refusal, or the fix of an offer that cannot be chosen.
+ */
+export function procurementFailure(type: ProcurementErrorType, message: string, details?: ProcurementFailureDetails): ApplicationFailure {
+  return ApplicationFailure.create({ type, message, nonRetryable: true, ...(details ? { details: [details] } : {}) });
+}
+
+export interface ProcurementFailureDetails {
+  /** HTTP status of Partner Center's refusal. */
+  status?: number;
+  /** What went wrong, without the advice (the message is this and then the advice). */
+  problem?: string;
+  /** What to change, naming the setting. */
+  fix?: string;
+}
+
+/** The details {@link procurementFailure} attached, if any. */
+export function procurementFailureDetails(err: unknown): ProcurementFailureDetails {
+  return err instanceof ApplicationFailure ? ((err.details?.[0] ?? {}) as ProcurementFailureDetails) : {};
 }
 
 /** Checks a request before anything is bought; the message names the field and the fix. */

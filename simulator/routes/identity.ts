@@ -1,6 +1,8 @@
 /**
  * The Entra ID side: OpenID discovery, signing keys and the v2.0 token endpoint (client credentials
- * with a client secret). MSAL, inside @azure/identity's ClientSecretCredential, fetches the discovery
+ * with a client secret), for two directories: the customer's tenant (Graph, Teams) and the CSP
+ * partner's (whose app Partner Center accepts). Each tenant knows only its own apps, as in Entra: an
+ * app asked for at the other tenant's endpoint is AADSTS700016. MSAL, inside @azure/identity's ClientSecretCredential, fetches the discovery
  * document from `{authorityHost}/{tenant}/v2.0/.well-known/openid-configuration`, checks that the
  * issuer has the authority's origin, and then posts to the token endpoint it names. Errors use Entra's
  * OAuth shape with its AADSTS codes, which MSAL surfaces in the client's exception message.
@@ -12,6 +14,7 @@ import type { Audience } from '../auth';
 import { ACCESS_TOKEN_LIFETIME_SECONDS, GRAPH_APP_ID } from '../auth';
 import type { SimulatorContext } from '../context';
 import { baseUrl } from '../http';
+import type { SimulatedApp } from '../options';
 
 interface TenantParams {
   tenant: string;
@@ -41,17 +44,26 @@ class OAuthError {
 export async function identityRoutes(app: FastifyInstance, { context }: { context: SimulatorContext }): Promise<void> {
   const { options } = context;
 
-  /** The tenant path segment may be the tenant id or a verified domain, as on login.microsoftonline.com. */
-  const resolveTenant = (tenant: string): void => {
-    const key = tenant.toLowerCase();
-    if (key !== options.tenantId && !options.domains.includes(key)) {
-      throw new OAuthError(400, 'invalid_tenant', 90002,
-        `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. ` +
-        'Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant.');
-    }
-  };
+  interface Directory {
+    tenantId: string;
+    organizationName: string;
+    findApp(clientId: string): SimulatedApp | undefined;
+  }
+  const customer: Directory = { tenantId: options.tenantId, organizationName: options.organizationName, findApp: (id) => context.findApp(id) };
+  const partner: Directory = { tenantId: options.partner.tenantId, organizationName: options.partner.organizationName, findApp: (id) => context.findPartnerApp(id) };
 
-  const issuer = (request: FastifyRequest): string => `${baseUrl(request)}/${options.tenantId}/v2.0`;
+  /** The tenant path segment may be the tenant id or a verified domain, as on login.microsoftonline.com. */
+  const resolveTenant = (tenant: string): Directory => {
+    const key = tenant.toLowerCase();
+    if (key === options.tenantId || options.domains.includes(key)) return customer;
+    if (key === options.partner.tenantId || options.partner.domains.includes(key)) return partner;
+    throw new OAuthError(400, 'invalid_tenant', 90002,
+      `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. ` +
+      'Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant.');
+  };
+  const directoryOf = (request: FastifyRequest): Directory => resolveTenant((request.params as TenantParams).tenant);
+
+  const issuer = (request: FastifyRequest): string => `${baseUrl(request)}/${directoryOf(request).tenantId}/v2.0`;
 
   const sendOAuthError = (request: FastifyRequest, reply: FastifyReply, error: OAuthError): FastifyReply => {
     const traceId = request.id;
@@ -83,7 +95,7 @@ export async function identityRoutes(app: FastifyInstance, { context }: { contex
 
   app.get('/:tenant/v2.0/.well-known/openid-configuration', handle((request) => {
     const base = baseUrl(request);
-    const tenantBase = `${base}/${options.tenantId}`;
+    const tenantBase = `${base}/${directoryOf(request).tenantId}`;
     return {
       token_endpoint: `${tenantBase}/oauth2/v2.0/token`,
       token_endpoint_auth_methods_supported: ['client_secret_post', 'client_secret_basic'],
@@ -116,10 +128,11 @@ export async function identityRoutes(app: FastifyInstance, { context }: { contex
     const clientId = form.client_id ?? basic?.clientId;
     const clientSecret = form.client_secret ?? basic?.clientSecret;
     if (!clientId) throw missingParameter('client_id');
-    const application = context.findApp(clientId);
+    const directory = directoryOf(request);
+    const application = directory.findApp(clientId);
     if (!application) {
       throw new OAuthError(400, 'unauthorized_client', 700016,
-        `Application with identifier '${clientId}' was not found in the directory '${options.organizationName}'. ` +
+        `Application with identifier '${clientId}' was not found in the directory '${directory.organizationName}'. ` +
         'This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. ' +
         'You may have sent your authentication request to the wrong tenant.');
     }
@@ -130,12 +143,12 @@ export async function identityRoutes(app: FastifyInstance, { context }: { contex
       throw new OAuthError(401, 'invalid_client', 7000215,
         `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${application.clientId}'.`);
     }
-    const audience = resolveAudience(form.scope, options.organizationName);
+    const audience = resolveAudience(form.scope, directory.organizationName);
     return reply.header('cache-control', 'no-store, no-cache').send({
       token_type: 'Bearer',
       expires_in: ACCESS_TOKEN_LIFETIME_SECONDS,
       ext_expires_in: ACCESS_TOKEN_LIFETIME_SECONDS,
-      access_token: context.tokens.issue(application, audience),
+      access_token: context.tokens.issue(application, audience, directory.tenantId),
     });
   }));
 }

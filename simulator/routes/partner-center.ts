@@ -1,24 +1,33 @@
 /**
  * Partner Center REST (CSP partners), as far as buying Teams Phone Resource Account licenses goes:
- * - catalog: `GET /v1/products`, `/v1/products/{p}/skus`, `/v1/products/{p}/skus/{s}/availabilities`
+ * - catalog: `GET /v1/products?country=&targetView=OnlineServices` (new-commerce products have
+ *   `productType.id` `OnlineServicesNCE`; https://learn.microsoft.com/partner-center/developer/get-a-list-of-products),
+ *   `/v1/products/{p}`, `/v1/products/{p}/skus`, `/v1/products/{p}/skus/{s}/availabilities`
  *   (https://learn.microsoft.com/partner-center/developer/get-a-list-of-availabilities-for-a-sku);
  *   availability ids are reissued on a schedule (https://learn.microsoft.com/partner-center/developer/get-an-availability-by-id)
- * - subscriptions: list, get, PATCH quantity → 200, or 202 + `Location` to poll
+ * - subscriptions: list, get, PATCH quantity → 200, or 202 with `Location` = the subscription itself, to be
+ *   read again until its status and quantity have changed
  *   (https://learn.microsoft.com/partner-center/developer/change-the-quantity-of-a-subscription)
  * - carts: create (201, expire after 7 days), checkout (201 `{orders, orderErrors}`, idempotent per cart)
  *   (https://learn.microsoft.com/partner-center/developer/create-a-cart, …/checkout-a-cart)
  * - orders: list
+ * Collections page with `links.next` and an `MS-ContinuationToken` header, as Partner Center's invoice
+ * line items do (https://learn.microsoft.com/partner-center/developer/get-invoiceline-items); whether the
+ * catalog and subscription lists page is UNKNOWN, so they do (the least convenient reading).
  * Errors use Partner Center's body `{code, description, data, source}` and codes from
  * https://learn.microsoft.com/partner-center/developer/error-codes. Tokens: audience
- * https://api.partnercenter.microsoft.com, from an app registered in the partner's account.
- * Control: `/_simulator/partner-center` (state), `…/config`, `…/apps/{clientId}`, `…/reset`.
+ * https://api.partnercenter.microsoft.com, issued by the partner's tenant to an app registered in the
+ * partner's Partner Center account (https://learn.microsoft.com/partner-center/developer/partner-center-authentication).
+ * Control: `/_simulator/partner-center` (state), `…/config`, `…/apps/{clientId}`, `…/catalog/products/…`, `…/reset`.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PARTNER_CENTER_RESOURCE } from '../../lib/microsoft';
 import type { SimulatorContext } from '../context';
 import { GraphApiError } from '../errors';
-import { CART_LIFETIME_MS, SIMULATED_PRODUCT, partnerCenterOf, resetPartnerCenter } from '../partner-center-state';
-import type { PartnerCenterState, PcCart, PcCartLineItem, PcOrder, PcSubscription } from '../partner-center-state';
+import { LEGACY_PRODUCT_TYPE, NCE_PRODUCT_TYPE, RESOURCE_ACCOUNT_PRODUCT, SEGMENTS, skuFromBody, skuProblems } from '../partner-center-catalog';
+import type { CatalogProduct, CatalogSku, ProductTypeId, Segment } from '../partner-center-catalog';
+import { CART_LIFETIME_MS, partnerCenterOf, resetPartnerCenter } from '../partner-center-state';
+import type { ListedAvailability, PageSizes, PartnerCenterState, PcCart, PcCartLineItem, PcOrder, PcSubscription } from '../partner-center-state';
 import { CONTROL_PREFIX } from './control';
 
 /** Partner Center's error: `{code, description, data, source}`. */
@@ -38,7 +47,14 @@ const accessDenied = (why: string) =>
 const invalidInput = (description: string) => new PartnerCenterError(400, 400056, description);
 const notFound = (description: string) => new PartnerCenterError(404, 1000, description);
 
-const BILLING_FOR_TERM: Record<string, readonly string[]> = { P1M: ['monthly'], P1Y: ['monthly', 'annual'], P3Y: ['monthly', 'annual', 'triennial'] };
+/** targetView values of "Get a list of products" (DOC); only OnlineServices lists license-based products. */
+const TARGET_VIEWS = [
+  'Azure', 'AzureReservations', 'AzureReservationsVM', 'AzureReservationsSQL', 'AzureReservationsCosmosDb', 'MicrosoftAzure',
+  'OnlineServices', 'Software', 'SoftwareSUSELinux', 'SoftwarePerpetual', 'SoftwareSubscriptions',
+] as const;
+
+/** The request header that carries a collection's continuation token to its next page. */
+const CONTINUATION_HEADER = 'ms-continuationtoken';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -57,7 +73,8 @@ export async function partnerCenterRoutes(app: FastifyInstance, { context }: { c
     pc.addHook('onRequest', async (request: FastifyRequest) => {
       let claims;
       try {
-        claims = context.tokens.verify(request.headers.authorization, PARTNER_CENTER_RESOURCE);
+        // Only the partner's tenant issues tokens Partner Center takes: a token of the customer's tenant is refused.
+        claims = context.tokens.verify(request.headers.authorization, PARTNER_CENTER_RESOURCE, context.options.partner.tenantId);
       } catch (err) {
         throw accessDenied(err instanceof GraphApiError ? err.message : 'the access token is not valid');
       }
@@ -81,32 +98,61 @@ export async function partnerCenterRoutes(app: FastifyInstance, { context }: { c
     const requireCountry = (query: { country?: string }) => {
       if (!query.country || !/^[A-Za-z]{2}$/.test(query.country)) throw invalidInput('The country query parameter is required (a two-letter ISO country code).');
     };
-    pc.get<{ Querystring: { country?: string; targetView?: string } }>('/v1/products', async (request) => {
+    const segmentOf = (query: { targetSegment?: string }): Segment | undefined => {
+      if (query.targetSegment === undefined) return undefined;
+      const segment = SEGMENTS.find((s) => s === query.targetSegment?.toLowerCase());
+      if (!segment) throw invalidInput(`The targetSegment ${query.targetSegment} is not supported; use one of ${SEGMENTS.join(', ')}.`);
+      return segment;
+    };
+    const findProduct = (productId: string): CatalogProduct => {
+      const product = partnerCenterOf(context).product(productId);
+      if (!product) throw new PartnerCenterError(404, 400013, `The parent product ${productId} was not found.`);
+      return product;
+    };
+    const findSku = (product: CatalogProduct, skuId: string): CatalogSku => {
+      const sku = product.skus.find((s) => s.id === skuId);
+      if (!sku) throw new PartnerCenterError(404, 400018, `The SKU ${skuId} of product ${product.id} was not found.`);
+      return sku;
+    };
+    type CatalogQuery = { country?: string; targetView?: string; targetSegment?: string; seekOperation?: string };
+    pc.get<{ Querystring: CatalogQuery }>('/v1/products', async (request) => {
       requireCountry(request.query);
-      if (!request.query.targetView) throw invalidInput('The targetView query parameter is required (for example OnlineServicesNCE).');
-      return collection([productView()], 'Product');
+      const { targetView } = request.query;
+      if (!targetView) throw invalidInput('The targetView query parameter is required (for example OnlineServices).');
+      // OnlineServicesNCE is a productType, not a targetView (get-a-list-of-products).
+      const view = TARGET_VIEWS.find((v) => v.toLowerCase() === targetView.toLowerCase());
+      if (!view) throw invalidInput(`The targetView ${targetView} is not supported; use one of ${TARGET_VIEWS.join(', ')}.`);
+      const segment = segmentOf(request.query);
+      const country = request.query.country as string;
+      const products = view === 'OnlineServices'
+        ? partnerCenterOf(context).catalog.filter((p) => !segment || p.skus.some((s) => s.availabilities.some((a) => a.segment === segment)))
+        : [];
+      return paged(request, products.map((p) => productView(p, country)), partnerCenterOf(context).config.pageSizes.products);
     });
-    pc.get<{ Params: { productId: string }; Querystring: { country?: string } }>('/v1/products/:productId', async (request) => {
+    pc.get<{ Params: { productId: string }; Querystring: CatalogQuery }>('/v1/products/:productId', async (request) => {
       requireCountry(request.query);
-      if (request.params.productId !== SIMULATED_PRODUCT.productId) throw notFound(`Product ${request.params.productId} was not found.`);
-      return productView();
+      return productView(findProduct(request.params.productId), request.query.country as string);
     });
-    pc.get<{ Params: { productId: string }; Querystring: { country?: string } }>('/v1/products/:productId/skus', async (request) => {
+    pc.get<{ Params: { productId: string }; Querystring: CatalogQuery }>('/v1/products/:productId/skus', async (request) => {
       requireCountry(request.query);
-      if (request.params.productId !== SIMULATED_PRODUCT.productId) throw notFound(`Product ${request.params.productId} was not found.`);
-      return collection([skuView()], 'Sku');
+      const product = findProduct(request.params.productId);
+      const segment = segmentOf(request.query);
+      const skus = product.skus.filter((s) => !segment || s.availabilities.some((a) => a.segment === segment));
+      return paged(request, skus.map((s) => skuView(product, s, request.query.country as string)), partnerCenterOf(context).config.pageSizes.skus);
     });
-    pc.get<{ Params: { productId: string; skuId: string }; Querystring: { country?: string } }>('/v1/products/:productId/skus/:skuId/availabilities', async (request) => {
+    pc.get<{ Params: { productId: string; skuId: string }; Querystring: CatalogQuery }>('/v1/products/:productId/skus/:skuId/availabilities', async (request) => {
       requireCountry(request.query);
-      const { productId, skuId } = request.params;
-      if (productId !== SIMULATED_PRODUCT.productId || skuId !== SIMULATED_PRODUCT.skuId) throw notFound(`SKU ${productId}:${skuId} was not found.`);
-      return collection([availabilityView(partnerCenterOf(context), request.query.country as string)], 'Availability');
+      const product = findProduct(request.params.productId);
+      const sku = findSku(product, request.params.skuId);
+      const segment = segmentOf(request.query);
+      const listed = partnerCenterOf(context).availabilities(sku, product).filter((a) => !segment || a.segment === segment);
+      return paged(request, listed.map((a) => availabilityView(a, request.query.country as string)), partnerCenterOf(context).config.pageSizes.availabilities);
     });
 
     // ---- subscriptions ----
-    pc.get<{ Params: { customerId: string } }>('/v1/customers/:customerId/subscriptions', async (request) => {
+    pc.get<{ Params: { customerId: string }; Querystring: { seekOperation?: string } }>('/v1/customers/:customerId/subscriptions', async (request) => {
       const state = customer(request);
-      return collection([...state.subscriptions.values()].map((s) => subscriptionView(s, request.params.customerId)), 'Subscription');
+      return paged(request, [...state.subscriptions.values()].map((s) => subscriptionView(s, request.params.customerId)), partnerCenterOf(context).config.pageSizes.subscriptions);
     });
     const findSubscription = (state: PartnerCenterState, id: string): PcSubscription => {
       const subscription = state.subscriptions.get(id.toLowerCase());
@@ -129,12 +175,11 @@ export async function partnerCenterRoutes(app: FastifyInstance, { context }: { c
       if (typeof quantity !== 'number' || !Number.isInteger(quantity) || quantity < 1 || quantity > 100_000) {
         throw new PartnerCenterError(400, 3000, 'Invalid property: quantity must be a whole number from 1 to 100000.');
       }
+      if (subscription.status === 'pending') throw new PartnerCenterError(409, 800031, `A change to subscription ${subscription.id} is in progress; try again when it has finished.`);
       if (subscription.status !== 'active') throw new PartnerCenterError(409, 800030, `Subscription ${subscription.id} is ${subscription.status}; only an active subscription can change quantity.`);
-      const running = [...state.changes.values()].find((c) => c.subscriptionId === subscription.id && c.status === 'inProgress');
-      if (running) throw new PartnerCenterError(409, 800031, `A change to subscription ${subscription.id} is in progress; try again when it has finished.`);
       if (quantity < subscription.quantity) {
         // New-commerce seats can only be reduced in the first days of a term; refused here (the least convenient case).
-        throw new PartnerCenterError(400, 800032, `Quantity of subscription ${subscription.id} cannot be reduced from ${subscription.quantity} to ${quantity}.`);
+        throw new PartnerCenterError(400, 800090, `Subscription quantity cannot be decreased (${subscription.id}: ${subscription.quantity} to ${quantity}).`);
       }
       if (quantity === subscription.quantity) return subscriptionView(subscription, request.params.customerId);
       if (state.config.quantityChange === '200') {
@@ -145,22 +190,11 @@ export async function partnerCenterRoutes(app: FastifyInstance, { context }: { c
       const now = context.now();
       const change = { id: state.newId(), subscriptionId: subscription.id, from: subscription.quantity, to: quantity, acceptedAt: now, completesAt: now + state.quantityChangeDelay(), status: 'inProgress' as const };
       state.changes.set(change.id, change);
-      return reply
-        .code(202)
-        .header('location', `/v1/customers/${request.params.customerId}/subscriptions/${subscription.id}/operations/${change.id}`)
-        .header('retry-after', '1')
-        .send(subscriptionView(subscription, request.params.customerId));
+      // Until the change is done the subscription keeps its old quantity and reads `pending`.
+      subscription.status = 'pending';
+      // As documented: the Location is the subscription itself, relative and without /v1; no body, no Retry-After.
+      return reply.code(202).header('location', `/customers/${request.params.customerId}/subscriptions/${subscription.id}`).send();
     });
-    pc.get<{ Params: { customerId: string; subscriptionId: string; operationId: string } }>(
-      '/v1/customers/:customerId/subscriptions/:subscriptionId/operations/:operationId',
-      async (request, reply) => {
-        const state = customer(request);
-        const change = state.changes.get(request.params.operationId.toLowerCase());
-        if (!change || change.subscriptionId !== request.params.subscriptionId.toLowerCase()) throw notFound(`Operation ${request.params.operationId} was not found.`);
-        if (change.status === 'inProgress') void reply.header('retry-after', '1');
-        return { id: change.id, status: change.status, subscriptionId: change.subscriptionId, quantity: change.to, previousQuantity: change.from, attributes: { objectType: 'SubscriptionOperation' } };
-      },
-    );
 
     // ---- carts and orders ----
     pc.post<{ Params: { customerId: string }; Body: unknown }>('/v1/customers/:customerId/carts', async (request, reply) => {
@@ -203,24 +237,13 @@ export async function partnerCenterRoutes(app: FastifyInstance, { context }: { c
         status: 'completed',
       };
       for (const [index, item] of cart.lineItems.entries()) {
-        const [productId, skuId] = item.catalogItemId.split(':');
-        const subscription: PcSubscription = {
-          id: state.newId(),
-          offerId: `${productId}:${skuId}`,
-          offerName: SIMULATED_PRODUCT.title,
-          friendlyName: item.friendlyName ?? SIMULATED_PRODUCT.title,
-          quantity: item.quantity,
-          unitType: 'Licenses',
-          creationDate: state.iso(),
-          effectiveStartDate: state.iso(),
-          commitmentEndDate: state.iso(context.now() + (item.termDuration === 'P1M' ? 30 : 365) * 24 * 3600 * 1000),
-          autoRenewEnabled: true,
-          status: 'active',
-          billingCycle: item.billingCycle,
-          termDuration: item.termDuration,
-          orderId: order.id,
-        };
-        state.subscriptions.set(subscription.id, subscription);
+        const [productId = '', skuId = ''] = item.catalogItemId.split(':');
+        const product = state.product(productId);
+        const sku = product?.skus.find((s) => s.id === skuId);
+        if (!product || !sku) throw invalidInput(`lineItems[${index}].catalogItemId ${item.catalogItemId} is no longer in the catalog.`);
+        const subscription = state.addSubscription({ catalogItemId: item.catalogItemId, product, sku }, {
+          quantity: item.quantity, termDuration: item.termDuration, billingCycle: item.billingCycle, orderId: order.id, ...(item.friendlyName ? { friendlyName: item.friendlyName } : {}),
+        });
         order.lineItems.push({ lineItemNumber: index, offerId: item.catalogItemId, subscriptionId: subscription.id, termDuration: item.termDuration, quantity: item.quantity });
         state.schedule(item.quantity);
       }
@@ -242,7 +265,9 @@ export async function partnerCenterRoutes(app: FastifyInstance, { context }: { c
     state.advance();
     return {
       config: state.config,
-      catalogItemId: state.catalogItemId(),
+      partnerTenantId: context.options.partner.tenantId,
+      catalogItemId: state.catalogItemId(RESOURCE_ACCOUNT_PRODUCT.productId, RESOURCE_ACCOUNT_PRODUCT.skuId),
+      products: state.catalog.length,
       registeredApps: [...state.registeredApps],
       subscriptions: [...state.subscriptions.values()],
       carts: [...state.carts.values()].map(({ checkout: _checkout, ...cart }) => cart),
@@ -265,6 +290,16 @@ export async function partnerCenterRoutes(app: FastifyInstance, { context }: { c
     const provisioningDelayMs = ms('provisioningDelayMs', 0);
     const quantityChangeMs = ms('quantityChangeMs', 0);
     if (body.quantityChange !== undefined && body.quantityChange !== '200' && body.quantityChange !== '202') problems.push('quantityChange must be "200" or "202"');
+    if (body.quantityChangeResult !== undefined && body.quantityChangeResult !== 'succeeded' && body.quantityChangeResult !== 'failed') {
+      problems.push('quantityChangeResult must be "succeeded" or "failed"');
+    }
+    const pageSizes = body.pageSizes as Partial<Record<keyof PageSizes, unknown>> | undefined;
+    const pageNames = Object.keys(state.config.pageSizes);
+    if (pageSizes !== undefined) {
+      if (typeof pageSizes !== 'object' || pageSizes === null || Object.entries(pageSizes).some(([k, v]) => !pageNames.includes(k) || !Number.isInteger(v) || (v as number) < 1)) {
+        problems.push(`pageSizes must be an object with any of ${pageNames.join(', ')}, each a whole number ≥ 1`);
+      }
+    }
     if (problems.length > 0) return reply.code(400).send({ error: { code: 'InvalidConfig', message: problems.join('; ') } });
     state.config = {
       ...state.config,
@@ -272,6 +307,8 @@ export async function partnerCenterRoutes(app: FastifyInstance, { context }: { c
       ...(provisioningDelayMs !== undefined ? { provisioningDelayMs } : {}),
       ...(quantityChangeMs !== undefined ? { quantityChangeMs } : {}),
       ...(body.quantityChange !== undefined ? { quantityChange: body.quantityChange as '200' | '202' } : {}),
+      ...(body.quantityChangeResult !== undefined ? { quantityChangeResult: body.quantityChangeResult as 'succeeded' | 'failed' } : {}),
+      pageSizes: { ...state.config.pageSizes, ...(pageSizes as Partial<PageSizes> | undefined) },
     };
     return state.config;
   });
@@ -282,6 +319,53 @@ export async function partnerCenterRoutes(app: FastifyInstance, { context }: { c
     if (registered) state.registeredApps.add(request.params.clientId.toLowerCase());
     else state.registeredApps.delete(request.params.clientId.toLowerCase());
     return { clientId: request.params.clientId, registered };
+  });
+  // The catalog can be changed, so a test can give a customer two products of one title, or a second SKU.
+  app.put<{ Params: { productId: string }; Body: unknown }>(`${CONTROL_PREFIX}/partner-center/catalog/products/:productId`, async (request, reply) => {
+    const body = (request.body ?? {}) as { title?: unknown; productType?: unknown; skus?: unknown };
+    const problems: string[] = [];
+    if (typeof body.title !== 'string' || body.title.trim() === '') problems.push('title must be a non-empty string');
+    if (body.productType !== undefined && body.productType !== NCE_PRODUCT_TYPE && body.productType !== LEGACY_PRODUCT_TYPE) {
+      problems.push(`productType must be ${NCE_PRODUCT_TYPE} or ${LEGACY_PRODUCT_TYPE}`);
+    }
+    const skus = body.skus ?? [];
+    if (!Array.isArray(skus)) problems.push('skus must be a list of {id, title, isTrial?, segments?}');
+    else skus.forEach((raw: unknown, i) => {
+      problems.push(...skuProblems(raw, `skus[${i}]`));
+      if (typeof (raw as { id?: unknown })?.id !== 'string') problems.push(`skus[${i}].id must be a string`);
+    });
+    if (problems.length > 0) return reply.code(400).send({ error: { code: 'InvalidConfig', message: problems.join('; ') } });
+    const state = partnerCenterOf(context);
+    const product: CatalogProduct = {
+      id: request.params.productId,
+      title: body.title as string,
+      description: `${body.title as string}.`,
+      productTypeId: (body.productType as ProductTypeId | undefined) ?? NCE_PRODUCT_TYPE,
+      skus: (skus as Array<{ id: string }>).map((raw) => skuFromBody(raw.id, raw)),
+    };
+    const index = state.catalog.findIndex((p) => p.id.toLowerCase() === product.id.toLowerCase());
+    if (index >= 0) state.catalog[index] = product;
+    else state.catalog.push(product);
+    return { id: product.id, title: product.title, productType: product.productTypeId, skus: product.skus.map((s) => s.id) };
+  });
+  app.put<{ Params: { productId: string; skuId: string }; Body: unknown }>(`${CONTROL_PREFIX}/partner-center/catalog/products/:productId/skus/:skuId`, async (request, reply) => {
+    const state = partnerCenterOf(context);
+    const product = state.product(request.params.productId);
+    if (!product) return reply.code(404).send({ error: { code: 'NotFound', message: `No product ${request.params.productId} in the catalog` } });
+    const problems = skuProblems(request.body, 'body');
+    if (problems.length > 0) return reply.code(400).send({ error: { code: 'InvalidConfig', message: problems.join('; ') } });
+    const sku = skuFromBody(request.params.skuId, request.body);
+    const index = product.skus.findIndex((s) => s.id === sku.id);
+    if (index >= 0) product.skus[index] = sku;
+    else product.skus.push(sku);
+    return { productId: product.id, skuId: sku.id, title: sku.title, isTrial: sku.isTrial, segments: sku.availabilities.map((a) => a.segment) };
+  });
+  app.delete<{ Params: { productId: string } }>(`${CONTROL_PREFIX}/partner-center/catalog/products/:productId`, async (request, reply) => {
+    const state = partnerCenterOf(context);
+    const before = state.catalog.length;
+    state.catalog = state.catalog.filter((p) => p.id.toLowerCase() !== request.params.productId.toLowerCase());
+    if (state.catalog.length === before) return reply.code(404).send({ error: { code: 'NotFound', message: `No product ${request.params.productId} in the catalog` } });
+    return reply.code(204).send();
   });
   app.post(`${CONTROL_PREFIX}/partner-center/reset`, async () => {
     resetPartnerCenter(context);
@@ -299,52 +383,93 @@ function sendError(reply: FastifyReply, error: PartnerCenterError): FastifyReply
   return reply.code(error.statusCode).send({ code: error.code, description: error.message, data: [], source: 'PartnerFD' });
 }
 
+/**
+ * One page of a collection. The next page is asked for with `seekOperation=Next` and the token in the
+ * `MS-ContinuationToken` header, which `links.next` carries (as Partner Center's invoice line items page,
+ * get-invoiceline-items); `totalCount` counts the page's items, as in that example.
+ */
+function paged(request: FastifyRequest, items: object[], size: number): object {
+  const url = new URL(request.url, 'https://api.partnercenter.microsoft.com');
+  const next = url.searchParams.get('seekOperation');
+  url.searchParams.delete('seekOperation');
+  // Links are relative and lack the /v1 prefix, as in Partner Center's answers.
+  const self = `${url.pathname.replace(/^\/v1/, '')}${url.search}`;
+  let offset = 0;
+  if (next !== null) {
+    if (next.toLowerCase() !== 'next') throw invalidInput(`seekOperation ${next} is not supported; use Next with the ${CONTINUATION_HEADER} header links.next names.`);
+    const token = request.headers[CONTINUATION_HEADER];
+    const decoded = typeof token === 'string' ? decodeContinuation(token) : undefined;
+    if (!decoded || decoded.self !== self) {
+      throw invalidInput(`seekOperation=Next needs the MS-ContinuationToken header that links.next of the previous page carries.`);
+    }
+    offset = decoded.offset;
+  }
+  const page = items.slice(offset, offset + size);
+  const links: Record<string, object> = { self: { uri: self, method: 'GET', headers: [] } };
+  let continuationToken: string | undefined;
+  if (offset + size < items.length) {
+    continuationToken = Buffer.from(JSON.stringify({ offset: offset + size, self })).toString('base64url');
+    links.next = { uri: `${self}${self.includes('?') ? '&' : '?'}seekOperation=Next`, method: 'GET', headers: [{ key: 'MS-ContinuationToken', value: continuationToken }] };
+  }
+  return { totalCount: page.length, items: page, ...(continuationToken ? { continuationToken } : {}), links, attributes: { objectType: 'Collection' } };
+}
+
+function decodeContinuation(token: string): { offset: number; self: string } | undefined {
+  try {
+    const value = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { offset?: unknown; self?: unknown };
+    return Number.isInteger(value.offset) && typeof value.self === 'string' ? { offset: value.offset as number, self: value.self } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function collection(items: object[], objectType: string): object {
   return { totalCount: items.length, items, links: {}, attributes: { objectType: 'Collection', itemType: objectType } };
 }
 
-function productView(): object {
+function productView(product: CatalogProduct, country: string): object {
   return {
-    id: SIMULATED_PRODUCT.productId,
-    title: SIMULATED_PRODUCT.title,
-    description: SIMULATED_PRODUCT.description,
-    productType: { id: 'OnlineServices', displayName: 'OnlineServices' },
+    id: product.id,
+    title: product.title,
+    description: product.description,
+    productType: { id: product.productTypeId, displayName: product.productTypeId },
     isMicrosoftProduct: true,
     publisherName: 'Microsoft Corporation',
-    links: { skus: { uri: `/products/${SIMULATED_PRODUCT.productId}/skus?country=US`, method: 'GET', headers: [] } },
+    links: {
+      skus: { uri: `/products/${product.id}/skus?country=${country}`, method: 'GET', headers: [] },
+      self: { uri: `/products/${product.id}?country=${country}`, method: 'GET', headers: [] },
+    },
   };
 }
 
-function skuView(): object {
+function skuView(product: CatalogProduct, sku: CatalogSku, country: string): object {
   return {
-    id: SIMULATED_PRODUCT.skuId,
-    productId: SIMULATED_PRODUCT.productId,
-    title: SIMULATED_PRODUCT.skuTitle,
-    description: SIMULATED_PRODUCT.description,
-    minimumQuantity: 1,
-    maximumQuantity: 100_000,
-    isTrial: false,
-    purchasePrerequisites: [],
-    isAddOn: true,
+    id: sku.id,
+    productId: product.id,
+    title: sku.title,
+    description: sku.description,
+    minimumQuantity: sku.minimumQuantity,
+    maximumQuantity: sku.maximumQuantity,
+    isTrial: sku.isTrial,
+    supportedBillingCycles: [...new Set(sku.availabilities.flatMap((a) => a.terms.map((t) => t.billingCycle.toLowerCase())))],
+    purchasePrerequisites: ['MicrosoftCloudAgreement'],
+    dynamicAttributes: { isAddon: false, prerequisiteSkus: [] },
+    links: { availabilities: { uri: `/products/${product.id}/skus/${sku.id}/availabilities?country=${country}`, method: 'GET', headers: [] } },
   };
 }
 
-function availabilityView(state: PartnerCenterState, country: string): object {
-  const id = state.currentAvailabilityId();
+function availabilityView(availability: ListedAvailability, country: string): object {
   return {
-    id,
-    productId: SIMULATED_PRODUCT.productId,
-    skuId: SIMULATED_PRODUCT.skuId,
-    catalogItemId: `${SIMULATED_PRODUCT.productId}:${SIMULATED_PRODUCT.skuId}:${id}`,
+    id: availability.id,
+    productId: availability.product.id,
+    skuId: availability.sku.id,
+    catalogItemId: availability.catalogItemId,
     defaultCurrency: { code: 'USD', symbol: '$' },
-    segment: 'commercial',
+    segment: availability.segment,
     country: country.toUpperCase(),
-    isPurchasable: true,
+    isPurchasable: availability.isPurchasable,
     isRenewable: true,
-    terms: [
-      { duration: 'P1M', description: 'One-Month commitment for monthly billing', billingCycle: 'monthly' },
-      { duration: 'P1Y', description: 'One-Year commitment for monthly/annual billing', billingCycle: 'annual' },
-    ],
+    terms: availability.terms.map((t) => ({ duration: t.duration, description: t.description, billingCycle: t.billingCycle })),
   };
 }
 
@@ -354,16 +479,19 @@ function lineItem(state: PartnerCenterState, raw: unknown, index: number): PcCar
   if (typeof item.catalogItemId !== 'string' || item.catalogItemId.split(':').length !== 3) {
     throw invalidInput(`${where}.catalogItemId must be productId:skuId:availabilityId.`);
   }
-  if (item.catalogItemId !== state.catalogItemId()) {
+  const availability = state.currentAvailability(item.catalogItemId);
+  if (!availability) {
     // Availability ids are reissued: an id read earlier may no longer be valid (get-an-availability-by-id).
     throw new PartnerCenterError(400, 400056, `${where}.catalogItemId ${item.catalogItemId} is not a current availability; look the availability up again.`);
   }
-  if (typeof item.quantity !== 'number' || !Number.isInteger(item.quantity) || item.quantity < 1 || item.quantity > 100_000) {
-    throw new PartnerCenterError(400, 3000, `Invalid property: ${where}.quantity must be a whole number from 1 to 100000.`);
+  if (!availability.isPurchasable) throw new PartnerCenterError(403, 800020, 'The catalog item is not eligible for purchase.');
+  if (typeof item.quantity !== 'number' || !Number.isInteger(item.quantity) || item.quantity < 1 || item.quantity > availability.sku.maximumQuantity) {
+    throw new PartnerCenterError(400, 3000, `Invalid property: ${where}.quantity must be a whole number from 1 to ${availability.sku.maximumQuantity}.`);
   }
-  if (typeof item.termDuration !== 'string' || !BILLING_FOR_TERM[item.termDuration]) throw invalidInput(`${where}.termDuration must be one of P1M, P1Y, P3Y.`);
-  if (typeof item.billingCycle !== 'string' || !BILLING_FOR_TERM[item.termDuration]?.includes(item.billingCycle.toLowerCase())) {
-    throw invalidInput(`${where}.billingCycle ${String(item.billingCycle)} is not offered with termDuration ${item.termDuration}.`);
+  const term = availability.terms.find((t) => t.duration === item.termDuration && t.billingCycle.toLowerCase() === String(item.billingCycle).toLowerCase());
+  if (typeof item.termDuration !== 'string' || typeof item.billingCycle !== 'string' || !term) {
+    throw invalidInput(`${where}: termDuration ${String(item.termDuration)} with billingCycle ${String(item.billingCycle)} is not offered by availability ${availability.id} ` +
+      `(offered: ${availability.terms.map((t) => `${t.duration}/${t.billingCycle}`).join(', ')}).`);
   }
   return {
     id: index,

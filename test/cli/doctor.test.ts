@@ -13,6 +13,7 @@ import { runDoctor } from '../../cli/doctor';
 import type { CheckResult } from '../../cli/doctor';
 import { TeamsAdminError } from '../../activities/teams-admin/teams-admin';
 import type { TeamsAdmin } from '../../activities/teams-admin/teams-admin';
+import { LOCAL_PARTNER_CLIENT_ID, LOCAL_PARTNER_TENANT_ID, LOCAL_TENANT_ID } from '../../lib/local-defaults';
 import { REPO_ROOT } from '../../lib/paths';
 import { LOCAL_APP_GRAPH_ROLES } from '../../simulator/options';
 import type { SimulatedApp } from '../../simulator/options';
@@ -243,34 +244,63 @@ describe('dialtone doctor', () => {
     }
   });
 
-  test('Partner Center, when licenses are bought through it: the customer is readable, or ✗ with where to register the app', async () => {
-    const unregistered = await doctor({ ...against(sim, HEALTHY), DIALTONE_LICENSE_PROCUREMENT: 'partner-center' });
-    assert.equal(unregistered.code, 1, unregistered.stdout + unregistered.stderr);
-    const refused = section(unregistered.stdout, 'Partner Center access');
-    assert.match(refused, /^✗ Partner Center access: Partner Center answered GET \/v1\/customers\/[0-9a-f-]{36}\/subscriptions with 401/);
-    assert.ok(refused.includes(
-      '    fix: Partner Center > Account settings > App management: register this app with a role that may buy for the customer; check DIALTONE_PARTNER_CENTER_CUSTOMER_ID',
-    ), refused);
-
-    const registered = await fetch(`${sim.url}/_simulator/partner-center/apps/${HEALTHY.clientId}`, {
-      method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ registered: true }),
+  test("Partner Center, when licenses are bought through it: the partner tenant's app gets a token, reads the customer and resolves the offer, or ✗ with the fix", async () => {
+    const pcControl = (path: string, method: string, body?: unknown) => fetch(`${sim.url}/_simulator/partner-center${path}`, {
+      method, ...(body !== undefined ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}),
     });
-    assert.equal(registered.status, 200);
-    const reached = await doctor({ ...against(sim, HEALTHY), DIALTONE_LICENSE_PROCUREMENT: 'partner-center' });
-    assert.equal(reached.code, 0, reached.stdout + reached.stderr);
-    assert.match(reached.stdout, /^✓ Partner Center access: customer 8d3f1a52-6c1e-4b7a-9f0e-2d1c5b7a9e10: \d+ subscriptions? readable/m);
+    const partnerCenter = { ...against(sim, HEALTHY), DIALTONE_LICENSE_PROCUREMENT: 'partner-center' };
+    try {
+      // Simulator mode, no Partner Center variable: the simulated partner's app from the partner's tenant.
+      const reached = await doctor(partnerCenter);
+      assert.equal(reached.code, 0, reached.stdout + reached.stderr);
+      assert.match(reached.stdout, new RegExp(`^✓ Partner Center access: app ${LOCAL_PARTNER_CLIENT_ID} of partner tenant ${LOCAL_PARTNER_TENANT_ID}: ` +
+        'customer 8d3f1a52-6c1e-4b7a-9f0e-2d1c5b7a9e10: \\d+ subscriptions readable; offer CFQ7TTC0SIM1:0002 "Teams Phone Resource Account" \\(commercial, P1M, billed monthly\\), ' +
+        'availability CFQ7TTC0SIM1:0002:CFQ7TTC0[0-9A-F]{4}; no subscription of it yet', 'm'));
 
-    const otherCustomer = await doctor({
-      ...against(sim, HEALTHY), DIALTONE_LICENSE_PROCUREMENT: 'partner-center', DIALTONE_PARTNER_CENTER_CUSTOMER_ID: '00000000-0000-4000-8000-0000000000cc',
-    });
-    assert.equal(otherCustomer.code, 1, otherCustomer.stdout + otherCustomer.stderr);
-    const access = section(otherCustomer.stdout, 'Partner Center access');
-    assert.match(access, /^✗ Partner Center access: Partner Center answered GET \/v1\/customers\/00000000-0000-4000-8000-0000000000cc\/subscriptions with 403/);
-    assert.ok(access.includes(
-      '    fix: Partner Center > Account settings > App management: register this app with a role that may buy for the customer; check DIALTONE_PARTNER_CENTER_CUSTOMER_ID',
-    ), access);
+      // The old behaviour: Partner Center asked with the customer tenant's app.
+      const customerToken = await doctor({
+        ...partnerCenter, DIALTONE_PARTNER_CENTER_TENANT_ID: LOCAL_TENANT_ID, DIALTONE_PARTNER_CENTER_CLIENT_ID: HEALTHY.clientId, DIALTONE_PARTNER_CENTER_CLIENT_SECRET: HEALTHY.clientSecret,
+      });
+      assert.equal(customerToken.code, 1, customerToken.stdout + customerToken.stderr);
+      const refused = section(customerToken.stdout, 'Partner Center access');
+      assert.match(refused, /^✗ Partner Center access: Partner Center answered GET \/v1\/customers\/[0-9a-f-]{36}\/subscriptions with 401.*; the token came from the customer's tenant 8d3f1a52-/);
+      assert.match(refused, /\n {4}fix: Partner Center > Account settings > App management: register the app \(its App ID is DIALTONE_PARTNER_CENTER_CLIENT_ID\); DIALTONE_PARTNER_CENTER_TENANT_ID must be the partner's own tenant id/);
 
-    const badSetting = await doctor({ ...against(sim, HEALTHY), DIALTONE_LICENSE_PROCUREMENT: 'partner-center', DIALTONE_PARTNER_CENTER_COUNTRY: 'USA' });
+      const wrongSecret = 'wrong-partner-secret-0a9e';
+      const badSecret = await doctor({ ...partnerCenter, DIALTONE_PARTNER_CENTER_CLIENT_SECRET: wrongSecret });
+      assert.equal(badSecret.code, 1);
+      const token = section(badSecret.stdout, 'Partner Center access');
+      assert.match(token, new RegExp(`^✗ Partner Center access: token for app ${LOCAL_PARTNER_CLIENT_ID} of partner tenant ${LOCAL_PARTNER_TENANT_ID}: AADSTS7000215 \\(invalid client secret\\)`));
+      assert.match(token, /\n {4}fix: Microsoft Entra admin center of the partner's tenant > .* > Client secrets > New client secret, then set DIALTONE_PARTNER_CENTER_CLIENT_SECRET to its Value/);
+      assert.ok(!badSecret.stdout.includes(wrongSecret) && !badSecret.stderr.includes(wrongSecret), 'the secret is printed');
+
+      assert.equal((await pcControl(`/apps/${LOCAL_PARTNER_CLIENT_ID}`, 'PUT', { registered: false })).status, 200);
+      const unregistered = await doctor(partnerCenter);
+      assert.equal(unregistered.code, 1);
+      assert.match(section(unregistered.stdout, 'Partner Center access'), /with 401 \(code 400\): Access denied: the application .* is not registered in the partner's Partner Center account.*\n {4}fix: Partner Center > Account settings > App management: register the app/s);
+      assert.equal((await pcControl(`/apps/${LOCAL_PARTNER_CLIENT_ID}`, 'PUT', { registered: true })).status, 200);
+
+      const otherCustomer = await doctor({ ...partnerCenter, DIALTONE_PARTNER_CENTER_CUSTOMER_ID: '00000000-0000-4000-8000-0000000000cc' });
+      assert.equal(otherCustomer.code, 1, otherCustomer.stdout + otherCustomer.stderr);
+      const access = section(otherCustomer.stdout, 'Partner Center access');
+      assert.match(access, /^✗ Partner Center access: Partner Center answered GET \/v1\/customers\/00000000-0000-4000-8000-0000000000cc\/subscriptions with 403 \(code 20002\)/);
+      assert.match(access, /\n {4}fix: set DIALTONE_PARTNER_CENTER_CUSTOMER_ID to the id of a customer of this partner/);
+
+      // An offer that cannot be chosen fails the doctor, with the setting that chooses.
+      assert.equal((await pcControl('/catalog/products/CFQ7TTC0SIM1/skus/0009', 'PUT', { title: 'Teams Phone Resource Account (CSP)' })).status, 200);
+      const ambiguous = await doctor(partnerCenter);
+      assert.equal(ambiguous.code, 1);
+      const offer = section(ambiguous.stdout, 'Partner Center access');
+      assert.match(offer, /^✗ Partner Center access: Product CFQ7TTC0SIM1 .* has 2 SKUs that could be bought .*: 0002 "Teams Phone Resource Account", 0009 "Teams Phone Resource Account \(CSP\)"/);
+      assert.match(offer, /\n {4}fix: Set DIALTONE_PARTNER_CENTER_SKU_ID to the one to buy\.$/);
+      const chosen = await doctor({ ...partnerCenter, DIALTONE_PARTNER_CENTER_SKU_ID: '0009' });
+      assert.equal(chosen.code, 0, chosen.stdout);
+      assert.match(chosen.stdout, /^✓ Partner Center access: .*offer CFQ7TTC0SIM1:0009 "Teams Phone Resource Account \(CSP\)"/m);
+    } finally {
+      await pcControl('/reset', 'POST');
+    }
+
+    const badSetting = await doctor({ ...partnerCenter, DIALTONE_PARTNER_CENTER_COUNTRY: 'USA' });
     assert.equal(badSetting.code, 1);
     // A bad Partner Center setting stops the worker at boot, so it is a configuration failure like any other.
     assert.match(badSetting.stdout, /^✗ Configuration: DIALTONE_PARTNER_CENTER_COUNTRY="USA" must be a two-letter country code/m);
@@ -422,7 +452,8 @@ describe('dialtone doctor', () => {
     const summary = (await response.json()) as { routes: Array<{ method: string; route: string; count: number }> };
     const graphOrTeams = summary.routes.filter((r) => !r.route.startsWith('/_simulator'));
     // Every service the doctor reaches is in the log: Graph, the Teams admin service (through the adapter), Partner Center.
-    for (const route of ['/v1.0/subscribedSkus', '/v1.0/domains', '/Teams.PlatformService/v2/ApplicationInstances/lookup', '/v1/customers/:customerId/subscriptions']) {
+    for (const route of ['/v1.0/subscribedSkus', '/v1.0/domains', '/Teams.PlatformService/v2/ApplicationInstances/lookup', '/v1/customers/:customerId/subscriptions',
+      '/v1/products', '/v1/products/:productId/skus/:skuId/availabilities']) {
       assert.ok(graphOrTeams.some((r) => r.route === route), `the doctor runs above did not read ${route}`);
     }
     const writes = graphOrTeams.filter((r) => r.method !== 'GET' && !(r.method === 'POST' && r.route === '/:tenant/oauth2/v2.0/token'));

@@ -2,15 +2,19 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { Worker } from '@temporalio/worker';
-import { createLicenseProcurement, createLicensingActivities } from '../../activities/licensing/activities';
-import type { ProcurementSettings } from '../../activities/licensing/activities';
+import { createLicenseProcurement, createLicensingActivities, offerSelection } from '../../activities/licensing/activities';
+import type { PartnerCenterSettings, ProcurementSettings } from '../../activities/licensing/activities';
 import { TemporalPurchaseLedger } from '../../activities/licensing/ledger';
 import { PartnerCenterProcurement } from '../../activities/licensing/partner-center';
+import type { PartnerCenterProcurementOptions } from '../../activities/licensing/partner-center';
+import type { OfferSelection } from '../../activities/licensing/partner-center-offer';
 import { PartnerCenterClient } from '../../activities/licensing/partner-center-client';
 import type { PurchaseCeilings } from '../../activities/licensing/procurement';
 import { RESOURCE_ACCOUNT_SKU_PART_NUMBER } from '../../lib/microsoft';
 import { dialtoneDataConverter } from '../../lib/payload-codec';
-import { createCredential } from '../../worker/credentials';
+import { createCredential, procurementCredential } from '../../worker/credentials';
+import { simulatorPartnerCenterApp } from '../../worker/procurement-config';
+import { RESOURCE_ACCOUNT_PRODUCT } from '../../simulator/partner-center-catalog';
 import { createDialtoneWorker, createTenantActivities } from '../../worker/worker';
 import { TEST_POLLING } from '../helpers/simulator';
 import type { TestSimulator } from '../helpers/simulator';
@@ -19,15 +23,23 @@ import type { TestTemporal } from '../helpers/temporal';
 export interface PcSimState {
   config: Record<string, unknown>;
   catalogItemId: string;
-  subscriptions: Array<{ id: string; quantity: number; offerId: string }>;
+  subscriptions: Array<{ id: string; quantity: number; offerId: string; status: string }>;
   carts: Array<{ id: string; status: string }>;
-  orders: Array<{ id: string; lineItems: Array<{ quantity: number }> }>;
+  orders: Array<{ id: string; lineItems: Array<{ quantity: number; offerId: string }> }>;
   quantityChanges: Array<{ id: string; from: number; to: number; status: string }>;
   pendingSeats: Array<{ units: number; at: number }>;
 }
 
 export async function pcState(sim: TestSimulator): Promise<PcSimState> {
   return (await sim.app.inject({ method: 'GET', url: '/_simulator/partner-center' })).json();
+}
+
+/** The product and commercial SKU of the resource-account license in the simulator's catalog. */
+export const RESOURCE_ACCOUNT_OFFER = `${RESOURCE_ACCOUNT_PRODUCT.productId}:${RESOURCE_ACCOUNT_PRODUCT.skuId}`;
+
+/** The customer's subscriptions of the resource-account license (the customer holds others too). */
+export function resourceAccountSubscriptions(state: PcSimState): PcSimState['subscriptions'] {
+  return state.subscriptions.filter((s) => s.offerId.startsWith(`${RESOURCE_ACCOUNT_OFFER}:`));
 }
 
 export async function pcConfig(sim: TestSimulator, config: Record<string, unknown>): Promise<void> {
@@ -45,11 +57,11 @@ export async function enabledUnits(sim: TestSimulator): Promise<number> {
   return state.licenses.find((l) => l.skuPartNumber === RESOURCE_ACCOUNT_SKU_PART_NUMBER)?.enabled ?? 0;
 }
 
-/** Partner Center procurement against a test simulator, as the worker's settings would give it. */
-export function pcSettings(sim: TestSimulator, ceilings: PurchaseCeilings): ProcurementSettings {
+/** Partner Center procurement against a test simulator, as the worker's settings give it in simulator mode (the simulated partner's app). */
+export function pcSettings(sim: TestSimulator, ceilings: PurchaseCeilings, offer: Partial<OfferSelection> = {}): PartnerCenterSettings {
   return {
-    kind: 'partner-center', baseUrl: sim.url, customerId: sim.tenant.tenantId, country: 'US',
-    productTitle: 'Microsoft Teams Phone Resource Account', termDuration: 'P1M', billingCycle: 'monthly', ceilings,
+    kind: 'partner-center', baseUrl: sim.url, app: simulatorPartnerCenterApp(sim.url), customerId: sim.tenant.tenantId, country: 'US',
+    productTitle: 'Microsoft Teams Phone Resource Account', segment: 'commercial', termDuration: 'P1M', billingCycle: 'monthly', ceilings, ...offer,
   };
 }
 
@@ -74,7 +86,10 @@ export async function startLicensingWorker(temporal: TestTemporal, sim: TestSimu
     taskQueue,
     activities: {
       ...createTenantActivities(sim.tenant, TEST_POLLING),
-      ...createLicensingActivities({ procurement: createLicenseProcurement(settings, createCredential(sim.tenant), ledgerKey) }),
+      // The worker's own choice of credential for Partner Center (the partner's app); the ledger keyed by the test.
+      ...createLicensingActivities({
+        procurement: createLicenseProcurement(settings, procurementCredential(settings, createCredential(sim.tenant)), ledgerKey),
+      }),
     },
   });
   const running = worker.run();
@@ -108,19 +123,24 @@ export async function startLedgerWorker(temporal: TestTemporal): Promise<{ taskQ
   };
 }
 
-export function adapterFor(sim: TestSimulator, temporal: TestTemporal, taskQueue: string, ceilings: PurchaseCeilings, tenantId = sim.tenant.tenantId): PartnerCenterProcurement {
+export function adapterFor(sim: TestSimulator, temporal: TestTemporal, taskQueue: string, ceilings: PurchaseCeilings, tenantId = sim.tenant.tenantId,
+  options: Partial<Omit<PartnerCenterProcurementOptions, 'ledger' | 'ceilings' | 'tenantId'>> = {}): PartnerCenterProcurement {
+  const settings = pcSettings(sim, ceilings);
   return new PartnerCenterProcurement({
-    client: new PartnerCenterClient({ credential: createCredential(sim.tenant), baseUrl: sim.url }),
+    client: pcClient(sim),
     ledger: new TemporalPurchaseLedger({ tenantId, client: () => temporal.client, taskQueue: () => taskQueue }),
     customerId: sim.tenant.tenantId,
     tenantId,
     ceilings,
-    country: 'US',
-    productTitle: 'Microsoft Teams Phone Resource Account',
-    termDuration: 'P1M',
-    billingCycle: 'monthly',
+    offer: offerSelection(settings),
     maxPollIntervalMs: 100,
+    ...options,
   });
+}
+
+/** A Partner Center client with the simulated partner's app, as the worker builds it in simulator mode. */
+export function pcClient(sim: TestSimulator, app = simulatorPartnerCenterApp(sim.url)): PartnerCenterClient {
+  return new PartnerCenterClient({ credential: createCredential(app), baseUrl: sim.url, app });
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

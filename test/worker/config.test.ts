@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ConfigError } from '../../lib/config';
-import { LOCAL_TENANT_ID } from '../../lib/local-defaults';
+import { LOCAL_PARTNER_TENANT_ID, LOCAL_TENANT_ID } from '../../lib/local-defaults';
 import { describeWorkerConfig, loadWorkerConfig } from '../../worker/config';
 
 const TENANT = '11111111-2222-3333-4444-555555555555';
@@ -54,6 +54,25 @@ describe('loadWorkerConfig', () => {
     assert.deepEqual(problems({ NODE_EXTRA_CA_CERTS: '/x/ca.pem', DIALTONE_LICENSE_PROCUREMENT: 'partner-center', DIALTONE_PURCHASE_MAX_UNITS_PER_BATCH: '500' }), [
       'DIALTONE_PURCHASE_MAX_UNITS_PER_BATCH=500 is above DIALTONE_PURCHASE_MAX_UNITS_PER_DAY=100: lower it, or raise the daily ceiling',
     ]);
+  });
+
+  test("Partner Center's app is the partner tenant's, apart from the worker's app; its secret is never logged", () => {
+    const simulated = loadWorkerConfig({ NODE_EXTRA_CA_CERTS: '/x/ca.pem', SIMULATOR_URL: 'https://localhost:9443', DIALTONE_LICENSE_PROCUREMENT: 'partner-center' });
+    assert.ok(simulated.procurement.kind === 'partner-center');
+    assert.equal(simulated.procurement.app.tenantId, LOCAL_PARTNER_TENANT_ID);
+    assert.notEqual(simulated.procurement.app.tenantId, simulated.tenant.tenantId, 'the partner is not the customer');
+    assert.equal(simulated.procurement.app.authorityHost, 'https://localhost:9443');
+    const secret = 'partner-center-secret-4d2b';
+    const real = loadWorkerConfig({
+      DIALTONE_TENANT_MODE: 'microsoft', AZURE_TENANT_ID: TENANT, AZURE_CLIENT_ID: CLIENT, AZURE_CLIENT_SECRET: 's',
+      DIALTONE_LICENSE_PROCUREMENT: 'partner-center', DIALTONE_PARTNER_CENTER_TENANT_ID: '99999999-8888-4777-a666-555555555555',
+      DIALTONE_PARTNER_CENTER_CLIENT_ID: CLIENT, DIALTONE_PARTNER_CENTER_CLIENT_SECRET: secret,
+    });
+    const logged = JSON.stringify(describeWorkerConfig(real));
+    assert.ok(!logged.includes(secret), logged);
+    assert.match(logged, /"app":\{"tenantId":"99999999-8888-4777-a666-555555555555","clientId":"66666666-7777-8888-9999-000000000000","authorityHost":"https:\/\/login\.microsoftonline\.com","credential":"secret"\}/);
+    assert.ok(problems({ DIALTONE_TENANT_MODE: 'microsoft', AZURE_TENANT_ID: TENANT, AZURE_CLIENT_ID: CLIENT, AZURE_CLIENT_SECRET: 's', DIALTONE_LICENSE_PROCUREMENT: 'partner-center' })
+      .some((p) => p.startsWith('DIALTONE_PARTNER_CENTER_TENANT_ID is not set')));
   });
 
   test('simulator mode without the simulator CA trusted is refused with the fix', () => {
