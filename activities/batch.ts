@@ -24,7 +24,7 @@ import type { NumberAssignment } from './graph/numbers';
 import { deletedUserUpn, findUserByUpn, isApplicationInstance, listDeletedUsers, listResourceAccountUsers } from './graph/users';
 import type { DirectoryUser } from './graph/users';
 import { accountKindProblem } from './account-checks';
-import { isServiceNumber, numberProblems } from './number-checks';
+import { activationFailed, activationFailedMessage, activationSettled, isFreeServiceNumber, numberProblems } from './number-checks';
 import { verifiedDomains } from './preflight';
 import type { TeamsAdmin } from './teams-admin/teams-admin';
 
@@ -83,11 +83,6 @@ export function isTollFree(number: Pick<NumberAssignment, 'telephoneNumber' | 'c
     return TOLL_FREE_PREFIXES.some((prefix) => number.telephoneNumber.startsWith(prefix));
   }
   return !number.city;
-}
-
-/** A free service number: in the inventory, activated, unassigned, assignable to a resource account. */
-function isFreeServiceNumber(number: NumberAssignment): boolean {
-  return !number.assignmentTargetId && isServiceNumber(number) && (number.activationState === undefined || number.activationState === 'activated');
 }
 
 function describeChoice(row: BatchRowRequest): string {
@@ -158,9 +153,13 @@ export function createBatchActivities({ graph, teamsAdmin, onDeletedAccount: wor
         let numberDone = false;
         if (row.phoneNumber === ANY_NUMBER) {
           const own = accountId ? inventory.find((n) => n.assignmentTargetId === accountId && n.numberType === 'callingPlan') : undefined;
-          if (own) {
+          if (own && accountId) {
             phoneNumber = own.telephoneNumber;
-            numberDone = true;
+            // A number whose activation is pending or failed is not done; a failed one needs a person first.
+            numberDone = activationSettled(own);
+            if (activationFailed(own)) {
+              problems.push({ type: ErrorType.NumberActivationFailed, field: 'phoneNumber', message: activationFailedMessage(own.telephoneNumber, accountId, own.activationState) });
+            }
           } else if (!conflict) {
             const at = pool.findIndex((n) =>
               (n.isoCountryCode ?? '').toUpperCase() === row.usageLocation &&
@@ -177,7 +176,7 @@ export function createBatchActivities({ graph, teamsAdmin, onDeletedAccount: wor
         } else {
           phoneNumber = row.phoneNumber;
           const found = numbers.get(row.phoneNumber);
-          numberDone = Boolean(accountId && found?.assignmentTargetId === accountId);
+          numberDone = Boolean(accountId && found?.assignmentTargetId === accountId && activationSettled(found));
           const holder = found?.assignmentTargetId ? upnById.get(found.assignmentTargetId) : undefined;
           problems.push(...numberProblems(found, { phoneNumber: row.phoneNumber, numberType: 'callingPlan', usageLocation: row.usageLocation }, accountId, holder));
         }

@@ -6,6 +6,7 @@ import type { ErrorTypeName } from '../lib/error-types';
 import { createBatchActivities } from './batch';
 import { createAccountActivities } from './graph/accounts';
 import { createLicenseActivities } from './graph/licenses';
+import { NumberWatch } from './graph/number-watch';
 import { createNumberActivities } from './graph/numbers';
 import { createLicensingActivities } from './licensing/activities';
 import { ManualProcurement } from './licensing/manual';
@@ -25,6 +26,8 @@ export interface ActivityDeps {
   teamsAdmin: TeamsAdmin;
   /** Cadence of in-activity condition polling (license propagation, number operations). */
   polling?: PollingOptions;
+  /** The shared number watch; one is made when not given (one per set of activities, so one per worker process). */
+  numberWatch?: NumberWatch;
   /** What to do when a deleted account holds a UPN being provisioned, unless a run says otherwise. Default `stop`. */
   onDeletedAccount?: DeletedAccountPolicy;
   /** How licenses are bought when runs are short (worker/procurement-config.ts). Default `manual`: a person buys. */
@@ -34,13 +37,15 @@ export interface ActivityDeps {
 }
 
 export function createActivities(deps: ActivityDeps): Activities {
+  // One watch for the pre-flight's lookups and the number step's: concurrent runs share its reads.
+  const numberWatch = deps.numberWatch ?? new NumberWatch(deps.graph, deps.polling);
   const activities: Activities = {
-    ...createPreflightActivities(deps),
+    ...createPreflightActivities({ ...deps, numberWatch }),
     ...createBatchActivities(deps),
     ...createLicenseActivities(deps),
     ...createResourceAccountActivities(deps),
     ...createAccountActivities(deps),
-    ...createNumberActivities(deps),
+    ...createNumberActivities({ ...deps, numberWatch }),
     ...createAssociationActivities(deps),
     ...createLicensingActivities({ procurement: deps.procurement ?? new ManualProcurement() }),
     ...createNotificationActivities(deps.notifications ?? NO_NOTIFICATIONS),

@@ -12,6 +12,7 @@ import type { DeletedAccountPolicy } from '../lib/validation';
 import { call, callUnlessMissing } from './graph/errors';
 import { assessLicenseStock, findSubscribedSku } from './graph/licenses';
 import { findNumber } from './graph/numbers';
+import type { NumberWatch } from './graph/number-watch';
 import { accountKindProblem } from './account-checks';
 import { numberProblems } from './number-checks';
 import { USER_READ, findDeletedUserByUpn, findUserByUpn, isApplicationInstance } from './graph/users';
@@ -24,6 +25,8 @@ export interface PreflightDeps {
   graph: Client;
   teamsAdmin: TeamsAdmin;
   onDeletedAccount?: DeletedAccountPolicy;
+  /** The worker's shared number watch: the number's lookup is gathered with other runs' lookups. Read alone when absent. */
+  numberWatch?: NumberWatch;
 }
 
 /** The tenant's verified domains (Graph: organization.verifiedDomains; Organization.Read.All). */
@@ -48,7 +51,7 @@ async function describeHolder(graph: Client, id: string): Promise<string> {
   return `object id ${id} (not a user this app can read)`;
 }
 
-export function createPreflightActivities({ graph, teamsAdmin, onDeletedAccount = 'stop' }: PreflightDeps) {
+export function createPreflightActivities({ graph, teamsAdmin, onDeletedAccount = 'stop', numberWatch }: PreflightDeps) {
   return {
     async preflight(input: PreflightInput): Promise<PreflightOutput> {
       const { upn, kind, phoneNumber } = input;
@@ -59,7 +62,7 @@ export function createPreflightActivities({ graph, teamsAdmin, onDeletedAccount 
         verifiedDomains(graph),
         findUserByUpn(graph, upn),
         findSubscribedSku(graph),
-        findNumber(graph, phoneNumber),
+        numberWatch ? numberWatch.lookup(phoneNumber) : findNumber(graph, phoneNumber),
         association
           ? call({ action: `look up the auto attendant or call queue ${association.configurationId}`, permission: TEAMS_ADMIN_ROLE },
             () => teamsAdmin.findVoiceApp(association.configurationType, association.configurationId))

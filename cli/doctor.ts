@@ -108,6 +108,8 @@ interface GraphNeed {
 
 const GRAPH_NEEDS: readonly GraphNeed[] = [
   {
+    // Each of these four reads both (https://learn.microsoft.com/graph/api/subscribedsku-list,
+    // https://learn.microsoft.com/graph/api/organization-list); LicenseAssignment.Read.All reads subscribedSkus only.
     grant: 'Organization.Read.All',
     alsoAccepted: ['Organization.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All'],
     what: 'read the license stock (GET /subscribedSkus) and the verified domains (GET /organization)',

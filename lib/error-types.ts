@@ -51,6 +51,12 @@ export const ErrorType = {
   AccountHoldsNumber: 'AccountHoldsNumber',
   /** Unassigning the number failed; the account is left as it is until someone frees the number. */
   NumberUnassignFailed: 'NumberUnassignFailed',
+  /**
+   * The number is on the account but Teams reports its activation as failed (`assignmentFailed`,
+   * `updateFailed`): it does not work there and does not recover by itself; a person fixes it in the
+   * Teams admin center.
+   */
+  NumberActivationFailed: 'NumberActivationFailed',
   /** A Calling Plan number's country differs from the account's usage location; Teams refuses the assignment. */
   NumberCountryMismatch: 'NumberCountryMismatch',
   /** The worker cannot speak to Teams at all: PowerShell 7 (`pwsh`) or the pinned MicrosoftTeams module is missing. */
@@ -85,6 +91,7 @@ export const NEEDS_PERSON_ERROR_TYPES: readonly ErrorTypeName[] = [
   ErrorType.AccountHoldsNumber,
   ErrorType.NumberUnassignFailed,
   ErrorType.NumberCountryMismatch,
+  ErrorType.NumberActivationFailed,
   ErrorType.TeamsAdminNotInstalled,
   ErrorType.VoiceAppNotFound,
   ErrorType.AssociationConflict,

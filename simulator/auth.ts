@@ -236,7 +236,10 @@ export async function requireDirectoryRoles(request: FastifyRequest, _reply: Fas
 
 /** Graph application permissions, least privileged first (Microsoft's permission tables; notes 1.3, 3, 4). */
 export const PERMISSIONS = {
-  readSubscribedSkus: ['Organization.Read.All', 'LicenseAssignment.Read.All', 'Directory.Read.All', 'Organization.ReadWrite.All', 'Directory.ReadWrite.All'],
+  /** https://learn.microsoft.com/graph/api/subscribedsku-list (application: LicenseAssignment.Read.All, then the four below). */
+  readSubscribedSkus: ['LicenseAssignment.Read.All', 'Organization.Read.All', 'Directory.Read.All', 'Organization.ReadWrite.All', 'Directory.ReadWrite.All'],
+  /** https://learn.microsoft.com/graph/api/organization-list (application): not LicenseAssignment.Read.All, which covers subscribedSkus only. */
+  readOrganization: ['Organization.Read.All', 'Directory.Read.All', 'Organization.ReadWrite.All', 'Directory.ReadWrite.All'],
   readUser: ['User.Read.All', 'User.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All'],
   writeUser: ['User.ReadWrite.All', 'Directory.ReadWrite.All'],
   /** Restore and permanent delete of deleted users: the least privileged permission only (stricter than Graph may be). */

@@ -38,7 +38,7 @@ import type {
   TelephoneNumberRecord,
   TenantState,
 } from './state';
-import { ASSIGNMENT_CATEGORIES } from './state';
+import { ASSIGNMENT_CATEGORIES, HELD_ACTIVATION_STATES } from './state';
 
 /** Marks the file as ours; `version` changes when the shape does. */
 export const STATE_FILE_FORMAT = 'dialtone-simulator-state';
@@ -96,8 +96,8 @@ export function snapshotOf(state: TenantState): TenantSnapshot {
 
 /**
  * Fills an empty tenant state from a validated file. Fields added after a file was written (subscription
- * status, usage-location replication, Teams listing, soft deletion, stuck numbers, the consumedUnits lag)
- * take the values that describe a tenant where none of that is happening.
+ * status, usage-location replication, Teams listing, soft deletion, stuck numbers, held activation states,
+ * the consumedUnits lag) take the values that describe a tenant where none of that is happening.
  */
 export function restoreInto(state: TenantState, file: StateFile): void {
   for (const sku of file.skus) {
@@ -118,7 +118,11 @@ export function restoreInto(state: TenantState, file: StateFile): void {
     };
     state.users.set(user.id, user);
   }
-  for (const number of file.numbers) state.numbers.set(number.telephoneNumber, { ...number, stuckSince: number.stuckSince ?? null });
+  for (const number of file.numbers) {
+    state.numbers.set(number.telephoneNumber, {
+      ...number, stuckSince: number.stuckSince ?? null, heldActivation: number.heldActivation ?? null, failNextActivation: number.failNextActivation ?? false,
+    });
+  }
   for (const operation of file.operations) state.operations.set(operation.id, operation);
   state.releasedUnits = [...(file.releasedUnits ?? [])];
   for (const app of file.voiceApps ?? DEFAULT_VOICE_APPS) state.voiceApps.set(app.identity.toLowerCase(), { ...app });
@@ -325,6 +329,8 @@ const NUMBER_FIELDS: Record<keyof TelephoneNumberRecord, Check> = {
   assignmentCategory: nullableOneOf(ASSIGNMENT_CATEGORIES),
   locationId: isNullableString,
   stuckSince: optional((value) => value === null || isTime(value)),
+  heldActivation: optional(nullableOneOf(HELD_ACTIVATION_STATES)),
+  failNextActivation: optional(isBoolean),
 };
 
 const RELEASED_UNIT_FIELDS: Record<keyof ReleasedUnit, Check> = {

@@ -79,6 +79,9 @@ export type AssignmentStatus = 'unassigned' | 'userAssigned' | 'conferenceAssign
 export type AssignmentCategory = 'primary' | 'private' | 'alternate';
 export const ASSIGNMENT_CATEGORIES: readonly AssignmentCategory[] = ['primary', 'private', 'alternate'];
 export type ActivationState = 'activated' | 'assignmentPending' | 'assignmentFailed' | 'updatePending' | 'updateFailed';
+/** The activation states a number keeps until something changes them (the control API, an unassignment). */
+export type HeldActivationState = 'assignmentFailed' | 'updatePending' | 'updateFailed';
+export const HELD_ACTIVATION_STATES: readonly HeldActivationState[] = ['assignmentFailed', 'updatePending', 'updateFailed'];
 
 export interface TelephoneNumberRecord {
   id: string;
@@ -97,6 +100,15 @@ export interface TelephoneNumberRecord {
    * (Microsoft support, in real life) frees it.
    */
   stuckSince: number | null;
+  /**
+   * A failed or pending activation the number keeps (`null`: activated, unless an assignment is in
+   * flight or the number is stuck). Microsoft documents these values of `activationState`, not what
+   * leads to them; the control API sets them, and an armed {@link failNextActivation} sets
+   * `assignmentFailed`. An unassignment clears it.
+   */
+  heldActivation: HeldActivationState | null;
+  /** The next assignment of this number that succeeds leaves it on the account with `assignmentFailed`. */
+  failNextActivation: boolean;
 }
 
 export type OperationStatus = 'notStarted' | 'running' | 'succeeded' | 'failed';
@@ -558,6 +570,8 @@ export class TenantState {
       assignmentCategory: null,
       locationId: null,
       stuckSince: null,
+      heldActivation: null,
+      failNextActivation: false,
     };
     this.numbers.set(record.telephoneNumber, record);
     return record;
@@ -584,10 +598,30 @@ export class TenantState {
   /**
    * `activationState` as Graph would report it. Microsoft documents the values, not their meaning; the
    * simulator shows `assignmentPending` while an accepted assignment of the number has not completed
-   * (`pending`, from {@link pendingAssignmentNumbers}), and for a number stuck on a deleted account.
+   * (`pending`, from {@link pendingAssignmentNumbers}), and for a number stuck on a deleted account;
+   * otherwise the state the number holds (`assignmentFailed`, `updatePending`, `updateFailed`), if any.
    */
   activationState(number: TelephoneNumberRecord, pending: ReadonlySet<string>): ActivationState {
-    return number.stuckSince !== null || pending.has(number.telephoneNumber) ? 'assignmentPending' : 'activated';
+    if (number.stuckSince !== null || pending.has(number.telephoneNumber)) return 'assignmentPending';
+    return number.heldActivation ?? 'activated';
+  }
+
+  /**
+   * Puts a number into an activation state, for rehearsing what a failed or pending activation does to
+   * provisioning and roll-back; `activated` clears a held state (and an armed one-shot failure).
+   */
+  setActivation(telephoneNumber: string, activationState: Exclude<ActivationState, 'assignmentPending'>): TelephoneNumberRecord {
+    const number = this.requireNumber(telephoneNumber);
+    number.heldActivation = activationState === 'activated' ? null : activationState;
+    if (activationState === 'activated') number.failNextActivation = false;
+    return number;
+  }
+
+  /** Arms (or disarms) a one-shot failure: the next assignment of the number that succeeds fails its activation. */
+  failNextActivationOf(telephoneNumber: string, armed = true): TelephoneNumberRecord {
+    const number = this.requireNumber(telephoneNumber);
+    number.failNextActivation = armed;
+    return number;
   }
 
   /** Frees a stuck number, as Microsoft support would; the simulator's control API exposes it. */
@@ -604,7 +638,7 @@ export class TenantState {
     return number;
   }
 
-  private requireNumber(telephoneNumber: string): TelephoneNumberRecord {
+  requireNumber(telephoneNumber: string): TelephoneNumberRecord {
     const number = this.findNumber(telephoneNumber);
     if (!number) throw new GraphApiError(404, 'NotFound', `The tenant has no telephone number ${telephoneNumber}.`);
     return number;
@@ -639,7 +673,8 @@ export class TenantState {
 
     // A number of another type is reported like a number the tenant does not own (notes 4.5).
     if (!number || number.numberType !== operation.numberType) return failed(texts.numberUnavailable);
-    if (number.stuckSince !== null) return failed(texts.pending);
+    // An update in flight holds the number as a stuck one does (UNKNOWN; the least convenient reading).
+    if (number.stuckSince !== null || number.heldActivation === 'updatePending') return failed(texts.pending);
     if (operation.kind === 'unassign') {
       // Unassigning a free number leaves it as asked; treated as success so undo steps can be repeated.
       release(number);
@@ -649,6 +684,7 @@ export class TenantState {
     const targetId = operation.assignmentTargetId ?? '';
     const target = this.findUser(targetId);
     if (!target || !this.isReplicated(target, at)) return failed(texts.targetUnresolved(targetId));
+    // Assigning it again to the same account reports success and changes nothing, a failed activation included (UNKNOWN).
     if (number.assignmentTargetId === target.id) return succeeded();
     if (number.assignmentTargetId !== null) return failed(texts.numberUnavailable);
     const resourceAccount = this.isResourceAccount(target);
@@ -669,6 +705,11 @@ export class TenantState {
     number.assignmentStatus = resourceAccount ? 'voiceApplicationAssigned' : 'userAssigned';
     number.assignmentCategory = operation.assignmentCategory;
     number.locationId = operation.locationId;
+    // The least convenient reading of an activation that fails (UNKNOWN): the operation still reports
+    // success and the number stays on the account, marked assignmentFailed, so a client must look at the
+    // inventory after a successful operation.
+    number.heldActivation = number.failNextActivation ? 'assignmentFailed' : null;
+    number.failNextActivation = false;
     target.enterpriseVoiceEnabled = true;
     target.modifiedAt = at;
     return succeeded();
@@ -691,6 +732,7 @@ function release(number: TelephoneNumberRecord): void {
   number.assignmentCategory = null;
   number.locationId = null;
   number.stuckSince = null;
+  number.heldActivation = null;
 }
 
 /**

@@ -1,16 +1,19 @@
 /**
  * Step 5: assign a Calling Plan service number through Graph's Teams telephone-number management
- * (asynchronous: POST returns 202 + Location of an operation to poll), and its undo.
+ * (asynchronous: POST returns 202 + Location of an operation), and its undo. Lookups and the waits for
+ * accepted operations go through the worker's shared {@link NumberWatch}, which answers most of them
+ * from one read of the inventory.
  */
 import type { Client } from '@microsoft/microsoft-graph-client';
 import { ResponseType } from '@microsoft/microsoft-graph-client';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { ErrorType } from '../../lib/error-types';
-import { isServiceNumber } from '../number-checks';
-import { pollUntil, previousDetails } from '../polling';
+import { activationFailed, activationFailedMessage, activationSettled, describeNumber, inventoryVerdict, isServiceNumber } from '../number-checks';
+import { DEFAULT_POLLING, previousDetails } from '../polling';
 import type { PollingOptions } from '../polling';
 import type { AssignPhoneNumberInput, AssignPhoneNumberOutput, UnassignPhoneNumberInput, UnassignPhoneNumberOutput } from '../types';
 import { call, httpFailure } from './errors';
+import type { NumberWaitResult, NumberWatch } from './number-watch';
 import { encodedFilter, odataString } from './query';
 
 const NUMBERS = '/admin/teams/telephoneNumberManagement/numberAssignments';
@@ -41,7 +44,10 @@ export interface NumberOperation {
 
 export interface NumberActivityDeps {
   graph: Client;
+  /** `budgetMs`: how long one attempt waits for an operation; the watch's cadence comes from the same options. */
   polling?: PollingOptions;
+  /** The worker process's shared number watch (activities/index.ts makes one per set of activities). */
+  numberWatch: NumberWatch;
 }
 
 interface AssignDetails {
@@ -62,15 +68,26 @@ export async function findNumber(graph: Client, phoneNumber: string): Promise<Nu
   return (page.value as NumberAssignment[] | undefined)?.find((entry) => entry.telephoneNumber === phoneNumber);
 }
 
-/** Every inventory entry matching `filter`, page by page (the list pages with $top/$skip only, no next link). */
-export async function listNumbers(graph: Client, filter: string, action: string): Promise<NumberAssignment[]> {
-  const found: NumberAssignment[] = [];
-  for (let skip = 0; ; skip += PAGE) {
-    const page = await call({ action, permission: NUMBER_READ }, () => graph.api(NUMBERS).filter(encodedFilter(filter)).top(PAGE).skip(skip).get());
+/**
+ * Every inventory entry (matching `filter`, when given), page by page: the list pages with $top/$skip
+ * only, no next link. Also says how many pages that took, which decides how the number watch reads.
+ */
+export async function listNumberPages(graph: Client, filter: string | undefined, action: string): Promise<{ numbers: NumberAssignment[]; pages: number }> {
+  const numbers: NumberAssignment[] = [];
+  for (let skip = 0, pages = 1; ; skip += PAGE, pages += 1) {
+    const page = await call({ action, permission: NUMBER_READ }, () => {
+      const request = graph.api(NUMBERS);
+      return (filter === undefined ? request : request.filter(encodedFilter(filter))).top(PAGE).skip(skip).get();
+    });
     const value = (page.value as NumberAssignment[] | undefined) ?? [];
-    found.push(...value);
-    if (value.length < PAGE) return found;
+    numbers.push(...value);
+    if (value.length < PAGE) return { numbers, pages };
   }
+}
+
+/** Every inventory entry matching `filter`, page by page. */
+export async function listNumbers(graph: Client, filter: string, action: string): Promise<NumberAssignment[]> {
+  return (await listNumberPages(graph, filter, action)).numbers;
 }
 
 /** Numbers the inventory shows on an account. */
@@ -79,12 +96,28 @@ export async function numbersAssignedTo(graph: Client, accountId: string): Promi
   return listed.filter((entry) => entry.assignmentTargetId === accountId);
 }
 
-/** A pending or failed activation: the number is between states and must not be counted as settled. */
-function unsettled(number: NumberAssignment): boolean {
-  return number.activationState !== undefined && number.activationState !== 'activated';
+/** An assign or unassign operation, by the id its Location header named. */
+export async function readNumberOperation(graph: Client, operationId: string): Promise<NumberOperation> {
+  const body = await call({ action: `read number operation ${operationId}`, permission: NUMBER_READ }, () =>
+    graph.api(`/admin/teams/telephoneNumberManagement/operations/${encodeURIComponent(operationId)}`).get(),
+  );
+  // Microsoft's sample wraps the operation in "value"; accept both.
+  return (body?.value ?? body) as NumberOperation;
 }
 
-export function createNumberActivities({ graph, polling }: NumberActivityDeps) {
+/** An operation that will not change any more: succeeded, failed or skipped. */
+export function operationEnded(operation: NumberOperation): boolean {
+  return operation.status === 'succeeded' || operation.status === 'failed' || operation.status === 'skipped';
+}
+
+/** What an operation that did not succeed said, for messages (Graph documents no texts; none is parsed). */
+export function operationDetail(operation: NumberOperation): string {
+  return operation.numbers?.map((n) => n.statusDetail).filter(Boolean).join('; ') || `operation ${operation.status}`;
+}
+
+export function createNumberActivities({ graph, polling, numberWatch }: NumberActivityDeps) {
+  const budgetMs = polling?.budgetMs ?? DEFAULT_POLLING.budgetMs;
+
   /** POSTs an assign/unassign action and returns the operation id from the Location header. */
   async function startOperation(action: 'assignNumber' | 'unassignNumber', body: object, what: string): Promise<string> {
     const response = (await call({ action: what, permission: NUMBER_WRITE }, async () => {
@@ -105,26 +138,25 @@ export function createNumberActivities({ graph, polling }: NumberActivityDeps) {
     return decodeURIComponent(operationId);
   }
 
-  async function readOperation(operationId: string): Promise<NumberOperation> {
-    const body = await call({ action: `read number operation ${operationId}`, permission: NUMBER_READ }, () =>
-      graph.api(`/admin/teams/telephoneNumberManagement/operations/${encodeURIComponent(operationId)}`).get(),
-    );
-    // Microsoft's sample wraps the operation in "value"; accept both.
-    return (body?.value ?? body) as NumberOperation;
+  /**
+   * Waits for the operation through the shared watch. When the attempt's budget runs out while the
+   * inventory still shows a change under way, the operation is read once: what the inventory shows while
+   * an operation runs is not documented, so its pending marking alone never decides. An operation that
+   * ended is then judged from a fresh look at the number, as the last look may predate its end.
+   */
+  async function waitFor(kind: 'assign' | 'unassign', operationId: string, phoneNumber: string, accountId: string, onLook: (looks: number) => void): Promise<NumberWaitResult> {
+    const ctx = Context.current();
+    const result = await numberWatch.wait({ kind, operationId, phoneNumber, accountId }, budgetMs, onLook, ctx.cancelled);
+    if (result.outcome !== 'waiting' || result.operation) return result;
+    const operation = await readNumberOperation(graph, operationId);
+    if (!operationEnded(operation)) return { ...result, operation };
+    const number = await numberWatch.lookup(phoneNumber);
+    if (operation.status !== 'succeeded') return { outcome: 'failed', looks: result.looks, operation, number };
+    const verdict = inventoryVerdict(kind, accountId, number);
+    if (verdict === 'done') return { outcome: 'done', looks: result.looks, number };
+    if (verdict === 'activationFailed' && number) return { outcome: 'activationFailed', looks: result.looks, number };
+    return { ...result, number, state: describeNumber(number, accountId), operation };
   }
-
-  async function waitForOperation(operationId: string, before: number, details: (checks: number) => object) {
-    return pollUntil<NumberOperation>(
-      polling,
-      async () => {
-        const op = await readOperation(operationId);
-        return { done: op.status === 'succeeded' || op.status === 'failed' || op.status === 'skipped', value: op };
-      },
-      (checks) => Context.current().heartbeat(details(before + checks)),
-    );
-  }
-
-  const failureDetail = (op: NumberOperation) => op.numbers?.map((n) => n.statusDetail).filter(Boolean).join('; ') || `operation ${op.status}`;
 
   return {
     async assignPhoneNumber({ accountId, phoneNumber, numberType }: AssignPhoneNumberInput): Promise<AssignPhoneNumberOutput> {
@@ -133,7 +165,7 @@ export function createNumberActivities({ graph, polling }: NumberActivityDeps) {
       let operationId = previous.operationId;
 
       if (!operationId) {
-        const number = await findNumber(graph, phoneNumber);
+        const number = await numberWatch.lookup(phoneNumber);
         if (!number) {
           throw ApplicationFailure.create({
             type: ErrorType.NumberNotFound,
@@ -148,9 +180,12 @@ export function createNumberActivities({ graph, polling }: NumberActivityDeps) {
             message: `${phoneNumber} is a ${number.numberType} number, not a ${numberType} number; choose a ${numberType} service number.`,
           });
         }
-        const alreadyAssigned = previous.alreadyAssigned ?? (number.assignmentTargetId === accountId && !unsettled(number));
+        const alreadyAssigned = previous.alreadyAssigned ?? (number.assignmentTargetId === accountId && activationSettled(number));
         if (number.assignmentTargetId === accountId) {
-          if (!unsettled(number)) return { assigned: !alreadyAssigned, alreadyAssigned, checks: before };
+          if (activationSettled(number)) return { assigned: !alreadyAssigned, alreadyAssigned, checks: before };
+          if (activationFailed(number)) {
+            throw ApplicationFailure.create({ type: ErrorType.NumberActivationFailed, nonRetryable: true, message: activationFailedMessage(phoneNumber, accountId, number.activationState) });
+          }
           // An assignment to this account is still being carried out (e.g. one whose answer was lost): let it finish.
           Context.current().heartbeat({ checks: before, alreadyAssigned } satisfies AssignDetails);
           throw ApplicationFailure.create({
@@ -162,7 +197,7 @@ export function createNumberActivities({ graph, polling }: NumberActivityDeps) {
           throw ApplicationFailure.create({
             type: ErrorType.NumberAlreadyAssigned,
             nonRetryable: true,
-            message: `${phoneNumber} is already assigned (${number.assignmentStatus}${unsettled(number) ? `, ${number.activationState}` : ''}) to ${number.assignmentTargetId}. ` +
+            message: `${phoneNumber} is already assigned (${number.assignmentStatus}${activationSettled(number) ? '' : `, ${number.activationState}`}) to ${number.assignmentTargetId}. ` +
               'Unassign it there first or choose another number.',
           });
         }
@@ -178,24 +213,42 @@ export function createNumberActivities({ graph, polling }: NumberActivityDeps) {
           { telephoneNumber: phoneNumber, assignmentTargetId: accountId, numberType, assignmentCategory: 'primary' },
           `assign ${phoneNumber} to ${accountId}`,
         );
+        // Recorded before waiting: an attempt after a worker stops waits for this operation instead of starting another.
         Context.current().heartbeat({ operationId, checks: before, alreadyAssigned } satisfies AssignDetails);
       }
 
       const opId = operationId;
       const alreadyAssigned = previous.alreadyAssigned ?? false;
-      const result = await waitForOperation(opId, before, (checks) => ({ operationId: opId, checks, alreadyAssigned }) satisfies AssignDetails);
-      const checks = before + result.checks;
-      if (!result.done || !result.value) {
-        throw ApplicationFailure.create({ type: ErrorType.AccountNotReadyForNumber, message: `Number assignment ${opId} still running after ${checks} checks` });
+      // The watch calls back from its own loop, outside this activity's context: heartbeat through ours.
+      const ctx = Context.current();
+      const result = await waitFor('assign', opId, phoneNumber, accountId, (looks) =>
+        ctx.heartbeat({ operationId: opId, checks: before + looks, alreadyAssigned } satisfies AssignDetails));
+      const checks = before + result.looks;
+      switch (result.outcome) {
+        case 'done':
+          return { assigned: true, alreadyAssigned, operationId: opId, checks };
+        case 'activationFailed':
+          throw ApplicationFailure.create({
+            type: ErrorType.NumberActivationFailed,
+            nonRetryable: true,
+            message: activationFailedMessage(phoneNumber, accountId, result.number.activationState, `after operation ${opId} reported success`),
+          });
+        case 'waiting':
+          if (result.operation?.status === 'succeeded') {
+            // The operation is done but the inventory does not agree yet: the next attempt starts from a fresh lookup.
+            Context.current().heartbeat({ checks, alreadyAssigned } satisfies AssignDetails);
+            throw ApplicationFailure.create({ type: ErrorType.AccountNotReadyForNumber, message: `Number assignment ${opId} succeeded but ${result.state}; looking again` });
+          }
+          throw ApplicationFailure.create({ type: ErrorType.AccountNotReadyForNumber, message: `Number assignment ${opId} still running after ${checks} checks: ${result.state}` });
+        case 'failed':
+          break;
       }
-      const op = result.value;
-      if (op.status === 'succeeded') return { assigned: true, alreadyAssigned, operationId: opId, checks };
 
       // The next attempt starts over with a fresh lookup and a new operation.
       Context.current().heartbeat({ checks, alreadyAssigned } satisfies AssignDetails);
-      const detail = failureDetail(op);
-      // Graph documents no failure texts, so none is matched: what the inventory shows now decides.
-      const now = await findNumber(graph, phoneNumber);
+      const detail = operationDetail(result.operation);
+      // Graph documents no failure texts, so none is matched: what the inventory showed beside the failed operation decides.
+      const now = result.number;
       if (!now) {
         throw ApplicationFailure.create({ type: ErrorType.NumberNotFound, nonRetryable: true, message: `${phoneNumber} left the tenant's inventory: ${detail}` });
       }
@@ -205,6 +258,9 @@ export function createNumberActivities({ graph, polling }: NumberActivityDeps) {
           nonRetryable: true,
           message: `${phoneNumber} was assigned to ${now.assignmentTargetId} meanwhile (${detail}). Unassign it there first or choose another number.`,
         });
+      }
+      if (now.assignmentTargetId === accountId && activationFailed(now)) {
+        throw ApplicationFailure.create({ type: ErrorType.NumberActivationFailed, nonRetryable: true, message: activationFailedMessage(phoneNumber, accountId, now.activationState) });
       }
       // The number is free and ours to take, yet Teams refused: on a freshly licensed account that is
       // Teams not being ready yet. Retried until the step's propagation deadline, then a person decides.
@@ -218,25 +274,32 @@ export function createNumberActivities({ graph, polling }: NumberActivityDeps) {
       const previous = previousDetails<AssignDetails>();
       let operationId = previous.operationId;
       if (!operationId) {
-        const number = await findNumber(graph, phoneNumber);
+        // Whatever its activation state: a number whose activation failed comes off like any other.
+        const number = await numberWatch.lookup(phoneNumber);
         if (!number || number.assignmentTargetId !== accountId) return { unassigned: false };
         operationId = await startOperation('unassignNumber', { telephoneNumber: phoneNumber, numberType }, `unassign ${phoneNumber} from ${accountId}`);
+        Context.current().heartbeat({ operationId, checks: 0 } satisfies AssignDetails);
       }
       const opId = operationId;
-      const result = await waitForOperation(opId, 0, (checks) => ({ operationId: opId, checks }));
-      if (!result.done || !result.value) {
-        throw ApplicationFailure.create({ type: ErrorType.TransientServiceError, message: `Unassignment ${opId} still running` });
-      }
-      if (result.value.status !== 'succeeded') {
-        Context.current().heartbeat({ checks: result.checks });
+      const before = previous.checks ?? 0;
+      const ctx = Context.current();
+      const result = await waitFor('unassign', opId, phoneNumber, accountId, (looks) =>
+        ctx.heartbeat({ operationId: opId, checks: before + looks } satisfies AssignDetails));
+      if (result.outcome === 'done') return { unassigned: true };
+      if (result.outcome === 'failed') {
+        Context.current().heartbeat({ checks: before + result.looks } satisfies AssignDetails);
         throw ApplicationFailure.create({
           type: ErrorType.NumberUnassignFailed,
           nonRetryable: true,
-          message: `Unassigning ${phoneNumber} from ${accountId} failed: ${failureDetail(result.value)}. The account keeps the number for now; ` +
+          message: `Unassigning ${phoneNumber} from ${accountId} failed: ${operationDetail(result.operation)}. The account keeps the number for now; ` +
             'unassign it in the Teams admin center (Voice > Phone numbers), or ask Microsoft support if it stays pending, then retry.',
         });
       }
-      return { unassigned: true };
+      if (result.outcome === 'waiting' && result.operation?.status === 'succeeded') {
+        // Done by the operation's account, not by the inventory's: the next attempt looks again and unassigns if it must.
+        Context.current().heartbeat({ checks: before + result.looks } satisfies AssignDetails);
+      }
+      throw ApplicationFailure.create({ type: ErrorType.TransientServiceError, message: `Unassignment ${opId} still running: ${result.outcome === 'waiting' ? result.state : result.outcome}` });
     },
   };
 }

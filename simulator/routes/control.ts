@@ -16,7 +16,8 @@ import { baseUrl } from '../http';
 import { isGuid } from '../ids';
 import type { DirectoryRoleName, SimulatedApp } from '../options';
 import { directoryRoleProblems, graphRoleProblems, mergeBehaviour, numberSeedProblems } from '../options';
-import { assignableUnits } from '../state';
+import { HELD_ACTIVATION_STATES, assignableUnits } from '../state';
+import type { HeldActivationState } from '../state';
 import { numberAssignmentView, operationView, subscribedSkuView, userStateView } from '../views';
 
 export const CONTROL_PREFIX = '/_simulator';
@@ -58,6 +59,7 @@ export async function controlRoutes(app: FastifyInstance, { context }: { context
       numbers: [...state.numbers.values()].map((number) => ({
         ...numberAssignmentView(state, number, now, pending),
         stuckDateTime: number.stuckSince === null ? null : new Date(number.stuckSince).toISOString(),
+        failNextAssignment: number.failNextActivation,
       })),
       operations: [...state.operations.values()].map((operation) => ({
         ...operationView(state, operation, now),
@@ -181,6 +183,26 @@ export async function controlRoutes(app: FastifyInstance, { context }: { context
   app.post<{ Params: { telephoneNumber: string } }>(`${CONTROL_PREFIX}/numbers/:telephoneNumber/stuck`, async (request) => {
     const number = context.state.stickNumber(request.params.telephoneNumber);
     return numberAssignmentView(context.state, number, context.now());
+  });
+
+  // Rehearses a failed or pending activation: at once (`state`), or on the next assignment that succeeds (`failNextAssignment`).
+  app.post<{ Params: { telephoneNumber: string }; Body: unknown }>(`${CONTROL_PREFIX}/numbers/:telephoneNumber/activation`, async (request) => {
+    const body = (request.body ?? {}) as { state?: unknown; failNextAssignment?: unknown };
+    const states = ['activated', ...HELD_ACTIVATION_STATES];
+    const problems: string[] = [];
+    if (typeof body !== 'object' || Array.isArray(body) || (body.state === undefined && body.failNextAssignment === undefined)) {
+      problems.push('body must be a JSON object with state and/or failNextAssignment');
+    } else {
+      if (body.state !== undefined && !states.includes(body.state as string)) problems.push(`state must be one of ${states.join(', ')}`);
+      if (body.failNextAssignment !== undefined && typeof body.failNextAssignment !== 'boolean') problems.push('failNextAssignment must be true or false');
+    }
+    if (problems.length > 0) throw invalid(problems);
+    const { state } = context;
+    if (body.state !== undefined) state.setActivation(request.params.telephoneNumber, body.state as 'activated' | HeldActivationState);
+    const number = body.failNextAssignment !== undefined
+      ? state.failNextActivationOf(request.params.telephoneNumber, body.failNextAssignment as boolean)
+      : state.requireNumber(request.params.telephoneNumber);
+    return { ...numberAssignmentView(state, number, context.now()), failNextAssignment: number.failNextActivation };
   });
 
   // What Microsoft support does for a number stuck in pending after its account was deleted.

@@ -93,7 +93,7 @@ export async function graphDirectoryRoutes(app: FastifyInstance, { context }: { 
   });
 
   app.get<{ Querystring: ListQuery }>('/v1.0/organization', {
-    config: { graphPermissions: PERMISSIONS.readSubscribedSkus },
+    config: { graphPermissions: PERMISSIONS.readOrganization },
   }, async (request) => {
     // One organization object; supports $select only (Graph: list organization, verifiedDomain).
     refuseOtherOptions(request.query, ['$select']);

@@ -111,21 +111,23 @@ describe('waits against the simulator with transient faults', () => {
       await new Promise((resolve) => setTimeout(resolve, 300)); // Teams sees the license (teamsSync, a few ms at this scale)
 
       const assigning = run(acts, 'assignPhoneNumber', { accountId, phoneNumber: '+12065550110', numberType: 'callingPlan' });
-      const operationRoute = '/v1.0/admin/teams/telephoneNumberManagement/operations/:id';
-      // Faults start once the operation is accepted and its wait has begun: the steps before the wait are not under test.
-      for (let polled = 0; polled === 0; ) {
+      // The wait reads the inventory (and the operation only where the inventory cannot tell).
+      const inventoryRoute = '/v1.0/admin/teams/telephoneNumberManagement/numberAssignments';
+      // Faults start once the operation is accepted: the steps before the wait are not under test.
+      for (let accepted = 0; accepted === 0; ) {
         await new Promise((resolve) => setTimeout(resolve, 10));
-        polled = (await routeStatuses(sim, operationRoute)).total;
+        accepted = ((await sim.app.inject({ method: 'GET', url: '/_simulator/state' })).json() as { operations: unknown[] }).operations.length;
       }
+      const before = (await routeStatuses(sim, inventoryRoute)).total;
       const configured = await sim.app.inject({ method: 'PUT', url: '/_simulator/config', payload: { faultRate: 0.4 } });
       assert.equal(configured.statusCode, 200, configured.body);
       const result = await assigning;
       await sim.app.inject({ method: 'PUT', url: '/_simulator/config', payload: { faultRate: 0 } });
 
       assert.equal(result.assigned, true);
-      const { statuses } = await routeStatuses(sim, operationRoute);
+      const { statuses, total } = await routeStatuses(sim, inventoryRoute);
       const faults = (statuses['429'] ?? 0) + (statuses['503'] ?? 0) + (statuses['504'] ?? 0);
-      assert.ok(faults >= 1, `the wait met transient faults (${JSON.stringify(statuses)})`);
+      assert.ok(total > before && faults >= 1, `the wait met transient faults (${JSON.stringify(statuses)})`);
     } finally {
       await sim.close();
     }

@@ -168,6 +168,25 @@ describe('Graph and Teams token checks', () => {
     }
   });
 
+  test('LicenseAssignment.Read.All reads subscribedSkus but not the organization; Organization.Read.All reads both', async () => {
+    // Microsoft's permission tables: subscribedsku-list names LicenseAssignment.Read.All, organization-list does not.
+    try {
+      assert.equal((await simulator.control(`/apps/${LOCAL_CLIENT_ID}`, { method: 'PUT', body: { graphRoles: ['LicenseAssignment.Read.All'] } })).status, 200);
+      const licenseReader = simulator.graph(simulator.credential());
+      assert.ok(Array.isArray(((await licenseReader.api('/subscribedSkus').get()) as { value: unknown[] }).value));
+      const refused = await graphFailure(licenseReader.api('/organization').get());
+      assert.equal(refused.statusCode, 403);
+      assert.equal(refused.code, 'Authorization_RequestDenied');
+
+      assert.equal((await simulator.control(`/apps/${LOCAL_CLIENT_ID}`, { method: 'PUT', body: { graphRoles: ['Organization.Read.All'] } })).status, 200);
+      const organizationReader = simulator.graph(simulator.credential());
+      assert.ok(Array.isArray(((await organizationReader.api('/subscribedSkus').get()) as { value: unknown[] }).value));
+      assert.equal(((await organizationReader.api('/organization').get()) as { value: unknown[] }).value.length, 1);
+    } finally {
+      await simulator.control(`/apps/${LOCAL_CLIENT_ID}`, { method: 'PUT', body: { graphRoles: [...DEFAULT_APP.graphRoles] } });
+    }
+  });
+
   test('a token for another audience, a tampered token or no token is 401 InvalidAuthenticationToken', async () => {
     const teamsToken = await simulator.credential().getToken(`${TEAMS_ADMIN_RESOURCE}/.default`);
     const graphToken = await simulator.credential().getToken(`${GRAPH_RESOURCE}/.default`);

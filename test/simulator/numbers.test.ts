@@ -257,4 +257,64 @@ describe('telephone numbers', () => {
     assert.equal(released.status, 200);
     assert.equal((await finish(await assignNumber(US_SERVICE_NUMBER, other))).status, 'succeeded');
   });
+
+  const activation = (telephoneNumber: string, body: unknown) =>
+    simulator.control(`/numbers/${encodeURIComponent(telephoneNumber)}/activation`, { method: 'POST', body });
+
+  test('an activation that fails leaves the number on the account as assignmentFailed although the operation succeeded', async () => {
+    const account = await readyAccount('aa-activation');
+    const armed = await activation(US_SERVICE_NUMBER, { failNextAssignment: true });
+    assert.equal(armed.status, 200);
+    assert.equal(((await armed.json()) as { failNextAssignment: boolean }).failNextAssignment, true);
+    assert.equal((await finish(await assignNumber(US_SERVICE_NUMBER, account))).status, 'succeeded', 'the operation says nothing of it');
+    const failed = await number(US_SERVICE_NUMBER);
+    assert.equal(failed?.assignmentTargetId, account);
+    assert.equal(failed?.assignmentStatus, 'voiceApplicationAssigned');
+    assert.equal(failed?.activationState, 'assignmentFailed');
+    assert.equal((await list(`$filter=${encodeURIComponent("activationState eq 'assignmentFailed'")}`)).value.length, 1);
+
+    // Assigning it again "succeeds" and changes nothing; another account cannot take it; unassigning frees it.
+    assert.equal((await finish(await assignNumber(US_SERVICE_NUMBER, account))).status, 'succeeded');
+    assert.equal((await number(US_SERVICE_NUMBER))?.activationState, 'assignmentFailed');
+    const other = await readyAccount('aa-activation-other');
+    assert.equal((await finish(await assignNumber(US_SERVICE_NUMBER, other))).status, 'failed');
+    assert.equal((await finish(await start('unassignNumber', { telephoneNumber: US_SERVICE_NUMBER, numberType: 'callingPlan' }))).status, 'succeeded');
+    const free = await number(US_SERVICE_NUMBER);
+    assert.equal(free?.assignmentTargetId, null);
+    assert.equal(free?.activationState, 'activated');
+    // The failure was one-shot: the next assignment activates.
+    assert.equal((await finish(await assignNumber(US_SERVICE_NUMBER, account))).status, 'succeeded');
+    assert.equal((await number(US_SERVICE_NUMBER))?.activationState, 'activated');
+  });
+
+  test('updatePending holds the number as a pending operation does; updateFailed and assignmentFailed can be unassigned', async () => {
+    const account = await readyAccount('aa-update');
+    await finish(await assignNumber(US_SERVICE_NUMBER, account));
+    assert.equal((await activation(US_SERVICE_NUMBER, { state: 'updatePending' })).status, 200);
+    assert.equal((await number(US_SERVICE_NUMBER))?.activationState, 'updatePending');
+    const refused = await finish(await start('unassignNumber', { telephoneNumber: US_SERVICE_NUMBER, numberType: 'callingPlan' }));
+    assert.equal(refused.status, 'failed');
+    assert.equal(refused.numbers[0]?.statusDetail, NUMBER_OPERATION_FAILURES.pending);
+    assert.equal((await number(US_SERVICE_NUMBER))?.assignmentTargetId, account);
+
+    for (const state of ['updateFailed', 'assignmentFailed'] as const) {
+      await finish(await assignNumber(US_SERVICE_NUMBER, account));
+      assert.equal((await activation(US_SERVICE_NUMBER, { state })).status, 200);
+      assert.equal((await number(US_SERVICE_NUMBER))?.activationState, state);
+      assert.equal((await finish(await start('unassignNumber', { telephoneNumber: US_SERVICE_NUMBER, numberType: 'callingPlan' }))).status, 'succeeded', state);
+      assert.equal((await number(US_SERVICE_NUMBER))?.activationState, 'activated');
+    }
+    assert.equal((await activation(US_SERVICE_NUMBER, { state: 'assignmentFailed' })).status, 200);
+    assert.equal((await activation(US_SERVICE_NUMBER, { state: 'activated' })).status, 200);
+    assert.equal((await number(US_SERVICE_NUMBER))?.activationState, 'activated');
+  });
+
+  test('the activation control names what it takes', async () => {
+    for (const body of [{}, { state: 'assignmentPending' }, { failNextAssignment: 'yes' }]) {
+      const answer = await activation(US_SERVICE_NUMBER, body);
+      assert.equal(answer.status, 400, JSON.stringify(body));
+      assert.match(((await answer.json()) as { error: { message: string } }).error.message, /state|failNextAssignment/);
+    }
+    assert.equal((await activation('+19995550100', { state: 'updateFailed' })).status, 404);
+  });
 });
