@@ -357,6 +357,16 @@ async function withTemporal<T>(address: string, use: (connection: Connection) =>
   }
 }
 
+/**
+ * The dev server's SQLite file in write-ahead-log mode, synced at checkpoints: its default (a rollback
+ * journal synced on every commit) serialises every history write behind a journal file's creation and
+ * deletion. A WAL commit that returned is in the file's log even when the server is killed (`kill -9`);
+ * only a crash of the machine itself may lose the last commits (SQLite, "Write-Ahead Logging" and
+ * `PRAGMA synchronous`: NORMAL is "safe from corruption in WAL mode"). The compose file's server keeps
+ * its history in PostgreSQL instead.
+ */
+export const SQLITE_PRAGMAS = ['journal_mode=wal', 'synchronous=normal'];
+
 /** The Temporal CLI's dev server with its Web UI, SQLite file and Dialtone's search attributes registered. */
 export function temporalDevServerArgs(host: string, port: number, uiPort: number, dbFile: string): string[] {
   return [
@@ -365,6 +375,7 @@ export function temporalDevServerArgs(host: string, port: number, uiPort: number
     '--port', String(port),
     '--ui-port', String(uiPort),
     '--db-filename', dbFile,
+    ...SQLITE_PRAGMAS.flatMap((pragma) => ['--sqlite-pragma', pragma]),
     '--log-level', 'warn',
     ...ALL_SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
   ];
