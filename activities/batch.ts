@@ -25,7 +25,7 @@ import { deletedUserUpn, findUserByUpn, isApplicationInstance, listDeletedUsers,
 import type { DirectoryUser } from './graph/users';
 import { accountKindProblem } from './account-checks';
 import { activationFailed, activationFailedMessage, activationSettled, isFreeServiceNumber, numberProblems } from './number-checks';
-import { verifiedDomains } from './preflight';
+import { verifiedDomains } from './graph/organization';
 import type { TeamsAdmin } from './teams-admin/teams-admin';
 
 /** Per-row lookups of a dry run at once (each still goes through the pacer). */

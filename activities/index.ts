@@ -8,6 +8,7 @@ import { createAccountActivities } from './graph/accounts';
 import { createLicenseActivities } from './graph/licenses';
 import { NumberWatch } from './graph/number-watch';
 import { createNumberActivities } from './graph/numbers';
+import { TenantReads } from './graph/shared-reads';
 import { createLicensingActivities } from './licensing/activities';
 import { ManualProcurement } from './licensing/manual';
 import type { LicenseProcurement } from './licensing/procurement';
@@ -28,6 +29,8 @@ export interface ActivityDeps {
   polling?: PollingOptions;
   /** The shared number watch; one is made when not given (one per set of activities, so one per worker process). */
   numberWatch?: NumberWatch;
+  /** The shared tenant-wide reads of the pre-flight; made when not given, like the number watch. */
+  tenantReads?: TenantReads;
   /** What to do when a deleted account holds a UPN being provisioned, unless a run says otherwise. Default `stop`. */
   onDeletedAccount?: DeletedAccountPolicy;
   /** How licenses are bought when runs are short (worker/procurement-config.ts). Default `manual`: a person buys. */
@@ -40,7 +43,7 @@ export function createActivities(deps: ActivityDeps): Activities {
   // One watch for the pre-flight's lookups and the number step's: concurrent runs share its reads.
   const numberWatch = deps.numberWatch ?? new NumberWatch(deps.graph, deps.polling);
   const activities: Activities = {
-    ...createPreflightActivities({ ...deps, numberWatch }),
+    ...createPreflightActivities({ ...deps, numberWatch, tenantReads: deps.tenantReads ?? new TenantReads(deps.graph) }),
     ...createBatchActivities(deps),
     ...createLicenseActivities(deps),
     ...createResourceAccountActivities(deps),

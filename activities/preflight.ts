@@ -11,6 +11,8 @@ import { kindForApplicationId } from '../lib/microsoft';
 import type { DeletedAccountPolicy } from '../lib/validation';
 import { call, callUnlessMissing } from './graph/errors';
 import { assessLicenseStock, findSubscribedSku } from './graph/licenses';
+import { verifiedDomains } from './graph/organization';
+import type { TenantReads } from './graph/shared-reads';
 import { findNumber } from './graph/numbers';
 import type { NumberWatch } from './graph/number-watch';
 import { accountKindProblem } from './account-checks';
@@ -27,14 +29,8 @@ export interface PreflightDeps {
   onDeletedAccount?: DeletedAccountPolicy;
   /** The worker's shared number watch: the number's lookup is gathered with other runs' lookups. Read alone when absent. */
   numberWatch?: NumberWatch;
-}
-
-/** The tenant's verified domains (Graph: organization.verifiedDomains; Organization.Read.All). */
-export async function verifiedDomains(graph: Client): Promise<string[]> {
-  const body = (await call({ action: "read the tenant's verified domains", permission: 'Organization.Read.All' }, () =>
-    graph.api('/organization').select(['verifiedDomains']).get(),
-  )) as { value?: Array<{ verifiedDomains?: Array<{ name?: string }> }> };
-  return (body.value ?? []).flatMap((org) => org.verifiedDomains ?? []).map((d) => (d.name ?? '').toLowerCase()).filter(Boolean);
+  /** The worker's shared tenant-wide reads (domains, SKUs, deleted users): concurrent pre-flights share one read of each. Read alone when absent. */
+  tenantReads?: TenantReads;
 }
 
 /** Who holds a number, as a person recognises it: the UPN (or that it is a deleted account), else the object id. */
@@ -51,7 +47,7 @@ async function describeHolder(graph: Client, id: string): Promise<string> {
   return `object id ${id} (not a user this app can read)`;
 }
 
-export function createPreflightActivities({ graph, teamsAdmin, onDeletedAccount = 'stop', numberWatch }: PreflightDeps) {
+export function createPreflightActivities({ graph, teamsAdmin, onDeletedAccount = 'stop', numberWatch, tenantReads }: PreflightDeps) {
   return {
     async preflight(input: PreflightInput): Promise<PreflightOutput> {
       const { upn, kind, phoneNumber } = input;
@@ -59,9 +55,9 @@ export function createPreflightActivities({ graph, teamsAdmin, onDeletedAccount 
       const domain = upn.slice(upn.lastIndexOf('@') + 1).toLowerCase();
       const { association } = input;
       const [domains, user, sku, number, voiceApp] = await Promise.all([
-        verifiedDomains(graph),
+        tenantReads ? tenantReads.verifiedDomains() : verifiedDomains(graph),
         findUserByUpn(graph, upn),
-        findSubscribedSku(graph),
+        tenantReads ? tenantReads.subscribedSku() : findSubscribedSku(graph),
         numberWatch ? numberWatch.lookup(phoneNumber) : findNumber(graph, phoneNumber),
         association
           ? call({ action: `look up the auto attendant or call queue ${association.configurationId}`, permission: TEAMS_ADMIN_ROLE },
@@ -115,7 +111,7 @@ export function createPreflightActivities({ graph, teamsAdmin, onDeletedAccount 
           ...(current ? { associatedWith: current.configurationId } : {}),
         };
       } else {
-        const deleted = await findDeletedUserByUpn(graph, upn);
+        const deleted = tenantReads ? await tenantReads.deletedUserByUpn(upn) : await findDeletedUserByUpn(graph, upn);
         if (deleted) {
           const policy = input.onDeletedAccount ?? onDeletedAccount;
           account = { state: 'deleted', accountId: deleted.id, policy };

@@ -26,7 +26,7 @@ import { createGraphClient } from '../activities/graph/client';
 import { findSubscribedSku } from '../activities/graph/licenses';
 import { listNumbers } from '../activities/graph/numbers';
 import { isServiceNumber } from '../activities/number-checks';
-import { verifiedDomains } from '../activities/preflight';
+import { verifiedDomains } from '../activities/graph/organization';
 import { isTeamsAdminError } from '../activities/teams-admin/teams-admin';
 import type { TeamsAdmin } from '../activities/teams-admin/teams-admin';
 import { offerSelection } from '../activities/licensing/activities';

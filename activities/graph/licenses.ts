@@ -28,11 +28,20 @@ export interface LicenseActivityDeps {
  * (skuIds differ between clouds; never hard-code them).
  */
 export async function findSubscribedSku(graph: Client, skuId?: string): Promise<SubscribedSku | undefined> {
+  return pickSubscribedSku(await readSubscribedSkus(graph), skuId);
+}
+
+/** Every subscribed SKU of the tenant. */
+export async function readSubscribedSkus(graph: Client): Promise<SubscribedSku[]> {
   const skus = await call({ action: 'read the tenant\'s subscribed SKUs', permission: 'Organization.Read.All' }, () =>
     graph.api('/subscribedSkus').select(['skuId', 'skuPartNumber', 'prepaidUnits', 'consumedUnits', 'capabilityStatus', 'servicePlans']).get(),
   );
-  // subscribedSkus supports no $filter; filter here.
-  return (skus.value as SubscribedSku[]).find((sku) => (skuId ? sku.skuId === skuId : sku.skuPartNumber === RESOURCE_ACCOUNT_SKU_PART_NUMBER));
+  return (skus.value as SubscribedSku[] | undefined) ?? [];
+}
+
+/** A SKU's subscription by skuId when given, else the resource-account SKU by part number (subscribedSkus supports no $filter). */
+export function pickSubscribedSku(skus: readonly SubscribedSku[], skuId?: string): SubscribedSku | undefined {
+  return skus.find((sku) => (skuId ? sku.skuId === skuId : sku.skuPartNumber === RESOURCE_ACCOUNT_SKU_PART_NUMBER));
 }
 
 /** A reason no license can be assigned, with the type the workflow and the API show. */

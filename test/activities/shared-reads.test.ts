@@ -1,0 +1,100 @@
+/**
+ * The pre-flight's tenant-wide reads (verified domains, subscribed SKUs, deleted users) are shared by
+ * the runs of one worker: pre-flights that start together cost one read of each, every verdict stays its
+ * own, and no caller is answered from a read that began before it asked.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { SharedRead } from '../../activities/graph/shared-reads';
+import type { Activities, PreflightInput } from '../../activities/types';
+import { ErrorType } from '../../lib/error-types';
+import type { TestSimulator } from '../helpers/simulator';
+import { activitiesPerSuite, provisionedAccount, requestCount, run, upn } from './harness';
+
+const ROUTES = ['/v1.0/organization', '/v1.0/subscribedSkus', '/v1.0/directory/deletedItems/microsoft.graph.user'];
+const RUNS = 12;
+
+function request(overrides: Partial<PreflightInput> = {}): PreflightInput {
+  return { upn: upn(), kind: 'autoAttendant', usageLocation: 'US', phoneNumber: '+12065550103', numberType: 'callingPlan', ...overrides };
+}
+
+async function counts(sim: TestSimulator): Promise<number[]> {
+  // The simulator counts a request once its answer is sent.
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  return Promise.all(ROUTES.map((route) => requestCount(sim, route, 'GET')));
+}
+
+describe('the shared tenant-wide reads of the pre-flight', () => {
+  let sim: TestSimulator;
+  let acts: Activities;
+  activitiesPerSuite((started) => ({ sim, acts } = started));
+
+  test(`${RUNS} pre-flights at once read the domains, the SKUs and the deleted users once, each with its own verdict`, async () => {
+    const gone = upn('gone');
+    const accountId = await provisionedAccount(acts, 'autoAttendant', gone);
+    await run(acts, 'removeLicense', { accountId, skuId: (await run(acts, 'checkLicenseAvailability', { upn: upn(), needed: 1 })).skuId });
+    await run(acts, 'deleteResourceAccount', { accountId });
+
+    const requests = Array.from({ length: RUNS }, () => request());
+    requests[1] = request({ upn: gone });
+    requests[2] = request({ upn: 'aa-unverified@fabrikam.example' });
+    const start = await counts(sim);
+    const results = await Promise.all(requests.map((input) => run(acts, 'preflight', input)));
+    const end = await counts(sim);
+
+    assert.deepEqual(end.map((n, i) => n - (start[i] ?? 0)), [1, 1, 1], `reads of ${ROUTES.join(', ')}`);
+    assert.deepEqual(results[1]?.problems.map((p) => p.type), [ErrorType.DeletedAccountHoldsUpn]);
+    assert.deepEqual(results[1]?.account, { state: 'deleted', accountId, policy: 'stop' });
+    assert.deepEqual(results[2]?.problems.map((p) => p.type), [ErrorType.DomainNotVerified]);
+    results.filter((_, i) => i > 2).forEach((result) => {
+      assert.deepEqual(result.problems, []);
+      assert.equal(result.license?.skuPartNumber, 'PHONESYSTEM_VIRTUALUSER');
+    });
+  });
+
+  test('a pre-flight after a change sees it: a read under way when it asked is not shared with it', async () => {
+    const name = upn('later');
+    const first = run(acts, 'preflight', request({ upn: name }));
+    // While the first pre-flight's reads are gathering or running, the account appears and is deleted.
+    const accountId = await provisionedAccount(acts, 'autoAttendant', name);
+    await run(acts, 'removeLicense', { accountId, skuId: (await run(acts, 'checkLicenseAvailability', { upn: upn(), needed: 1 })).skuId });
+    await run(acts, 'deleteResourceAccount', { accountId });
+    await first;
+    const second = await run(acts, 'preflight', request({ upn: name }));
+    assert.deepEqual(second.problems.map((p) => p.type), [ErrorType.DeletedAccountHoldsUpn]);
+  });
+});
+
+describe('SharedRead', () => {
+  test('callers that ask before the read starts share it; a caller that asks while it runs gets the next one', async () => {
+    let reads = 0;
+    let release: (() => void) | undefined;
+    const shared = new SharedRead(async () => {
+      reads += 1;
+      const n = reads;
+      await new Promise<void>((resolve) => { release = resolve; });
+      return n;
+    }, 10);
+    const early = [shared.get(), shared.get(), shared.get()];
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    assert.equal(reads, 1, 'the gathered callers started one read');
+    const late = shared.get();
+    release?.();
+    assert.deepEqual(await Promise.all(early), [1, 1, 1]);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    release?.();
+    assert.equal(await late, 2, 'the caller that asked during the first read got a read of its own');
+  });
+
+  test('a failed read fails the callers that joined it, and the next caller reads again', async () => {
+    let reads = 0;
+    const shared = new SharedRead(async () => {
+      reads += 1;
+      if (reads === 1) throw new Error('throttled');
+      return reads;
+    }, 5);
+    const joined = await Promise.allSettled([shared.get(), shared.get()]);
+    assert.deepEqual(joined.map((r) => r.status), ['rejected', 'rejected']);
+    assert.equal(await shared.get(), 2);
+  });
+});
