@@ -12,7 +12,7 @@ import type { Client } from '@microsoft/microsoft-graph-client';
 import type { SubscribedSku } from '@microsoft/microsoft-graph-types';
 import { pickSubscribedSku, readSubscribedSkus } from './licenses';
 import type { DirectoryUser } from './users';
-import { deletedUserUpn, listDeletedUsers } from './users';
+import { latestDeletedHolding, listDeletedUsers } from './users';
 import { verifiedDomains } from './organization';
 
 /** How long a read waits for other callers before it starts (as the Teams adapters' lookups gather). */
@@ -58,9 +58,6 @@ export class TenantReads {
 
   /** The most recently deleted user holding `upn`, as `findDeletedUserByUpn` finds it. */
   async deletedUserByUpn(upn: string): Promise<DirectoryUser | undefined> {
-    const wanted = upn.toLowerCase();
-    return (await this.deleted.get())
-      .filter((user) => deletedUserUpn(user) === wanted)
-      .sort((a, b) => String(b.deletedDateTime ?? '').localeCompare(String(a.deletedDateTime ?? '')))[0];
+    return latestDeletedHolding(await this.deleted.get(), upn);
   }
 }

@@ -80,8 +80,13 @@ export function deletedUserUpn(user: Pick<DirectoryUser, 'id' | 'userPrincipalNa
 
 /** The soft-deleted user that held this UPN, if any (the most recently deleted one). */
 export async function findDeletedUserByUpn(graph: Client, upn: string): Promise<DirectoryUser | undefined> {
+  return latestDeletedHolding(await listDeletedUsers(graph), upn);
+}
+
+/** Of the deleted users, the most recently deleted one holding `upn`. */
+export function latestDeletedHolding(deleted: readonly DirectoryUser[], upn: string): DirectoryUser | undefined {
   const wanted = upn.toLowerCase();
-  return (await listDeletedUsers(graph))
+  return deleted
     .filter((user) => deletedUserUpn(user) === wanted)
     .sort((a, b) => String(b.deletedDateTime ?? '').localeCompare(String(a.deletedDateTime ?? '')))[0];
 }
