@@ -19,7 +19,7 @@ import { SimulatorContext } from './context';
 import { GraphApiError, clientRequestId, graphErrorBody, sendGraphError } from './errors';
 import { cloudBehaviour, loseResponse } from './faults';
 import type { ResolvedOptions, SimulatorOptions, SimulatorTlsOptions } from './options';
-import { SimulatorConfigError, resolveOptions } from './options';
+import { CMDLET_NAMES, SimulatorConfigError, resolveOptions } from './options';
 import { CONTROL_PREFIX, controlRoutes } from './routes/control';
 import { graphDirectoryRoutes } from './routes/graph-directory';
 import { graphTeamsRoutes } from './routes/graph-teams';
@@ -58,7 +58,10 @@ export async function buildSimulator(options: SimulatorOptions): Promise<Simulat
   app.addHook('onResponse', async (request, reply) => {
     if (!request.url.startsWith(CONTROL_PREFIX)) {
       const information = reply.getHeader('x-ms-throttle-information');
-      context.requests.record(request.method, request.routeOptions.url, reply.statusCode, typeof information === 'string' ? information : undefined);
+      // Only the stand-in's known cmdlets are kept apart, so a client cannot grow the counts at will.
+      const cmdlet = request.headers['x-dialtone-cmdlet'];
+      const known = typeof cmdlet === 'string' && (CMDLET_NAMES as readonly string[]).includes(cmdlet) ? cmdlet : undefined;
+      context.requests.record(request.method, request.routeOptions.url, reply.statusCode, typeof information === 'string' ? information : undefined, known);
     }
     // Any request may have changed the tenant (including advance() above); the store writes only if it did.
     context.store?.schedule();
