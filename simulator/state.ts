@@ -586,11 +586,16 @@ export class TenantState {
     return [...this.numbers.values()].filter((number) => number.assignmentTargetId === userId);
   }
 
-  /** Numbers with an accepted assignment that has not completed by `at`; computed once for a whole listing. */
-  pendingAssignmentNumbers(at = this.now()): ReadonlySet<string> {
+  /**
+   * Numbers with an accepted assignment not carried out yet; computed once for a whole listing. "Carried
+   * out" is {@link advance}'s doing, not the clock's: an operation whose time has come but that no request
+   * has advanced yet still holds its number pending, so a number is never seen between the two states (off
+   * its account and no longer pending) while a request waits in the cloud's latency after the last advance.
+   */
+  pendingAssignmentNumbers(): ReadonlySet<string> {
     const pending = new Set<string>();
     for (const operation of this.operations.values()) {
-      if (operation.kind === 'assign' && operation.outcome === undefined && at < operation.completesAt) pending.add(operation.telephoneNumber);
+      if (operation.kind === 'assign' && operation.outcome === undefined) pending.add(operation.telephoneNumber);
     }
     return pending;
   }

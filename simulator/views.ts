@@ -125,7 +125,7 @@ export function numberAssignmentView(
   state: TenantState,
   number: TelephoneNumberRecord,
   at: number,
-  pending: ReadonlySet<string> = state.pendingAssignmentNumbers(at),
+  pending: ReadonlySet<string> = state.pendingAssignmentNumbers(),
 ): Record<string, unknown> {
   return {
     id: number.id,

@@ -36,7 +36,7 @@ export async function controlRoutes(app: FastifyInstance, { context }: { context
   app.get(`${CONTROL_PREFIX}/state`, async (request) => {
     const { state, options } = context;
     const now = context.now();
-    const pending = state.pendingAssignmentNumbers(now);
+    const pending = state.pendingAssignmentNumbers();
     return {
       now: new Date(now).toISOString(),
       seed: options.seed,

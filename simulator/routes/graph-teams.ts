@@ -53,7 +53,7 @@ export async function graphTeamsRoutes(app: FastifyInstance, { context }: { cont
     const clauses = $filter === undefined || $filter.trim() === '' ? [] : parseFilter($filter, { properties: FILTERABLE, collections: ['capabilities'] });
     const { top, skip } = parsePaging(request.query, DEFAULT_TOP, MAX_TOP);
     const now = context.now();
-    const pending = context.state.pendingAssignmentNumbers(now);
+    const pending = context.state.pendingAssignmentNumbers();
     // telephoneNumber compares exactly: "+1206…" sent unencoded arrives as " 1206…" and matches nothing.
     const matching = [...context.state.numbers.values()]
       .map((number) => numberAssignmentView(context.state, number, now, pending))
