@@ -19,8 +19,8 @@ import type { BatchPlan, BatchRowRequest, BatchTotals, RowAction, RowPlan, RowPr
 import { searchAttributes } from '../workflows/provision-resource-account/definitions';
 import type { ProvisionResourceAccountStatus, ProvisioningState } from '../workflows/provision-resource-account/definitions';
 import { assessLicenseStock, findSubscribedSku } from './graph/licenses';
-import { listNumbers } from './graph/numbers';
-import type { NumberAssignment } from './graph/numbers';
+import { listNumbers } from './graph/number-inventory';
+import type { NumberAssignment } from './graph/number-inventory';
 import { deletedUserUpn, findUserByUpn, isApplicationInstance, listDeletedUsers, listResourceAccountUsers } from './graph/users';
 import type { DirectoryUser } from './graph/users';
 import { accountKindProblem } from './account-checks';

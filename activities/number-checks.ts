@@ -4,7 +4,7 @@
  * location's country. Pure; used by the pre-flight of one run and by the plan of a batch.
  */
 import { ErrorType } from '../lib/error-types';
-import type { NumberAssignment } from './graph/numbers';
+import type { NumberAssignment } from './graph/number-inventory';
 import type { PreflightProblem } from './types';
 
 export interface NumberRequest {

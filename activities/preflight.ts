@@ -13,7 +13,7 @@ import { call, callUnlessMissing } from './graph/errors';
 import { assessLicenseStock, findSubscribedSku } from './graph/licenses';
 import { verifiedDomains } from './graph/organization';
 import type { TenantReads } from './graph/shared-reads';
-import { findNumber } from './graph/numbers';
+import { findNumber } from './graph/number-inventory';
 import type { NumberWatch } from './graph/number-watch';
 import { accountKindProblem } from './account-checks';
 import { numberProblems } from './number-checks';

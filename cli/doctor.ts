@@ -24,7 +24,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { createGraphClient } from '../activities/graph/client';
 import { findSubscribedSku } from '../activities/graph/licenses';
-import { listNumbers } from '../activities/graph/numbers';
+import { listNumbers } from '../activities/graph/number-inventory';
 import { isServiceNumber } from '../activities/number-checks';
 import { verifiedDomains } from '../activities/graph/organization';
 import { isTeamsAdminError } from '../activities/teams-admin/teams-admin';

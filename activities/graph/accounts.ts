@@ -22,7 +22,7 @@ import type {
 import { call, callUnlessMissing } from './errors';
 import type { ServiceError } from './errors';
 import { PURCHASE_HINT, findSubscribedSku } from './licenses';
-import { numbersAssignedTo } from './numbers';
+import { numbersAssignedTo } from './number-inventory';
 
 const USER_WRITE = 'User.ReadWrite.All';
 const LICENSE_WRITE = 'LicenseAssignment.ReadWrite.All (or User.ReadWrite.All)';

@@ -28,8 +28,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import { describeNumber, inventoryVerdict } from '../number-checks';
 import { DEFAULT_POLLING } from '../polling';
 import type { PollingOptions } from '../polling';
-import { findNumber, listNumberPages, operationEnded, readNumberOperation } from './numbers';
-import type { NumberAssignment, NumberOperation } from './numbers';
+import { findNumber, listNumberPages, operationEnded, readNumberOperation } from './number-inventory';
+import type { NumberAssignment, NumberOperation } from './number-inventory';
 
 /**
  * How long a lookup waits for others to share its read (as the Teams adapters' lookups do): the wait's

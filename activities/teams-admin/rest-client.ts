@@ -13,6 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import type { TokenCredential } from '@azure/identity';
 import { TEAMS_ADMIN_RESOURCE } from '../../lib/microsoft';
+import { GatheredLookups } from '../gather';
 import { isRenewable } from '../graph/client';
 import { httpFailure, parseRetryAfter } from '../graph/errors';
 import type { HttpFailure } from '../graph/errors';
@@ -98,13 +99,11 @@ const PAGE_SIZE = 100;
 /** A guard against a service that keeps returning a skipToken: 100,000 instances is far beyond any tenant. */
 const MAX_PAGES = 1000;
 
-/** How long a lookup waits for others to share its walk through the list. */
-const GATHER_MS = 50;
-
 /** EXPERIMENTAL: the undocumented REST shape; prefer the `powershell` adapter. */
 export class RestTeamsAdmin implements TeamsAdmin {
   readonly adapter = 'rest-experimental' as const;
-  private gathering: { wanted: Set<string>; found: Promise<Map<string, ApplicationInstance>> } | undefined;
+  /** Lookups gathered into one walk through the list. */
+  private readonly lookups = new GatheredLookups<ApplicationInstance>((upns) => this.walk(new Set(upns)));
   private readonly baseUrl: string;
   private readonly timeoutMs: number;
 
@@ -117,23 +116,13 @@ export class RestTeamsAdmin implements TeamsAdmin {
 
   /**
    * The instance with this UPN, looked for page by page through the whole list (the service offers no
-   * filter a public client shows). Lookups that arrive within {@link GATHER_MS} of each other share one
+   * filter a public client shows). Lookups that arrive within the gathering time ({@link GatheredLookups}) of each other share one
    * walk through the list, which goes until it has found them all or the list ends: many accounts of a
    * batch looked up at once cost one walk, not one each. A walk starts only after every lookup it serves
    * was asked, so it never answers from a list read before the question.
    */
   findByUpn(upn: string): Promise<ApplicationInstance | undefined> {
-    if (!this.gathering) {
-      const wanted = new Set<string>();
-      const found = new Promise<void>((resolve) => setTimeout(resolve, GATHER_MS)).then(() => {
-        this.gathering = undefined;
-        return this.walk(wanted);
-      });
-      this.gathering = { wanted, found };
-    }
-    const wanted = upn.toLowerCase();
-    this.gathering.wanted.add(wanted);
-    return this.gathering.found.then((instances) => instances.get(wanted));
+    return this.lookups.get(upn.toLowerCase());
   }
 
   private async walk(wanted: Set<string>): Promise<Map<string, ApplicationInstance>> {

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { SharedRead } from '../../activities/graph/shared-reads';
+import { GatheredLookups, Gathering } from '../../activities/gather';
 import type { Activities, PreflightInput } from '../../activities/types';
 import { ErrorType } from '../../lib/error-types';
 import type { TestSimulator } from '../helpers/simulator';
@@ -65,20 +65,20 @@ describe('the shared tenant-wide reads of the pre-flight', () => {
   });
 });
 
-describe('SharedRead', () => {
+describe('Gathering', () => {
   test('callers that ask before the read starts share it; a caller that asks while it runs gets the next one', async () => {
     let reads = 0;
     let release: (() => void) | undefined;
-    const shared = new SharedRead(async () => {
+    const shared = new Gathering(async () => {
       reads += 1;
       const n = reads;
       await new Promise<void>((resolve) => { release = resolve; });
       return n;
     }, 10);
-    const early = [shared.get(), shared.get(), shared.get()];
+    const early = [shared.join(), shared.join(), shared.join()];
     await new Promise((resolve) => setTimeout(resolve, 30));
     assert.equal(reads, 1, 'the gathered callers started one read');
-    const late = shared.get();
+    const late = shared.join();
     release?.();
     assert.deepEqual(await Promise.all(early), [1, 1, 1]);
     await new Promise((resolve) => setTimeout(resolve, 30));
@@ -88,13 +88,28 @@ describe('SharedRead', () => {
 
   test('a failed read fails the callers that joined it, and the next caller reads again', async () => {
     let reads = 0;
-    const shared = new SharedRead(async () => {
+    const shared = new Gathering(async () => {
       reads += 1;
       if (reads === 1) throw new Error('throttled');
       return reads;
     }, 5);
-    const joined = await Promise.allSettled([shared.get(), shared.get()]);
+    const joined = await Promise.allSettled([shared.join(), shared.join()]);
     assert.deepEqual(joined.map((r) => r.status), ['rejected', 'rejected']);
-    assert.equal(await shared.get(), 2);
+    assert.equal(await shared.join(), 2);
+  });
+});
+
+describe('GatheredLookups', () => {
+  test('keys asked before the read starts are read together; each caller gets its own entry, a key not found none', async () => {
+    const reads: string[][] = [];
+    const lookups = new GatheredLookups<number>(async (keys) => {
+      reads.push([...keys].sort());
+      return new Map(keys.filter((k) => k !== 'missing').map((k) => [k, k.length]));
+    }, 10);
+    const answers = await Promise.all([lookups.get('a'), lookups.get('bbb'), lookups.get('a'), lookups.get('missing')]);
+    assert.deepEqual(answers, [1, 3, 1, undefined]);
+    assert.deepEqual(reads, [['a', 'bbb', 'missing']], 'one read, each key once');
+    assert.equal(await lookups.get('cc'), 2);
+    assert.deepEqual(reads[1], ['cc'], 'a later caller gets a read of its own');
   });
 });

@@ -21,14 +21,12 @@
 import { randomUUID } from 'node:crypto';
 import type { ApplicationInstance, AssociateInput, Association, ConfigurationType, TeamsAdmin, VoiceApp } from '../teams-admin';
 import { TeamsAdminError } from '../teams-admin';
+import { GatheredLookups } from '../../gather';
 import type { Cmdlet, InvokeArgs, InvokeResult, ParameterValue } from './protocol';
 import { classifyRecord, recordStatus, saysNothingAboutTheObject } from './records';
 
 /** UPNs per `-Identities` lookup (no documented limit; a command line of a few hundred characters). */
 export const IDENTITIES_CHUNK = 20;
-
-/** How long a lookup waits for others to share its command (as the REST adapter's walk does). */
-const GATHER_MS = 50;
 
 /** Runs one cmdlet on some PowerShell session (pool.ts). */
 export type Invoke = (args: InvokeArgs) => Promise<InvokeResult>;
@@ -117,8 +115,6 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
 
 /** The TeamsAdmin verbs over `invoke`; `probe` is given its answer's prefix by the caller. */
 export function cmdletTeamsAdmin(invoke: Invoke, describe: () => string): Omit<TeamsAdmin, 'adapter' | 'close'> {
-  let gathering: { wanted: Set<string>; found: Promise<Map<string, ApplicationInstance>> } | undefined;
-
   async function lookUp(upns: string[]): Promise<Map<string, ApplicationInstance>> {
     const found = new Map<string, ApplicationInstance>();
     await Promise.all(chunks(upns, IDENTITIES_CHUNK).map(async (chunk) => {
@@ -132,24 +128,16 @@ export function cmdletTeamsAdmin(invoke: Invoke, describe: () => string): Omit<T
     return found;
   }
 
+  const lookups = new GatheredLookups(lookUp);
+
   const verbs: Omit<TeamsAdmin, 'adapter' | 'close'> = {
     /**
-     * Lookups that arrive within {@link GATHER_MS} of each other share their commands (one
+     * Lookups that arrive within the gathering time ({@link GatheredLookups}) of each other share their commands (one
      * `-Identities` lookup per {@link IDENTITIES_CHUNK} UPNs). The commands are sent only after every
      * lookup they serve was asked, so they never answer from an older read.
      */
     findByUpn(upn: string): Promise<ApplicationInstance | undefined> {
-      if (!gathering) {
-        const wanted = new Set<string>();
-        const found = new Promise<void>((resolve) => setTimeout(resolve, GATHER_MS)).then(() => {
-          gathering = undefined;
-          return lookUp([...wanted]);
-        });
-        gathering = { wanted, found };
-      }
-      const key = upn.toLowerCase();
-      gathering.wanted.add(key);
-      return gathering.found.then((instances) => instances.get(key));
+      return lookups.get(upn.toLowerCase());
     },
 
     async create(input): Promise<ApplicationInstance> {
