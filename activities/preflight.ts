@@ -56,7 +56,7 @@ export function createPreflightActivities({ graph, teamsAdmin, onDeletedAccount 
       const { association } = input;
       const [domains, user, sku, number, voiceApp] = await Promise.all([
         tenantReads ? tenantReads.verifiedDomains() : verifiedDomains(graph),
-        findUserByUpn(graph, upn),
+        tenantReads ? tenantReads.userByUpn(upn) : findUserByUpn(graph, upn),
         tenantReads ? tenantReads.subscribedSku() : findSubscribedSku(graph),
         numberWatch ? numberWatch.lookup(phoneNumber) : findNumber(graph, phoneNumber),
         association

@@ -34,14 +34,24 @@ export function selectContext(select: unknown): string {
 export interface FilterClause {
   /** Property compared, or the collection for the `any` lambda. */
   property: string;
-  /** Value compared (null for `eq null`). */
+  /** Value compared (null for `eq null`; for `in`, the first of `values`). */
   value: string | null;
+  /** For `in`: every value listed, any of which matches. */
+  values?: string[];
   /**
    * `eq`; `any` for `collection/any(c:c eq 'x')` (the collection must contain the value); `startsWith`
-   * and `endsWith` for the functions of that name.
+   * and `endsWith` for the functions of that name; `in` for `property in ('a','b')`.
    */
-  operator: 'eq' | 'any' | 'startsWith' | 'endsWith';
+  operator: 'eq' | 'any' | 'startsWith' | 'endsWith' | 'in';
 }
+
+/**
+ * Graph's directory allows at most 15 expressions in a filter clause with `in` without advanced queries
+ * ("The maximum number of expressions in a filter clause when using the in operator is 15 items by
+ * default", https://learn.microsoft.com/graph/filter-query-parameter); the answer past that, as reported
+ * in microsoftgraph/microsoft-graph-docs issue 21098, is a 400 naming the count.
+ */
+export const MAX_IN_EXPRESSIONS = 15;
 
 const LITERAL = "'(?:[^']|'')*'";
 const CLAUSE = new RegExp(
@@ -49,6 +59,7 @@ const CLAUSE = new RegExp(
   `(?<property>[A-Za-z]+)\\s+eq\\s+(?<value>${LITERAL}|null|true|false)` +
   `|(?<collection>[A-Za-z]+)\\/any\\((?<variable>[A-Za-z]\\w*)\\s*:\\s*\\k<variable>\\s+eq\\s+(?<item>${LITERAL})\\)` +
   `|(?<fn>startswith|endswith)\\(\\s*(?<fnProperty>[A-Za-z]+)\\s*,\\s*(?<fnValue>${LITERAL})\\s*\\)` +
+  `|(?<inProperty>[A-Za-z]+)\\s+in\\s+\\(\\s*(?<inValues>${LITERAL}(?:\\s*,\\s*${LITERAL})*)\\s*\\)` +
   ')\\s*', 'iy');
 const AND = /and\b/iy;
 
@@ -59,17 +70,20 @@ export interface FilterGrammar {
   collections?: readonly string[];
   /** Properties that may be used in `startsWith` / `endsWith`. */
   functions?: readonly string[];
+  /** Properties that may be compared with `in`. */
+  lists?: readonly string[];
 }
 
 /**
- * Parses `field eq 'value'`, `collection/any(c:c eq 'value')`, `startsWith(field,'v')` and
- * `endsWith(field,'v')` clauses joined by `and`, allowing only what the grammar names. Quotes inside a
+ * Parses `field eq 'value'`, `field in ('a','b')`, `collection/any(c:c eq 'value')`, `startsWith(field,'v')`
+ * and `endsWith(field,'v')` clauses joined by `and`, allowing only what the grammar names. Quotes inside a
  * value are doubled, as OData requires (`'o''brien'`).
  */
 export function parseFilter(filter: string, grammar: FilterGrammar): FilterClause[] {
-  const { properties, collections = [], functions = [] } = grammar;
+  const { properties, collections = [], functions = [], lists = [] } = grammar;
   const supported = [
     ...properties.map((property) => `${property} eq '<value>'`),
+    ...lists.map((property) => `${property} in ('<value>','<value>')`),
     ...collections.map((collection) => `${collection}/any(c:c eq '<value>')`),
     ...functions.flatMap((property) => [`startsWith(${property},'<value>')`, `endsWith(${property},'<value>')`]),
   ].join(', ');
@@ -84,7 +98,7 @@ export function parseFilter(filter: string, grammar: FilterGrammar): FilterClaus
     const match = CLAUSE.exec(filter);
     if (!match?.groups) throw unsupported();
     position = CLAUSE.lastIndex;
-    const { property, value, collection, item, fn, fnProperty, fnValue } = match.groups;
+    const { property, value, collection, item, fn, fnProperty, fnValue, inProperty, inValues } = match.groups;
     if (property !== undefined && value !== undefined) {
       const name = named(properties, property);
       if (name === undefined) throw unsupported();
@@ -97,6 +111,14 @@ export function parseFilter(filter: string, grammar: FilterGrammar): FilterClaus
       const name = named(functions, fnProperty);
       if (name === undefined) throw unsupported();
       clauses.push({ property: name, value: unquote(fnValue), operator: fn.toLowerCase() === 'startswith' ? 'startsWith' : 'endsWith' });
+    } else if (inProperty !== undefined && inValues !== undefined) {
+      const name = named(lists, inProperty);
+      if (name === undefined) throw unsupported();
+      const values = [...inValues.matchAll(new RegExp(LITERAL, 'g'))].map((m) => unquote(m[0]));
+      if (values.length > MAX_IN_EXPRESSIONS) {
+        throw badRequest(`Too many child clauses specified in search filter expression containing 'OR' operators: ${values.length}. Max allowed: ${MAX_IN_EXPRESSIONS}`, 'Request_UnsupportedQuery');
+      }
+      clauses.push({ property: name, value: values[0] ?? null, values, operator: 'in' });
     }
     if (position === filter.length) return clauses;
     AND.lastIndex = position;
@@ -124,6 +146,7 @@ export function matchesFilter(entity: Record<string, unknown>, clauses: readonly
     const fold = caseInsensitive.includes(clause.property) ? (text: string) => text.toLowerCase() : (text: string) => text;
     const left = fold(String(actual));
     const right = fold(clause.value);
+    if (clause.operator === 'in') return (clause.values ?? []).some((candidate) => fold(candidate) === left);
     if (clause.operator === 'startsWith') return left.startsWith(right);
     if (clause.operator === 'endsWith') return left.endsWith(right);
     return left === right;

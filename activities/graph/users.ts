@@ -37,10 +37,32 @@ export function isApplicationInstance(user: Pick<DirectoryUser, 'department'>): 
  * needs no escaping of the path and answers an empty list, not a 404, when nobody has the UPN.
  */
 export async function findUserByUpn(graph: Client, upn: string): Promise<DirectoryUser | undefined> {
-  const page = (await call({ action: `look up ${upn} in the directory`, permission: USER_READ }, () =>
-    graph.api('/users').filter(encodedFilter(`userPrincipalName eq ${odataString(upn)}`)).select(USER_FIELDS).get(),
-  )) as Page<DirectoryUser>;
-  return (page.value ?? []).find((user) => user.userPrincipalName.toLowerCase() === upn.toLowerCase());
+  return (await findUsersByUpn(graph, [upn])).get(upn.toLowerCase());
+}
+
+/** UPNs per `userPrincipalName in (...)` read: Graph's limit without advanced queries (filter-query-parameter). */
+export const UPNS_PER_READ = 15;
+
+/**
+ * The active users holding these UPNs, by lower-cased UPN: one `userPrincipalName in (...)` read per
+ * {@link UPNS_PER_READ} UPNs (one UPN alone is read with `eq`, as {@link findUserByUpn}).
+ */
+export async function findUsersByUpn(graph: Client, upns: readonly string[]): Promise<Map<string, DirectoryUser>> {
+  const wanted = [...new Set(upns.map((upn) => upn.toLowerCase()))];
+  const found = new Map<string, DirectoryUser>();
+  const chunks: string[][] = [];
+  for (let i = 0; i < wanted.length; i += UPNS_PER_READ) chunks.push(wanted.slice(i, i + UPNS_PER_READ));
+  await Promise.all(chunks.map(async (chunk) => {
+    const filter = chunk.length === 1 ? `userPrincipalName eq ${odataString(chunk[0] as string)}` : `userPrincipalName in (${chunk.map(odataString).join(',')})`;
+    const page = (await call({ action: chunk.length === 1 ? `look up ${chunk[0]} in the directory` : `look up ${chunk.length} UPNs in the directory`, permission: USER_READ }, () =>
+      graph.api('/users').filter(encodedFilter(filter)).select(USER_FIELDS).top(UPNS_PER_READ).get(),
+    )) as Page<DirectoryUser>;
+    for (const user of page.value ?? []) {
+      const key = user.userPrincipalName.toLowerCase();
+      if (chunk.includes(key)) found.set(key, user);
+    }
+  }));
+  return found;
 }
 
 /**

@@ -25,7 +25,12 @@ type ListQuery = Record<string, string | undefined>;
 /** Graph's user list: 100 a page by default, at most 999 (Graph: list users). */
 const USERS_PAGE = { defaultTop: 100, maxTop: 999 };
 /** Properties the simulator can filter users on; UPN also with startsWith and (advanced) endsWith. */
-const USER_FILTER = { properties: ['userPrincipalName', 'id', 'displayName', 'department', 'accountEnabled', 'mailNickname'], functions: ['userPrincipalName', 'displayName'] };
+const USER_FILTER = {
+  properties: ['userPrincipalName', 'id', 'displayName', 'department', 'accountEnabled', 'mailNickname'],
+  functions: ['userPrincipalName', 'displayName'],
+  // `userPrincipalName in (...)`: microsoftgraph/microsoft-graph-docs issue 21098 (answered up to 15 values); `id in (...)`: the user resource's property table.
+  lists: ['userPrincipalName', 'id'],
+};
 /** Directory strings compare case-insensitively on Graph. */
 const CASE_INSENSITIVE = ['userPrincipalName', 'displayName', 'department', 'mailNickname', 'id'];
 const DELETED_ITEMS = '/v1.0/directory/deletedItems';

@@ -1,5 +1,6 @@
 /**
- * The pre-flight's tenant-wide reads (verified domains, subscribed SKUs, deleted users) are shared by
+ * The pre-flight's tenant-wide reads (verified domains, subscribed SKUs, deleted users) and its user
+ * lookups by UPN (15 to a read) are shared by
  * the runs of one worker: pre-flights that start together cost one read of each, every verdict stays its
  * own, and no caller is answered from a read that began before it asked.
  */
@@ -11,8 +12,9 @@ import { ErrorType } from '../../lib/error-types';
 import type { TestSimulator } from '../helpers/simulator';
 import { activitiesPerSuite, provisionedAccount, requestCount, run, upn } from './harness';
 
-const ROUTES = ['/v1.0/organization', '/v1.0/subscribedSkus', '/v1.0/directory/deletedItems/microsoft.graph.user'];
-const RUNS = 12;
+const ROUTES = ['/v1.0/organization', '/v1.0/subscribedSkus', '/v1.0/directory/deletedItems/microsoft.graph.user', '/v1.0/users'];
+/** More than one `userPrincipalName in (...)` read holds (15 UPNs): the users are read twice. */
+const RUNS = 20;
 
 function request(overrides: Partial<PreflightInput> = {}): PreflightInput {
   return { upn: upn(), kind: 'autoAttendant', usageLocation: 'US', phoneNumber: '+12065550103', numberType: 'callingPlan', ...overrides };
@@ -29,7 +31,9 @@ describe('the shared tenant-wide reads of the pre-flight', () => {
   let acts: Activities;
   activitiesPerSuite((started) => ({ sim, acts } = started));
 
-  test(`${RUNS} pre-flights at once read the domains, the SKUs and the deleted users once, each with its own verdict`, async () => {
+  test(`${RUNS} pre-flights at once read the domains, the SKUs and the deleted users once, the users 15 a read, each with its own verdict`, async () => {
+    const kept = upn('kept');
+    const keptId = await provisionedAccount(acts, 'autoAttendant', kept);
     const gone = upn('gone');
     const accountId = await provisionedAccount(acts, 'autoAttendant', gone);
     await run(acts, 'removeLicense', { accountId, skuId: (await run(acts, 'checkLicenseAvailability', { upn: upn(), needed: 1 })).skuId });
@@ -38,15 +42,18 @@ describe('the shared tenant-wide reads of the pre-flight', () => {
     const requests = Array.from({ length: RUNS }, () => request());
     requests[1] = request({ upn: gone });
     requests[2] = request({ upn: 'aa-unverified@fabrikam.example' });
+    requests[3] = request({ upn: kept.toUpperCase() });
     const start = await counts(sim);
     const results = await Promise.all(requests.map((input) => run(acts, 'preflight', input)));
     const end = await counts(sim);
 
-    assert.deepEqual(end.map((n, i) => n - (start[i] ?? 0)), [1, 1, 1], `reads of ${ROUTES.join(', ')}`);
+    assert.deepEqual(end.map((n, i) => n - (start[i] ?? 0)), [1, 1, 1, Math.ceil(RUNS / 15)], `reads of ${ROUTES.join(', ')}`);
     assert.deepEqual(results[1]?.problems.map((p) => p.type), [ErrorType.DeletedAccountHoldsUpn]);
     assert.deepEqual(results[1]?.account, { state: 'deleted', accountId, policy: 'stop' });
     assert.deepEqual(results[2]?.problems.map((p) => p.type), [ErrorType.DomainNotVerified]);
-    results.filter((_, i) => i > 2).forEach((result) => {
+    assert.equal(results[3]?.account.state, 'resource-account');
+    assert.equal(results[3]?.account.state === 'resource-account' ? results[3].account.accountId : undefined, keptId);
+    results.filter((_, i) => i > 3).forEach((result) => {
       assert.deepEqual(result.problems, []);
       assert.equal(result.license?.skuPartNumber, 'PHONESYSTEM_VIRTUALUSER');
     });

@@ -326,6 +326,19 @@ describe('directory and licensing', () => {
     assert.equal((await graphFailure(graph.api(`/directory/deletedItems/${id}`).delete())).statusCode, 403);
   });
 
+  test('userPrincipalName in (...) finds up to 15 UPNs in one read, case-insensitively; 16 is a 400 naming the limit', async () => {
+    const ids = [await replicatedAccount('in-1'), await replicatedAccount('in-2')];
+    const upns = [`in-1@${DOMAIN}`.toUpperCase(), `in-2@${DOMAIN}`, ...Array.from({ length: 13 }, (_, i) => `nobody-${i}@${DOMAIN}`)];
+    const list = (names: string[]) => simulator.graph().api('/users')
+      .filter(encodeURIComponent(`userPrincipalName in (${names.map((n) => `'${n.replaceAll("'", "''")}'`).join(',')})`)).select(['id']).get() as Promise<{ value: { id: string }[] }>;
+    const found = await list(upns);
+    assert.deepEqual(found.value.map((u) => u.id).sort(), [...ids].sort());
+    const tooMany = await graphFailure(list([...upns, `nobody-13@${DOMAIN}`]));
+    assert.equal(tooMany.statusCode, 400);
+    assert.equal(tooMany.code, 'Request_UnsupportedQuery');
+    assert.match(tooMany.message, /Too many child clauses .*: 16\. Max allowed: 15/);
+  });
+
   test('a subscription that lapses reports its units under its status and refuses new assignments once suspended', async () => {
     const warning = await simulator.control(`/licenses/${RESOURCE_ACCOUNT_SKU_PART_NUMBER}`, { method: 'PUT', body: { capabilityStatus: 'Warning' } });
     assert.equal(warning.status, 200);
