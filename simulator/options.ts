@@ -12,6 +12,7 @@ import { isIsoCountryCode, validateUpn } from '../lib/validation';
 import type { LicenseSeed, NumberSeed, UserSeed } from './catalog';
 import { CAPABILITY_STATUSES, DEFAULT_LICENSES, DEFAULT_NUMBERS, NUMBER_CAPABILITIES, NUMBER_TYPES, catalogSku, defaultUsers } from './catalog';
 import { isGuid } from './ids';
+import { CMDLETS } from '../activities/teams-admin/powershell/protocol';
 
 /** A duration in milliseconds, fixed or drawn uniformly (from the seeded PRNG) between two bounds. */
 export type Delay = number | { readonly minMs: number; readonly maxMs: number };
@@ -46,16 +47,7 @@ export interface SimulatorDelays {
  * of the per-request one — the module's own work (serialising, its HTTP client, its retries of nothing)
  * plus the Teams service behind it, which a real tenant spends seconds on.
  */
-export const CMDLET_NAMES = [
-  'Connect-MicrosoftTeams',
-  'Get-CsOnlineApplicationInstance',
-  'New-CsOnlineApplicationInstance',
-  'Get-CsAutoAttendant',
-  'Get-CsCallQueue',
-  'Get-CsOnlineApplicationInstanceAssociation',
-  'New-CsOnlineApplicationInstanceAssociation',
-  'Remove-CsOnlineApplicationInstanceAssociation',
-] as const;
+export const CMDLET_NAMES = ['Connect-MicrosoftTeams', ...CMDLETS] as const;
 export type CmdletName = (typeof CMDLET_NAMES)[number];
 export type CmdletLatency = Record<CmdletName, Delay>;
 

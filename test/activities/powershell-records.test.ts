@@ -4,8 +4,10 @@
  * words the script used to look for, so the script called it `transient` and the step retried for ever.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { classifyRecord, recordStatus, saysNothingAboutTheObject } from '../../activities/teams-admin/powershell/records';
+import { CMDLETS, POWERSHELL_SCRIPT_PATH } from '../../activities/teams-admin/powershell/protocol';
 import type { ErrorRecordInfo } from '../../activities/teams-admin/powershell/protocol';
 
 const record = (fullyQualifiedErrorId: string, message: string, extra: Partial<ErrorRecordInfo> = {}): ErrorRecordInfo =>
@@ -52,5 +54,14 @@ describe('MicrosoftTeams error records', () => {
   test('secrets in a record never reach the classified message', () => {
     const leaked = classifyRecord(record('Unauthorized,X', 'token eyJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJ4In0.c2ln refused', { errorDetails: 'Bearer abc.def' }));
     assert.doesNotMatch(leaked.message, /eyJ|abc\.def/);
+  });
+});
+
+describe('the script and the adapter', () => {
+  test('allow the same cmdlets, in the same order', () => {
+    const script = readFileSync(POWERSHELL_SCRIPT_PATH, 'utf8');
+    const list = /\$AllowedCmdlets = @\(([^)]*)\)/.exec(script)?.[1];
+    assert.ok(list, 'the script declares $AllowedCmdlets');
+    assert.deepEqual([...list.matchAll(/'([^']+)'/g)].map((m) => m[1]), [...CMDLETS]);
   });
 });
