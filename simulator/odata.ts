@@ -34,7 +34,7 @@ export function selectContext(select: unknown): string {
 export interface FilterClause {
   /** Property compared, or the collection for the `any` lambda. */
   property: string;
-  /** Value compared (null for `eq null`; for `in`, the first of `values`). */
+  /** Value compared (null for `eq null`, and for `in`, which compares `values`). */
   value: string | null;
   /** For `in`: every value listed, any of which matches. */
   values?: string[];
@@ -115,16 +115,26 @@ export function parseFilter(filter: string, grammar: FilterGrammar): FilterClaus
       const name = named(lists, inProperty);
       if (name === undefined) throw unsupported();
       const values = [...inValues.matchAll(new RegExp(LITERAL, 'g'))].map((m) => unquote(m[0]));
-      if (values.length > MAX_IN_EXPRESSIONS) {
-        throw badRequest(`Too many child clauses specified in search filter expression containing 'OR' operators: ${values.length}. Max allowed: ${MAX_IN_EXPRESSIONS}`, 'Request_UnsupportedQuery');
-      }
-      clauses.push({ property: name, value: values[0] ?? null, values, operator: 'in' });
+      clauses.push({ property: name, value: null, values, operator: 'in' });
     }
-    if (position === filter.length) return clauses;
+    if (position === filter.length) return limitExpressions(clauses);
     AND.lastIndex = position;
     if (!AND.exec(filter)) throw unsupported();
     position = AND.lastIndex;
   }
+}
+
+/**
+ * With an `in`, the whole filter counts: each value listed is one expression and each other clause one,
+ * the least convenient reading of "15 expressions in a filter clause".
+ */
+function limitExpressions(clauses: FilterClause[]): FilterClause[] {
+  if (!clauses.some((clause) => clause.operator === 'in')) return clauses;
+  const expressions = clauses.reduce((sum, clause) => sum + (clause.values?.length ?? 1), 0);
+  if (expressions > MAX_IN_EXPRESSIONS) {
+    throw badRequest(`Too many child clauses specified in search filter expression containing 'OR' operators: ${expressions}. Max allowed: ${MAX_IN_EXPRESSIONS}`, 'Request_UnsupportedQuery');
+  }
+  return clauses;
 }
 
 function unquote(literal: string): string {
@@ -142,11 +152,11 @@ export function matchesFilter(entity: Record<string, unknown>, clauses: readonly
     if (clause.operator === 'any') {
       return Array.isArray(actual) && actual.some((entry) => typeof entry === 'string' && entry.toLowerCase() === clause.value?.toLowerCase());
     }
-    if (clause.value === null || actual === null || actual === undefined) return clause.value === (actual ?? null);
     const fold = caseInsensitive.includes(clause.property) ? (text: string) => text.toLowerCase() : (text: string) => text;
+    if (clause.operator === 'in') return actual !== null && actual !== undefined && (clause.values ?? []).some((candidate) => fold(candidate) === fold(String(actual)));
+    if (clause.value === null || actual === null || actual === undefined) return clause.value === (actual ?? null);
     const left = fold(String(actual));
     const right = fold(clause.value);
-    if (clause.operator === 'in') return (clause.values ?? []).some((candidate) => fold(candidate) === left);
     if (clause.operator === 'startsWith') return left.startsWith(right);
     if (clause.operator === 'endsWith') return left.endsWith(right);
     return left === right;

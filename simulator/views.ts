@@ -124,7 +124,6 @@ export function deletedUserView(state: TenantState, user: DirectoryUser, at: num
 export function numberAssignmentView(
   state: TenantState,
   number: TelephoneNumberRecord,
-  at: number,
   pending: ReadonlySet<string> = state.pendingAssignmentNumbers(),
 ): Record<string, unknown> {
   return {

@@ -57,7 +57,7 @@ export async function controlRoutes(app: FastifyInstance, { context }: { context
       }),
       users: [...state.users.values()].map((user) => userStateView(state, user, now)),
       numbers: [...state.numbers.values()].map((number) => ({
-        ...numberAssignmentView(state, number, now, pending),
+        ...numberAssignmentView(state, number, pending),
         stuckDateTime: number.stuckSince === null ? null : new Date(number.stuckSince).toISOString(),
         failNextAssignment: number.failNextActivation,
       })),
@@ -107,7 +107,7 @@ export async function controlRoutes(app: FastifyInstance, { context }: { context
     const users = (body.users ?? []).map(({ replicated = true, ...seed }) => state.addUser(seed, { replicated }));
     return reply.code(201).send({
       licenses: licenses.map((sku) => ({ skuPartNumber: sku.definition.skuPartNumber, enabled: sku.enabled })),
-      numbers: numbers.map((number) => numberAssignmentView(state, number, context.now())),
+      numbers: numbers.map((number) => numberAssignmentView(state, number)),
       users: users.map((user) => ({ id: user.id, userPrincipalName: user.userPrincipalName })),
     });
   });
@@ -182,7 +182,7 @@ export async function controlRoutes(app: FastifyInstance, { context }: { context
   // Rehearses a number stuck in pending mode (as after deleting the account that held it): operations on it fail.
   app.post<{ Params: { telephoneNumber: string } }>(`${CONTROL_PREFIX}/numbers/:telephoneNumber/stuck`, async (request) => {
     const number = context.state.stickNumber(request.params.telephoneNumber);
-    return numberAssignmentView(context.state, number, context.now());
+    return numberAssignmentView(context.state, number);
   });
 
   // Rehearses a failed or pending activation: at once (`state`), or on the next assignment that succeeds (`failNextAssignment`).
@@ -202,13 +202,13 @@ export async function controlRoutes(app: FastifyInstance, { context }: { context
     const number = body.failNextAssignment !== undefined
       ? state.failNextActivationOf(request.params.telephoneNumber, body.failNextAssignment as boolean)
       : state.requireNumber(request.params.telephoneNumber);
-    return { ...numberAssignmentView(state, number, context.now()), failNextAssignment: number.failNextActivation };
+    return { ...numberAssignmentView(state, number), failNextAssignment: number.failNextActivation };
   });
 
   // What Microsoft support does for a number stuck in pending after its account was deleted.
   app.post<{ Params: { telephoneNumber: string } }>(`${CONTROL_PREFIX}/numbers/:telephoneNumber/release`, async (request) => {
     const number = context.state.releaseStuckNumber(request.params.telephoneNumber);
-    return numberAssignmentView(context.state, number, context.now());
+    return numberAssignmentView(context.state, number);
   });
 }
 

@@ -52,11 +52,10 @@ export async function graphTeamsRoutes(app: FastifyInstance, { context }: { cont
     const { $filter } = request.query;
     const clauses = $filter === undefined || $filter.trim() === '' ? [] : parseFilter($filter, { properties: FILTERABLE, collections: ['capabilities'] });
     const { top, skip } = parsePaging(request.query, DEFAULT_TOP, MAX_TOP);
-    const now = context.now();
     const pending = context.state.pendingAssignmentNumbers();
     // telephoneNumber compares exactly: "+1206…" sent unencoded arrives as " 1206…" and matches nothing.
     const matching = [...context.state.numbers.values()]
-      .map((number) => numberAssignmentView(context.state, number, now, pending))
+      .map((number) => numberAssignmentView(context.state, number, pending))
       .filter((view) => matchesFilter(view, clauses, CASE_INSENSITIVE_NUMBER_FIELDS));
     // No @odata.nextLink: the docs page this list with $top and $skip only.
     return {
@@ -72,7 +71,7 @@ export async function graphTeamsRoutes(app: FastifyInstance, { context }: { cont
     if (!number) throw new GraphApiError(404, 'NotFound', `Number assignment '${request.params.id}' was not found.`);
     return wrapped(`${baseUrl(request)}/v1.0/$metadata#admin/teams/telephoneNumberManagement/numberAssignments/$entity`, {
       '@odata.type': '#microsoft.graph.teamsAdministration.numberAssignment',
-      ...numberAssignmentView(context.state, number, context.now()),
+      ...numberAssignmentView(context.state, number),
     });
   });
 

@@ -337,6 +337,11 @@ describe('directory and licensing', () => {
     assert.equal(tooMany.statusCode, 400);
     assert.equal(tooMany.code, 'Request_UnsupportedQuery');
     assert.match(tooMany.message, /Too many child clauses .*: 16\. Max allowed: 15/);
+    // The other clauses of the filter count too.
+    const withAnd = await graphFailure(simulator.graph().api('/users')
+      .filter(encodeURIComponent(`userPrincipalName in (${upns.map((n) => `'${n}'`).join(',')}) and accountEnabled eq false`)).get());
+    assert.equal(withAnd.statusCode, 400);
+    assert.match(withAnd.message, /: 16\. Max allowed: 15/);
   });
 
   test('a subscription that lapses reports its units under its status and refuses new assignments once suspended', async () => {
