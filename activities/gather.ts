@@ -9,6 +9,13 @@
  * which retries as it would have alone.
  */
 
+/** `items` in runs of at most `size`, for reads that take a bounded number of keys. */
+export function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
 /** How long a gathering waits for other callers before its read starts. */
 export const GATHER_MS = 50;
 

@@ -5,6 +5,7 @@
  */
 import type { Client } from '@microsoft/microsoft-graph-client';
 import { APPLICATION_INSTANCE_DEPARTMENT } from '../../lib/microsoft';
+import { chunks } from '../gather';
 import { call } from './errors';
 import { collectPages, encodedFilter, odataString } from './query';
 import type { Page } from './query';
@@ -50,9 +51,7 @@ export const UPNS_PER_READ = 15;
 export async function findUsersByUpn(graph: Client, upns: readonly string[]): Promise<Map<string, DirectoryUser>> {
   const wanted = [...new Set(upns.map((upn) => upn.toLowerCase()))];
   const found = new Map<string, DirectoryUser>();
-  const chunks: string[][] = [];
-  for (let i = 0; i < wanted.length; i += UPNS_PER_READ) chunks.push(wanted.slice(i, i + UPNS_PER_READ));
-  await Promise.all(chunks.map(async (chunk) => {
+  await Promise.all(chunks(wanted, UPNS_PER_READ).map(async (chunk) => {
     const filter = chunk.length === 1 ? `userPrincipalName eq ${odataString(chunk[0] as string)}` : `userPrincipalName in (${chunk.map(odataString).join(',')})`;
     const page = (await call({ action: chunk.length === 1 ? `look up ${chunk[0]} in the directory` : `look up ${chunk.length} UPNs in the directory`, permission: USER_READ }, () =>
       graph.api('/users').filter(encodedFilter(filter)).select(USER_FIELDS).top(UPNS_PER_READ).get(),

@@ -21,7 +21,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ApplicationInstance, AssociateInput, Association, ConfigurationType, TeamsAdmin, VoiceApp } from '../teams-admin';
 import { TeamsAdminError } from '../teams-admin';
-import { GatheredLookups } from '../../gather';
+import { GatheredLookups, chunks } from '../../gather';
 import type { Cmdlet, InvokeArgs, InvokeResult, ParameterValue } from './protocol';
 import { classifyRecord, recordStatus, saysNothingAboutTheObject } from './records';
 
@@ -105,12 +105,6 @@ function assertItemsSucceeded(cmdlet: Cmdlet, output: Record<string, unknown>[])
       status,
     });
   }
-}
-
-function chunks<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
 }
 
 /** The TeamsAdmin verbs over `invoke`; `probe` is given its answer's prefix by the caller. */
